@@ -1,0 +1,1 @@
+"""Lossless mask compression with learned entropy models (MasksComp)."""

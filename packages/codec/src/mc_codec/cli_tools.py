@@ -1,0 +1,3 @@
+"""Codec data tools: prepare-a2d2 and friends."""
+
+COMMANDS: list = []

@@ -1,0 +1,71 @@
+"""Config files (YAML or JSON) with `key.sub=value` overrides from the command line."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+from mc_core.errors import BadInputError, UsageError
+
+
+def load_config(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a YAML (.yaml/.yml) or JSON file whose top level is a mapping."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInputError(p, "config file not found") from None
+    except (IsADirectoryError, UnicodeDecodeError) as exc:
+        raise BadInputError(p, f"cannot read config ({type(exc).__name__})") from None
+    try:
+        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise BadInputError(p, f"invalid {'JSON' if p.suffix.lower() == '.json' else 'YAML'}: {first}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise BadInputError(p, f"config must be a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def apply_overrides(config: Mapping[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """Return a copy of `config` with ``a.b.c=value`` overrides applied (values parsed as YAML)."""
+    out = copy.deepcopy(dict(config))
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"override {item!r} must look like key=value (e.g. train.lr=3e-4)")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        node = out
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            nxt = node.get(part)
+            if nxt is None:
+                nxt = node[part] = {}
+            elif not isinstance(nxt, dict):
+                raise UsageError(f"override {item!r}: {part!r} is not a section")
+            node = nxt
+        node[parts[-1]] = value
+    return out
+
+
+def merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge `update` into a copy of `base` (None values in `update` are ignored)."""
+    out = copy.deepcopy(dict(base))
+    for k, v in update.items():
+        if v is None:
+            continue
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out

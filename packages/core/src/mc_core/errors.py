@@ -1,0 +1,36 @@
+"""User-facing errors. The CLI prints them as one line (`error: ...`) with their exit code."""
+
+from __future__ import annotations
+
+import os
+
+
+class McError(Exception):
+    """An error meant for the user; `exit_code` is what the CLI exits with."""
+
+    exit_code = 1
+
+
+class UsageError(McError):
+    """Bad usage: an unknown name, a flag out of range, a missing argument. Exit code 2."""
+
+    exit_code = 2
+
+
+class BadInputError(McError):
+    """Bad input data: names the file (or store, key) and says what is wrong. Exit code 2."""
+
+    exit_code = 2
+
+    def __init__(self, path: str | os.PathLike | None, problem: str):
+        self.path = None if path is None else os.fspath(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}" if self.path else problem)
+
+
+class RegistryError(UsageError):
+    """An unknown or duplicate registry name."""
+
+
+class PluginError(McError):
+    """A plugin failed to load while MC_STRICT_PLUGINS=1."""

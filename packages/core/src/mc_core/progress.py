@@ -1,0 +1,37 @@
+"""Progress bars (tqdm on stderr) that `--quiet` or MC_QUIET=1 silences."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Iterable, TypeVar
+
+T = TypeVar("T")
+
+_quiet = False
+
+
+def set_quiet(quiet: bool) -> None:
+    global _quiet
+    _quiet = bool(quiet)
+
+
+def is_quiet() -> bool:
+    return _quiet or os.environ.get("MC_QUIET", "") not in ("", "0")
+
+
+def progress(iterable: Iterable[T] | None = None, *, desc: str = "", total: int | None = None,
+             unit: str = "it", quiet: bool | None = None, **kwargs: Any):
+    """A tqdm progress bar; a plain pass-through when quiet."""
+    from tqdm.auto import tqdm
+
+    disable = is_quiet() if quiet is None else quiet
+    return tqdm(iterable, desc=desc, total=total, unit=unit, disable=disable, dynamic_ncols=True,
+                leave=False, **kwargs)
+
+
+def info(message: str) -> None:
+    """A status line on stderr unless quiet."""
+    if not is_quiet():
+        import click
+
+        click.echo(message, err=True)

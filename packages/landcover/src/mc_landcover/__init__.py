@@ -1,0 +1,1 @@
+"""Random-order autoregressive models of land-cover maps (RandAR on NLCD)."""

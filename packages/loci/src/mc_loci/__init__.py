@@ -1,0 +1,1 @@
+"""Object-centric segmentation of videos (Loci-Segmented)."""

@@ -1,0 +1,1 @@
+"""Zarr replay buffers, 3D attention masks and flow-matching policies."""

@@ -1,0 +1,1 @@
+"""Multi-view spatial grounding tasks and evaluation for VLMs."""
