@@ -1,0 +1,3 @@
+"""Land-cover commands: prepare, train, generate."""
+
+COMMANDS: list = []
