@@ -20,16 +20,16 @@ __all__ = [
     "Registry",
     "UsageError",
     "__version__",
-    "datasets",
-    "models",
-    "metrics",
+    "registries",
 ]
 
 
-def __getattr__(name: str):
-    # `mc_core.datasets` / `.models` / `.metrics` are the registries filled by all plugins.
-    if name in ("datasets", "models", "metrics"):
-        from mc_core.plugins import get_manager
+def registries():
+    """The datasets, models and metrics registries filled by every installed plugin.
 
-        return getattr(get_manager().registries, name)
-    raise AttributeError(f"module 'mc_core' has no attribute {name!r}")
+    >>> import mc_core
+    >>> model = mc_core.registries().models.create("rle-lm")  # doctest: +SKIP
+    """
+    from mc_core.plugins import get_manager
+
+    return get_manager().registries

@@ -110,7 +110,8 @@ def cli() -> None:
 
 @cli.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-def plugins_cmd(as_json: bool) -> None:
+@click.pass_context
+def plugins_cmd(ctx: click.Context, as_json: bool) -> None:
     """List installed plugins: name, distribution, version, hooks and load errors.
 
     \b
@@ -121,6 +122,11 @@ def plugins_cmd(as_json: bool) -> None:
     from mc_core.plugins import get_manager
 
     manager = get_manager()
+    # Run every hook once (registrations are lazy and cheap) so failures inside hooks show too.
+    manager.registries
+    root = ctx.find_root().command
+    if isinstance(root, RootGroup):
+        root._load_plugin_commands()
     infos = sorted(manager.infos.values(), key=lambda i: (i.name != "core", i.name))
     if as_json:
         rows = [

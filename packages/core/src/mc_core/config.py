@@ -5,12 +5,35 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import yaml
 
 from mc_core.errors import BadInputError, UsageError
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that reads 1e-3 and 3e-4 as floats (YAML 1.2 style), not strings."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def yaml_load(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
 
 
 def load_config(path: str | os.PathLike) -> dict[str, Any]:
@@ -23,7 +46,7 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
     except (IsADirectoryError, UnicodeDecodeError) as exc:
         raise BadInputError(p, f"cannot read config ({type(exc).__name__})") from None
     try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+        data = json.loads(text) if p.suffix.lower() == ".json" else yaml_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         first = str(exc).strip().splitlines()[0]
         raise BadInputError(p, f"invalid {'JSON' if p.suffix.lower() == '.json' else 'YAML'}: {first}") from None
@@ -42,7 +65,7 @@ def apply_overrides(config: Mapping[str, Any], overrides: Iterable[str]) -> dict
         if not sep or not key.strip():
             raise UsageError(f"override {item!r} must look like key=value (e.g. train.lr=3e-4)")
         try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
+            value = yaml_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
         node = out

@@ -1,0 +1,209 @@
+"""Shared utilities: atomic writes, checkpoints, configs, seeding, devices, metrics, shards."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from mc_core import atomic, metrics
+from mc_core.errors import BadInputError, UsageError
+
+
+# -- atomic writes ------------------------------------------------------------------------------
+
+def test_atomic_write_replaces_only_on_success(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic.atomic_write(target, "w") as fh:
+            fh.write("half")
+            raise RuntimeError("crash")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]  # no temporary left behind
+    atomic.write_text(target, "new")
+    assert target.read_text() == "new"
+
+
+def test_atomic_path_keeps_suffix_and_cleans_up(tmp_path):
+    with atomic.atomic_path(tmp_path / "a.png") as tmp:
+        assert tmp.suffix == ".png" and tmp.name != "a.png"
+        tmp.write_bytes(b"x")
+    assert (tmp_path / "a.png").read_bytes() == b"x"
+    with pytest.raises(ValueError):
+        with atomic.atomic_path(tmp_path / "b.png") as tmp:
+            tmp.write_bytes(b"y")
+            raise ValueError
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
+def test_atomic_dir_swaps_complete_directory(tmp_path):
+    target = tmp_path / "ckpt"
+    with atomic.atomic_dir(target) as d:
+        (d / "f").write_text("1")
+    with pytest.raises(KeyError):
+        with atomic.atomic_dir(target) as d:
+            (d / "f").write_text("2")
+            raise KeyError
+    assert (target / "f").read_text() == "1"
+    with atomic.atomic_dir(target) as d:
+        (d / "g").write_text("3")
+    assert sorted(p.name for p in target.iterdir()) == ["g"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt"]
+
+
+def test_write_json_handles_numpy(tmp_path):
+    atomic.write_json(tmp_path / "r.json", {"a": np.float32(1.5), "b": np.arange(3)})
+    assert json.loads((tmp_path / "r.json").read_text()) == {"a": 1.5, "b": [0, 1, 2]}
+
+
+# -- checkpoints --------------------------------------------------------------------------------
+
+def test_checkpoint_round_trip_with_tied_weights_and_training_state(tmp_path):
+    torch = pytest.importorskip("torch")
+    from mc_core.checkpoint import load_checkpoint, load_state, save_checkpoint
+
+    model = torch.nn.Sequential(torch.nn.Embedding(5, 3), torch.nn.Linear(3, 5, bias=False))
+    model[1].weight = model[0].weight  # tied
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    model(torch.tensor([1, 2])).sum().backward()
+    opt.step()
+    save_checkpoint(tmp_path / "ck", model.state_dict(), model="toy", config={"vocab": 5},
+                    meta={"data_sha256": "abc"}, training_state={"opt": opt.state_dict(), "step": 7})
+    ck = load_checkpoint(tmp_path / "ck", expect_model="toy")
+    assert ck.config == {"vocab": 5} and ck.meta["data_sha256"] == "abc"
+    assert len(ck.weights_sha256) == 64
+    for k, v in model.state_dict().items():
+        assert torch.equal(ck.state_dict[k], v)
+    state = load_state(tmp_path / "ck" / "state.safetensors")
+    assert state["step"] == 7
+    opt2 = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    opt2.load_state_dict(state["opt"])
+    assert opt2.state_dict()["param_groups"] == opt.state_dict()["param_groups"]
+
+
+def test_checkpoint_errors_name_the_file(tmp_path):
+    pytest.importorskip("torch")
+    import torch
+
+    from mc_core.checkpoint import load_checkpoint, save_checkpoint
+
+    with pytest.raises(BadInputError, match="checkpoint not found"):
+        load_checkpoint(tmp_path / "nope")
+    save_checkpoint(tmp_path / "ck", {"w": torch.zeros(2)}, model="toy", config={})
+    with pytest.raises(BadInputError, match=r"holds a 'toy' model, expected 'other'"):
+        load_checkpoint(tmp_path / "ck", expect_model="other")
+    (tmp_path / "ck" / "model.safetensors").write_bytes(b"garbage")
+    with pytest.raises(BadInputError, match="model.safetensors: corrupt weights"):
+        load_checkpoint(tmp_path / "ck")
+    (tmp_path / "ck" / "config.json").write_text("{not json")
+    with pytest.raises(BadInputError, match="config.json: corrupt checkpoint config"):
+        load_checkpoint(tmp_path / "ck")
+
+
+def test_fingerprint_changes_with_content(tmp_path):
+    from mc_core.checkpoint import fingerprint_files
+
+    (tmp_path / "a").write_text("1")
+    (tmp_path / "b").write_text("2")
+    h1 = fingerprint_files([tmp_path / "a", tmp_path / "b"], root=tmp_path)
+    assert h1 == fingerprint_files([tmp_path / "b", tmp_path / "a"], root=tmp_path)
+    (tmp_path / "b").write_text("3")
+    assert fingerprint_files([tmp_path / "a", tmp_path / "b"], root=tmp_path) != h1
+
+
+# -- configs ------------------------------------------------------------------------------------
+
+def test_config_yaml_json_and_overrides(tmp_path):
+    from mc_core.config import apply_overrides, load_config, merge
+
+    (tmp_path / "c.yaml").write_text("model:\n  width: 64\n  layers: 2\nlr: 1e-3\n")
+    cfg = load_config(tmp_path / "c.yaml")
+    out = apply_overrides(cfg, ["model.width=128", "lr=3e-4", "name=tiny", "extra.flag=true"])
+    assert out == {"model": {"width": 128, "layers": 2}, "lr": 3e-4, "name": "tiny", "extra": {"flag": True}}
+    assert cfg["model"]["width"] == 64 and cfg["lr"] == 1e-3  # untouched; 1e-3 is a float
+    (tmp_path / "c.json").write_text('{"a": {"b": 1}}')
+    assert merge(load_config(tmp_path / "c.json"), {"a": {"c": 2}, "d": None}) == {"a": {"b": 1, "c": 2}}
+
+
+def test_config_errors(tmp_path):
+    from mc_core.config import apply_overrides, load_config
+
+    with pytest.raises(BadInputError, match="config file not found"):
+        load_config(tmp_path / "missing.yaml")
+    (tmp_path / "bad.yaml").write_text("a: [1, 2\n")
+    with pytest.raises(BadInputError, match="bad.yaml: invalid YAML"):
+        load_config(tmp_path / "bad.yaml")
+    (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
+    with pytest.raises(BadInputError, match="must be a mapping"):
+        load_config(tmp_path / "list.yaml")
+    with pytest.raises(UsageError, match="key=value"):
+        apply_overrides({}, ["novalue"])
+    with pytest.raises(UsageError, match="'a' is not a section"):
+        apply_overrides({"a": 1}, ["a.b=2"])
+
+
+# -- seeding and devices ------------------------------------------------------------------------
+
+def test_seed_everything_is_reproducible():
+    torch = pytest.importorskip("torch")
+    from mc_core.seeding import seed_everything
+
+    g1 = seed_everything(123)
+    a = (np.random.rand(3), torch.rand(3), g1.random(3))
+    g2 = seed_everything(123)
+    b = (np.random.rand(3), torch.rand(3), g2.random(3))
+    assert np.array_equal(a[0], b[0]) and torch.equal(a[1], b[1]) and np.array_equal(a[2], b[2])
+
+
+def test_set_deterministic_toggles_torch():
+    torch = pytest.importorskip("torch")
+    from mc_core.seeding import set_deterministic
+
+    threads = torch.get_num_threads()
+    try:
+        set_deterministic(True, threads=1)
+        assert torch.are_deterministic_algorithms_enabled() and torch.get_num_threads() == 1
+        assert os.environ.get("CUBLAS_WORKSPACE_CONFIG")
+    finally:
+        set_deterministic(False, threads=threads)
+    assert not torch.are_deterministic_algorithms_enabled()
+
+
+def test_resolve_device():
+    torch = pytest.importorskip("torch")
+    from mc_core.device import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type in ("cpu", "cuda", "mps")
+    with pytest.raises(UsageError, match="expected one of"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(UsageError, match="CUDA is not available"):
+            resolve_device("cuda")
+
+
+# -- metrics and shards -------------------------------------------------------------------------
+
+def test_core_metrics_hand_computed():
+    pred = np.array([[0, 0, 1], [1, 2, 2]])
+    true = np.array([[0, 1, 1], [1, 2, 0]])
+    assert metrics.pixel_accuracy(pred, true) == pytest.approx(4 / 6)
+    # class 0: inter 1, union 3; class 1: inter 2, union 3; class 2: inter 1, union 2
+    assert metrics.mean_iou(pred, true) == pytest.approx((1 / 3 + 2 / 3 + 1 / 2) / 3)
+    assert metrics.dice(pred, true) == pytest.approx((2 / 4 + 4 / 5 + 2 / 3) / 3)
+    assert metrics.pixel_accuracy(pred, true, ignore_index=0) == pytest.approx(3 / 4)
+    with pytest.raises(UsageError, match="shape"):
+        metrics.pixel_accuracy(pred, true[:1])
+
+
+def test_shard_slice_partitions_items():
+    from click import UsageError as ClickUsageError
+
+    from mc_core.options import shard_slice
+
+    items = list(range(10))
+    shards = [shard_slice(items, 3, i) for i in range(3)]
+    assert sorted(sum(shards, [])) == items and shards[0] == [0, 3, 6, 9]
+    with pytest.raises(ClickUsageError):
+        shard_slice(items, 2, 2)
