@@ -61,3 +61,13 @@ def test_strict_mode_fails_on_broken_plugin(mc, plugin_env):
     res = mc("plugins", env=env)
     assert res.returncode == 1
     assert res.stderr.startswith("error: plugin 'broken-import'") and "Traceback" not in res.stderr
+
+
+def test_plugin_help_lists_its_registered_entries(mc, plugin_env):
+    res = mc("example", "--help", env=plugin_env("mc-example-plugin"))
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    assert "Registered datasets:" in out and "example-stripes" in out
+    assert "Registered models:" in out and "example-majority" in out
+    assert "Registered metrics:" in out and "example-foreground" in out
+    assert "count" in out

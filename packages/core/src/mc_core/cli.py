@@ -40,9 +40,34 @@ class McGroup(click.Group):
         return super().resolve_command(ctx, args)
 
 
-def plugin_group(name: str, help: str, **kwargs: Any) -> McGroup:
-    """Make the top-level command group of a plugin (`mc <name> ...`)."""
-    return McGroup(name=name, help=help, no_args_is_help=True, **kwargs)
+class PluginGroup(McGroup):
+    """The command group of a plugin; its help also lists what the plugin registered."""
+
+    def __init__(self, *args: Any, plugin: str | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.plugin = plugin or self.name
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_epilog(ctx, formatter)
+        from mc_core.plugins import get_manager
+
+        manager = get_manager()
+        if self.plugin not in manager.infos:
+            return
+        regs = manager.registries
+        for kind in REGISTRY_KINDS:
+            entries = regs.by_kind(kind).list(plugin=self.plugin)
+            if entries:
+                with formatter.section(f"Registered {kind}"):
+                    formatter.write_dl([(e.name, e.summary) for e in entries])
+
+
+def plugin_group(name: str, help: str, **kwargs: Any) -> PluginGroup:
+    """Make the top-level command group of a plugin (`mc <name> ...`).
+
+    Its help lists the plugin's commands and the datasets, models and metrics it registered.
+    """
+    return PluginGroup(name=name, help=help, no_args_is_help=True, **kwargs)
 
 
 class RootGroup(McGroup):
