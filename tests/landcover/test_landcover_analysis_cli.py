@@ -1,0 +1,102 @@
+"""Analysis commands through the CLI on a tiny synthetic patches npz (baselines, no model)."""
+
+import json
+
+import numpy as np
+import pytest
+import contextlib
+import io
+
+from mc_core.cli import main as mc_main
+from mc_landcover.legend import CODES
+
+
+def _blob_codes(n, size, rng, classes=(1, 7, 8, 11), seeds=5):
+    yy, xx = np.mgrid[:size, :size]
+    out = []
+    for _ in range(n):
+        cy, cx = rng.uniform(0, size, seeds), rng.uniform(0, size, seeds)
+        lab = rng.choice(classes, seeds)
+        d = (yy[..., None] - cy) ** 2 + (xx[..., None] - cx) ** 2
+        out.append(lab[d.argmin(-1)])
+    return np.stack(out)[:, None].astype(np.uint8)
+
+
+@pytest.fixture()
+def patches(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "data_12.npz"
+    np.savez(path, train_data=_blob_codes(40, 12, rng), test_data=_blob_codes(12, 12, rng),
+             train_coords=np.zeros((40, 2)), test_coords=np.zeros((12, 2)), legend_codes=CODES)
+    return path
+
+
+class Result:
+    def __init__(self, exit_code, output):
+        self.exit_code, self.output = exit_code, output
+
+
+def run(*args):
+    """`mc landcover ARGS` in-process through the real entry point (one-line errors, exit codes)."""
+    buf = io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+        try:
+            mc_main(["landcover", *map(str, args)])
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+    return Result(code, buf.getvalue())
+
+
+def test_eval_inpaint_baselines_write_json_and_panels(patches, tmp_path):
+    accs = {}
+    for method in ("mode", "nearest", "potts"):
+        out = tmp_path / f"{method}.json"
+        r = run("eval-inpaint", "--method", method, "--data", patches, "--n-images", 10,
+                "--mask-ratio", 0.25, "--save-results", out, "--quiet", *(["--visualize"] if method == "nearest" else []))
+        assert r.exit_code == 0, r.output
+        d = json.loads(out.read_text())
+        assert d["n_images"] == 10 and d["metrics"]["n_images"] == 10
+        m = d["metrics"]
+        assert m["accuracy"]["low"] <= m["accuracy"]["mean"] <= m["accuracy"]["high"]
+        assert m["log_loss_bits"]["mean"] == pytest.approx(m["log_loss_nats"]["mean"] / np.log(2))
+        accs[method] = m["accuracy"]["mean"]
+    assert accs["nearest"] > accs["mode"] and accs["potts"] > accs["mode"]
+    assert (tmp_path / "nearest_panels.png").stat().st_size > 0
+
+
+def test_sweep_then_plot(patches, tmp_path):
+    out = tmp_path / "sweep"
+    r = run("inpaint-sweep", "--data", patches, "--methods", "mode,nearest", "--ratios", "0.25,0.9",
+            "--n-images", 6, "--out-dir", out, "--quiet")
+    assert r.exit_code == 0, r.output
+    for mt in ("interior", "random"):
+        s = json.loads((out / f"sweep_{mt}.json").read_text())
+        assert len(s["runs"]) == 4 and {x["mask_type"] for x in s["runs"]} == {mt}
+    assert (out / "nearest_random_0.9.json").exists()
+    # restart: existing runs are read back, not redone
+    stamp = (out / "mode_interior_0.25.json").stat().st_mtime_ns
+    assert run("inpaint-sweep", "--data", patches, "--methods", "mode", "--ratios", "0.25",
+               "--mask-types", "interior", "--n-images", 6, "--out-dir", out, "--quiet").exit_code == 0
+    assert (out / "mode_interior_0.25.json").stat().st_mtime_ns == stamp
+    png = tmp_path / "acc.png"
+    r = run("plot-inpaint", out, "--out", png)
+    assert r.exit_code == 0, r.output and png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_bad_input_exits_2(patches, tmp_path):
+    r = run("eval-inpaint", "--method", "mode", "--data", patches, "--mask-ratio", 1.0)
+    assert r.exit_code == 2 and "between 0 and 1" in r.output
+    r = run("inpaint-sweep", "--data", patches, "--methods", "mode", "--ratios", "0.5,0")
+    assert r.exit_code == 2
+    empty = tmp_path / "empty.npz"
+    np.savez(empty, train_data=np.zeros((0, 1, 8, 8), np.uint8), test_data=np.zeros((0, 1, 8, 8), np.uint8),
+             train_coords=np.zeros((0, 2)), test_coords=np.zeros((0, 2)))
+    r = run("eval-inpaint", "--method", "mode", "--data", empty)
+    assert r.exit_code == 2 and "empty" in r.output and "empty.npz" in r.output
+    r = run("eval-inpaint", "--method", "mode", "--data", tmp_path / "missing.npz")
+    assert r.exit_code == 2 and "missing.npz" in r.output
+    r = run("eval-inpaint", "--method", "mode", "--data", patches, "--size", 64)
+    assert r.exit_code == 2 and "--size" in r.output
+    r = run("eval-inpaint", "--data", patches)  # randar without a checkpoint
+    assert r.exit_code == 2 and "--checkpoint" in r.output
