@@ -1,5 +1,232 @@
 """`mc pointflow ...` commands. Heavy libraries are imported inside command bodies."""
 
+from __future__ import annotations
+
+import json
+
+import click
+
 from mc_core.cli import plugin_group
+from mc_core.options import quiet_option, seed_option, shard_options
 
 group = plugin_group("pointflow", help="Zarr replay buffers, 3D attention masks and flow-matching policies.")
+
+TASK_CHOICES = ("reach_target", "unplug_charger_like")
+DEFAULT_OBJECT_IDS = {"unplug_charger_like": (31, 34, 35, 92), "reach_target": (11,)}
+
+
+def _splits(split: str) -> list[str]:
+    return ["train", "valid"] if split == "both" else [split]
+
+
+def _buffers(task: str | None, data_root: str, split: str, buffer: tuple[str, ...]):
+    from mc_pointflow.preprocess import buffer_path
+
+    if buffer:
+        return [click.format_filename(b) for b in buffer]
+    if not task:
+        raise click.UsageError("give --task (with --data-root) or --buffer")
+    return [str(buffer_path(data_root, task, s)) for s in _splits(split)]
+
+
+@group.command("collect-demos")
+@click.option("--task", type=click.Choice(TASK_CHOICES), required=True, help="Scripted task to demonstrate.")
+@click.option("--episodes", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Episodes the split should hold (a rerun continues up to this number).")
+@click.option("--split", type=click.Choice(["train", "valid"]), default="train", show_default=True)
+@click.option("--out-dir", default=None, help="Task directory (default demos/sim/<task>); writes <split>_segmented/.")
+@click.option("--steps", type=click.IntRange(min=2), default=40, show_default=True, help="Timesteps per episode.")
+@click.option("--image-size", type=click.IntRange(min=8), default=64, show_default=True,
+              help="Camera images are SIZE x SIZE.")
+@click.option("--n-cams", type=click.IntRange(1, 5), default=5, show_default=True, help="Number of cameras.")
+@click.option("--n-points", type=click.IntRange(min=1), default=5500, show_default=True,
+              help="Points in the merged, down-sampled cloud pcd_xyz.")
+@click.option("--zarr-format", type=click.Choice(["2", "3"]), default="2", show_default=True,
+              help="Zarr format of a new buffer (2 is readable by zarr-2 tools).")
+@click.option("--compressor", type=click.Choice(["lz4", "zstd", "none"]), default="lz4", show_default=True)
+@seed_option(0)
+@quiet_option
+def collect_demos_cmd(task, episodes, split, out_dir, steps, image_size, n_cams, n_points, zarr_format,
+                      compressor, seed, quiet):
+    """Write scripted demos with segmentation from a synthetic tabletop scene.
+
+    Several cameras (intrinsics and extrinsics in the buffer's attrs) render depth and per-pixel
+    object ids of boxes, spheres and cylinders on a table while a gripper moves to the target
+    object. Keys: camera_point_clouds (T,C,H*W,3), segmentation_masks (T,C,H,W), depth, pcd_xyz
+    (T,P,3), robot_state (T,10: xyz, rot6d, gripper), action (T,10: next robot state).
+
+    \b
+    Example:
+      mc pointflow collect-demos --task unplug_charger_like --episodes 20 --split train
+      mc pointflow collect-demos --task reach_target --episodes 5 --split valid --out-dir demos/sim/reach_target
+    """
+    from mc_core.progress import info, progress
+    from mc_pointflow.sim.collect import collect_demos
+
+    out = out_dir or f"demos/sim/{task}"
+    buf = collect_demos(task, episodes, split, out, seed=seed, steps=steps, image_size=image_size, n_cams=n_cams,
+                        n_points=n_points, zarr_format=int(zarr_format), compressor=compressor, progress=progress)
+    info(f"{buf.location}: {buf.n_episodes} episodes, {buf.n_steps} timesteps, keys {', '.join(buf.keys())}")
+
+
+@group.command("object-names")
+@click.option("--buffer", "buffer", required=True, type=click.Path(), help="Replay buffer with segmentation.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def object_names_cmd(buffer, as_json):
+    """List object ids with their names and pixel counts in data/segmentation_masks.
+
+    \b
+    Example:
+      mc pointflow object-names --buffer demos/sim/unplug_charger_like/train_segmented
+    """
+    from mc_core.errors import BadInputError
+    from mc_pointflow.data.replay_buffer import ReplayBuffer
+    from mc_pointflow.preprocess import pixel_counts
+
+    buf = ReplayBuffer.open(buffer)
+    if "segmentation_masks" not in buf:
+        raise BadInputError(buf.location, "missing key data/segmentation_masks (collect demos with segmentation)")
+    names = buf.attrs.get("object_names", {})
+    counts = pixel_counts(buf)
+    rows = [{"id": i, "name": names.get(str(i), "?"), "pixels": n} for i, n in counts.items()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(f"{'ID':>6}  {'PIXELS':>12}  NAME")
+    for r in rows:
+        click.echo(f"{r['id']:>6}  {r['pixels']:>12}  {r['name']}")
+
+
+def _parse_floats(value: str | None, flag: str):
+    if value is None:
+        return None
+    try:
+        return tuple(float(x) for x in value.replace(",", " ").split())
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a list of numbers", param_hint=flag) from None
+
+
+@group.command("preprocess-masks")
+@click.option("--task", type=click.Choice(TASK_CHOICES), default=None, help="Task (finds <data-root>/<task>/<split>_segmented).")
+@click.option("--data-root", default="demos/sim", show_default=True, help="Directory holding one folder per task.")
+@click.option("--split", type=click.Choice(["train", "valid", "both"]), default="both", show_default=True)
+@click.option("--buffer", multiple=True, type=click.Path(), help="Explicit buffer path(s) instead of --task/--split.")
+@click.option("--object-ids", "first_id", type=int, default=None,
+              help="Object ids to attend, space separated (default: the task's, e.g. 31 34 35 92).")
+@click.argument("more_ids", nargs=-1, type=int, metavar="")
+@click.option("--distance-threshold", type=click.FloatRange(min=0), default=0.01, show_default=True,
+              help="Metres from an object point within which a point is attended.")
+@click.option("--object-thresholds", default=None,
+              help="Per-object distance thresholds, one per object id (e.g. '0.01,0.02,0.02,0.01').")
+@click.option("--gripper-radius", type=click.FloatRange(min=0), default=0.05, show_default=True,
+              help="Metres around the gripper that are always attended.")
+@click.option("--n-points", type=click.IntRange(min=1), default=4096, show_default=True,
+              help="Points sampled per timestep (must match training).")
+@click.option("--soft-sigma", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Soft attention: weight exp(-0.5 (d/sigma)^2) by the distance beyond a threshold (0 = hard).")
+@click.option("--smoothing-window", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Temporal smoothing: average the attention over t-W..t+W (0 = off).")
+@click.option("--smoothing-sigma", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              help="Width in timesteps of the Gaussian smoothing weights.")
+@click.option("--velocity-horizon", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Velocity-based attention: also attend points within the gripper radius of the path the "
+                   "gripper sweeps over this many steps ahead (0 = off).")
+@click.option("--overwrite", is_flag=True, help="Recompute masks that already exist.")
+@shard_options
+@quiet_option
+def preprocess_masks_cmd(task, data_root, split, buffer, first_id, more_ids, distance_threshold, object_thresholds,
+                         gripper_radius, n_points, soft_sigma, smoothing_window, smoothing_sigma, velocity_horizon,
+                         overwrite, num_shards, shard_index, quiet):
+    """Precompute 3D attention masks into data/attention_masks of each buffer.
+
+    A sampled point is attended when it lies within --distance-threshold of a point of any listed
+    object (from the segmented camera clouds) or within --gripper-radius of the gripper. The
+    sampled point indices (seed episode*1000+timestep) are stored in data/attention_point_indices
+    and reused by the dataset. Restartable; --num-shards/--shard-index split the episodes.
+
+    \b
+    Example:
+      mc pointflow preprocess-masks --task unplug_charger_like --split both \\
+          --object-ids 31 34 35 92 --distance-threshold 0.01 --gripper-radius 0.05 --n-points 4096
+      mc pointflow preprocess-masks --task unplug_charger_like --overwrite --soft-sigma 0.01
+    """
+    from mc_core.progress import info, progress
+    from mc_pointflow.masks import MaskConfig
+    from mc_pointflow.preprocess import preprocess_buffer
+
+    if more_ids and first_id is None:
+        raise click.UsageError(f"unexpected arguments {' '.join(map(str, more_ids))}")
+    if first_id is None:
+        if task is None:
+            raise click.UsageError("give --object-ids (or --task for its default ids)")
+        ids = DEFAULT_OBJECT_IDS[task]
+    else:
+        ids = (first_id,) + tuple(more_ids)
+    thresholds = _parse_floats(object_thresholds, "--object-thresholds")
+    if thresholds is not None and len(thresholds) != len(ids):
+        raise click.BadParameter(f"needs {len(ids)} values (one per object id), got {len(thresholds)}",
+                                 param_hint="--object-thresholds")
+    config = MaskConfig(object_ids=tuple(int(i) for i in ids), distance_threshold=distance_threshold,
+                        gripper_radius=gripper_radius, n_points=n_points, object_thresholds=thresholds,
+                        soft_sigma=soft_sigma, smoothing_window=smoothing_window, smoothing_sigma=smoothing_sigma,
+                        velocity_horizon=velocity_horizon)
+    for path in _buffers(task, data_root, split, buffer):
+        res = preprocess_buffer(path, config, overwrite=overwrite, num_shards=num_shards, shard_index=shard_index,
+                                progress=progress)
+        cov = list(res.coverage.values())
+        extra = f", mean attended fraction {sum(cov) / len(cov):.4f}" if cov else ""
+        info(f"{res.location}: wrote masks for {len(res.episodes_done)} episodes, "
+             f"{len(res.episodes_skipped)} already done{extra}")
+
+
+@group.command("verify-masks")
+@click.option("--task", type=click.Choice(TASK_CHOICES), default=None)
+@click.option("--data-root", default="demos/sim", show_default=True)
+@click.option("--split", type=click.Choice(["train", "valid", "both"]), default="both", show_default=True)
+@click.option("--buffer", multiple=True, type=click.Path(), help="Explicit buffer path(s) instead of --task/--split.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--out-json", default=None, type=click.Path(), help="Also write the report as JSON.")
+@click.option("--plot", default=None, type=click.Path(),
+              help="Write a PNG of the first timestep's points coloured by attention.")
+def verify_masks_cmd(task, data_root, split, buffer, batch_size, out_json, plot):
+    """Check preprocessed masks: existence, shapes, coverage per episode and one dataset batch.
+
+    Exits 1 when a buffer has no (or incomplete) masks.
+
+    \b
+    Example:
+      mc pointflow verify-masks --task unplug_charger_like
+      mc pointflow verify-masks --buffer demos/sim/reach_target/train_segmented --plot mask.png
+    """
+    from mc_core.errors import McError
+    from mc_pointflow.verify import verify_buffer
+
+    reports, failed = [], []
+    for path in _buffers(task, data_root, split, buffer):
+        rep = verify_buffer(path, batch_size=batch_size, plot=plot)
+        reports.append(rep)
+        click.echo(f"{rep['buffer']}:")
+        if not rep["masks_found"]:
+            click.echo("  no preprocessed attention masks found (run `mc pointflow preprocess-masks`)")
+            failed.append(rep["buffer"])
+            continue
+        click.echo(f"  attention_masks {tuple(rep['masks_shape'])} {rep['masks_dtype']}, "
+                   f"indices {tuple(rep['indices_shape'])} {rep['indices_dtype']}")
+        click.echo(f"  episodes done {rep['episodes_done']}/{rep['n_episodes']}, "
+                   f"stored mask bytes per timestep {rep['mask_bytes_per_timestep']:.0f}")
+        click.echo(f"  settings {json.dumps(rep['mask_config'])}")
+        c = rep["coverage"]
+        click.echo(f"  attended fraction: mean {c['mean']:.4f} min {c['min']:.4f} max {c['max']:.4f}")
+        for e in rep["per_episode"]:
+            click.echo(f"    episode {e['episode']:>4}: mean {e['mean']:.4f} min {e['min']:.4f} max {e['max']:.4f}")
+        b = rep.get("batch")
+        if b:
+            click.echo("  dataset batch: " + ", ".join(f"{k} {tuple(v)}" for k, v in b.items()))
+        if rep["episodes_done"] < rep["n_episodes"]:
+            failed.append(rep["buffer"])
+    if out_json:
+        from mc_core.atomic import write_json
+
+        write_json(out_json, reports)
+    if failed:
+        raise McError(f"masks missing or incomplete in {', '.join(failed)}")

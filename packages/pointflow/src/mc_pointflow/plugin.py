@@ -4,6 +4,20 @@ from mc_core.hookspecs import hookimpl
 
 
 @hookimpl
+def mc_register_datasets(registry):
+    registry.register("pointflow-attention", "mc_pointflow.data.attention_dataset:make_dataset",
+                      "Point clouds, state history, action horizon and 3D attention masks from a zarr replay buffer")
+
+
+@hookimpl
+def mc_register_metrics(registry):
+    registry.register("attention-iou", "mc_pointflow.metrics:attention_iou",
+                      "IoU of two per-point attention masks (binarised at 0.5)")
+    registry.register("attention-coverage", "mc_pointflow.metrics:attention_coverage",
+                      "Fraction of points an attention mask attends")
+
+
+@hookimpl
 def mc_register_commands(cli):
     from mc_pointflow.cli import group
 

@@ -1,0 +1,272 @@
+"""A zarr replay buffer: `data/<key>` arrays sharing the time axis and `meta/episode_ends`.
+
+The layout is the one robot-learning tools already read (diffusion_policy's ReplayBuffer,
+PointFlowMatch): every array under `data/` has the total number of timesteps as its first axis
+and `meta/episode_ends` holds the int64 cumulative end of each episode.
+
+Stores are written in zarr format 2 by default, so zarr-2 readers open them; `zarr_format=3`
+writes the v3 format. Both go through the zarr v3 Python API.
+
+Appending an episode is atomic in the sense that matters for a crash: the data arrays are grown
+and written first and `meta/episode_ends` is extended last. A reader only ever trusts
+`episode_ends[-1]`; rows beyond it (left by a crash in the middle of an append) are ignored and
+trimmed by the next append.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+
+from mc_core.errors import BadInputError, UsageError
+
+EPISODE_ENDS = "meta/episode_ends"
+COMPRESSORS = ("lz4", "zstd", "none")
+
+
+def make_compressor(name: str, zarr_format: int, level: int | None = None):
+    """A Blosc compressor (`lz4` or `zstd`, byte shuffle) for the given zarr format, or None."""
+    if name == "none":
+        return None
+    if name not in COMPRESSORS:
+        raise UsageError(f"unknown compressor {name!r} (choose from {', '.join(COMPRESSORS)})")
+    clevel = level if level is not None else (5 if name == "lz4" else 3)
+    if zarr_format == 2:
+        import numcodecs
+
+        return numcodecs.Blosc(cname=name, clevel=clevel, shuffle=numcodecs.Blosc.SHUFFLE)
+    import zarr
+
+    return zarr.codecs.BloscCodec(cname=name, clevel=clevel, shuffle="shuffle")
+
+
+def _default_chunks(shape: tuple[int, ...], itemsize: int, target_bytes: int = 2**20) -> tuple[int, ...]:
+    """Whole rows per chunk, about `target_bytes` each (at least one timestep)."""
+    row = int(np.prod(shape[1:], dtype=np.int64)) * itemsize if len(shape) > 1 else itemsize
+    steps = max(1, target_bytes // max(row, 1))
+    return (int(steps),) + tuple(int(s) for s in shape[1:])
+
+
+class ReplayBuffer:
+    """Episodes of time-aligned arrays in a zarr group (on disk or in memory).
+
+    Make one with :meth:`create` or :meth:`open`; do not call the constructor directly.
+    """
+
+    def __init__(self, root, location: str):
+        self.root = root
+        self.location = location
+
+    # ------------------------------------------------------------------ open / create
+    @classmethod
+    def create(cls, path: str | os.PathLike | None = None, *, zarr_format: int = 2,
+               overwrite: bool = False) -> "ReplayBuffer":
+        """A new empty buffer at `path` (a directory), or in memory when `path` is None."""
+        import zarr
+        from zarr.storage import LocalStore, MemoryStore
+
+        if zarr_format not in (2, 3):
+            raise UsageError(f"zarr_format must be 2 or 3, not {zarr_format}")
+        if path is None:
+            store, location = MemoryStore(), "<memory>"
+        else:
+            p = Path(path)
+            if p.exists() and any(p.iterdir()) and not overwrite:
+                raise BadInputError(p, "already exists (open it, or pass overwrite=True)")
+            store, location = LocalStore(str(p)), str(p)
+        root = zarr.open_group(store, mode="w", zarr_format=zarr_format)
+        root.require_group("data")
+        meta = root.require_group("meta")
+        meta.create_array("episode_ends", shape=(0,), chunks=(4096,), dtype="int64",
+                          compressors=make_compressor("lz4", zarr_format))
+        return cls(root, location)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, mode: str = "r") -> "ReplayBuffer":
+        """Open an existing buffer; `mode` is "r" (read only) or "a" (read and append)."""
+        import zarr
+
+        p = Path(path)
+        if not p.exists():
+            raise BadInputError(p, "no such replay buffer")
+        try:
+            root = zarr.open_group(str(p), mode="r" if mode == "r" else "r+")
+        except Exception as exc:  # noqa: BLE001 - any failure to open is bad input
+            raise BadInputError(p, f"not a zarr group ({type(exc).__name__}: {exc})") from None
+        buf = cls(root, str(p))
+        buf._check_layout()
+        return buf
+
+    @classmethod
+    def open_or_create(cls, path: str | os.PathLike, *, zarr_format: int = 2) -> "ReplayBuffer":
+        p = Path(path)
+        if p.exists() and any(p.iterdir()):
+            return cls.open(p, mode="a")
+        return cls.create(p, zarr_format=zarr_format)
+
+    def _check_layout(self) -> None:
+        if "meta" not in self.root or "episode_ends" not in self.root["meta"]:
+            raise BadInputError(self.location, f"missing key {EPISODE_ENDS} (not a replay buffer)")
+        if "data" not in self.root:
+            raise BadInputError(self.location, "missing group data/ (not a replay buffer)")
+        ends = self.episode_ends
+        if ends.size and (np.any(np.diff(ends) <= 0) or ends[0] <= 0):
+            raise BadInputError(self.location, f"{EPISODE_ENDS} is not strictly increasing")
+        for key in self.keys():
+            if self.root["data"][key].shape[0] < self.n_steps:
+                raise BadInputError(self.location, f"data/{key} has {self.root['data'][key].shape[0]} "
+                                    f"rows, fewer than the {self.n_steps} timesteps in {EPISODE_ENDS}")
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def zarr_format(self) -> int:
+        return int(self.root.metadata.zarr_format)
+
+    @property
+    def data(self):
+        return self.root["data"]
+
+    @property
+    def meta(self):
+        return self.root["meta"]
+
+    @property
+    def attrs(self):
+        return self.root.attrs
+
+    @property
+    def episode_ends(self) -> np.ndarray:
+        return np.asarray(self.root["meta"]["episode_ends"][:], dtype=np.int64)
+
+    @property
+    def n_episodes(self) -> int:
+        return int(self.root["meta"]["episode_ends"].shape[0])
+
+    @property
+    def n_steps(self) -> int:
+        ends = self.root["meta"]["episode_ends"]
+        return int(ends[ends.shape[0] - 1]) if ends.shape[0] else 0
+
+    @property
+    def episode_lengths(self) -> np.ndarray:
+        return np.diff(self.episode_ends, prepend=0)
+
+    def keys(self) -> list[str]:
+        return sorted(self.root["data"].array_keys())
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.root["data"]
+
+    def __getitem__(self, key: str):
+        """The zarr array `data/<key>` (may hold uncommitted rows past `n_steps`; slice to n_steps)."""
+        if key not in self.root["data"]:
+            raise BadInputError(self.location, f"missing key data/{key}")
+        return self.root["data"][key]
+
+    def __len__(self) -> int:
+        return self.n_episodes
+
+    def __repr__(self) -> str:
+        return (f"ReplayBuffer({self.location!r}, zarr_format={self.zarr_format}, "
+                f"episodes={self.n_episodes}, steps={self.n_steps}, keys={self.keys()})")
+
+    # ------------------------------------------------------------------ reading
+    def episode_slice(self, episode_idx: int) -> slice:
+        n = self.n_episodes
+        if not -n <= episode_idx < n:
+            raise IndexError(f"episode {episode_idx} out of range (buffer has {n})")
+        episode_idx %= n
+        ends = self.root["meta"]["episode_ends"]
+        start = int(ends[episode_idx - 1]) if episode_idx > 0 else 0
+        return slice(start, int(ends[episode_idx]))
+
+    def get_episode(self, episode_idx: int, keys: list[str] | None = None) -> dict[str, np.ndarray]:
+        sl = self.episode_slice(episode_idx)
+        return {k: self[k][sl] for k in (keys or self.keys())}
+
+    def get_episodes(self, episodes: slice, keys: list[str] | None = None) -> dict[str, np.ndarray]:
+        """The timesteps of a contiguous range of episodes, concatenated."""
+        idx = range(self.n_episodes)[episodes]
+        if len(idx) == 0:
+            return {k: self[k][0:0] for k in (keys or self.keys())}
+        if idx.step != 1:
+            raise UsageError("episode slices must be contiguous (step 1)")
+        start = self.episode_slice(idx[0]).start
+        stop = self.episode_slice(idx[-1]).stop
+        return self.get_steps(slice(start, stop), keys)
+
+    def get_steps(self, steps: slice, keys: list[str] | None = None) -> dict[str, np.ndarray]:
+        """A slice of timesteps over the whole buffer (clipped to the committed `n_steps`)."""
+        start, stop, step = steps.indices(self.n_steps)
+        return {k: self[k][start:stop:step] if step == 1 else self[k][start:stop][::step]
+                for k in (keys or self.keys())}
+
+    def iter_episodes(self, keys: list[str] | None = None) -> Iterator[dict[str, np.ndarray]]:
+        for i in range(self.n_episodes):
+            yield self.get_episode(i, keys)
+
+    # ------------------------------------------------------------------ writing
+    def add_episode(self, episode: Mapping[str, Any], *, chunks: Mapping[str, tuple] | None = None,
+                    compressors: Mapping[str, str] | None = None, compressor: str = "lz4") -> int:
+        """Append one episode (dict of arrays with the same first axis); returns its index.
+
+        Keys must match the keys already in the buffer (new keys only into an empty buffer).
+        `chunks`/`compressors` give per-key chunk shapes and compressor names (`lz4`, `zstd`,
+        `none`) for arrays created by this call; `compressor` is the default.
+        """
+        arrays = {k: np.asarray(v) for k, v in episode.items()}
+        if not arrays:
+            raise UsageError("an episode needs at least one array")
+        lengths = {k: a.shape[0] if a.ndim else -1 for k, a in arrays.items()}
+        T = next(iter(lengths.values()))
+        if T <= 0 or any(n != T for n in lengths.values()):
+            raise UsageError(f"episode arrays must share a non-empty first axis, got lengths {lengths}")
+        existing = set(self.keys())
+        n_steps = self.n_steps
+        if n_steps > 0 and set(arrays) != existing:
+            missing, extra = sorted(existing - set(arrays)), sorted(set(arrays) - existing)
+            raise UsageError(f"episode keys differ from the buffer's: missing {missing}, unexpected {extra}")
+        chunks = dict(chunks or {})
+        compressors = dict(compressors or {})
+        data = self.root["data"]
+        # 1) grow and write the data (rows past the committed end are invisible to readers)
+        for key, a in arrays.items():
+            if key in data:
+                arr = data[key]
+                if arr.shape[1:] != a.shape[1:]:
+                    raise UsageError(f"data/{key}: episode shape {a.shape[1:]} differs from {arr.shape[1:]}")
+                if not np.can_cast(a.dtype, arr.dtype, casting="same_kind"):
+                    raise UsageError(f"data/{key}: dtype {a.dtype} cannot be stored as {arr.dtype}")
+                arr.resize((n_steps + T,) + arr.shape[1:])
+            else:
+                ch = tuple(chunks.get(key) or _default_chunks(a.shape, a.dtype.itemsize))
+                arr = data.create_array(
+                    key, shape=(T,) + a.shape[1:], chunks=ch, dtype=a.dtype,
+                    compressors=make_compressor(compressors.get(key, compressor), self.zarr_format),
+                    overwrite=True,
+                )
+            arr[n_steps:n_steps + T] = a
+        # 2) commit: extend episode_ends last
+        self.root["meta"]["episode_ends"].append(np.array([n_steps + T], dtype=np.int64))
+        return self.n_episodes - 1
+
+    def create_step_array(self, key: str, trailing_shape: tuple[int, ...], dtype, *,
+                          chunks: tuple[int, ...] | None = None, compressor: str = "lz4",
+                          fill_value=0, attrs: Mapping[str, Any] | None = None):
+        """A new `data/<key>` with one row per committed timestep (for derived data such as masks)."""
+        shape = (self.n_steps,) + tuple(trailing_shape)
+        arr = self.root["data"].create_array(
+            key, shape=shape, chunks=chunks or (1,) + tuple(trailing_shape), dtype=dtype,
+            compressors=make_compressor(compressor, self.zarr_format), fill_value=fill_value,
+            overwrite=True,
+        )
+        if attrs:
+            arr.attrs.update(dict(attrs))
+        return arr
+
+    def delete_key(self, key: str) -> None:
+        if key in self.root["data"]:
+            del self.root["data"][key]

@@ -1,0 +1,175 @@
+"""Precompute attention masks into a replay buffer (`data/attention_masks`), restartable and shardable.
+
+Written per episode: `data/attention_point_indices` (which stored points were sampled),
+`data/attention_masks`, then the episode's flag in `meta/attention_masks_done`. An interrupted run
+leaves finished episodes flagged; the next run with the same settings continues with the rest.
+Shards handle every `num_shards`-th episode and write disjoint chunks (one timestep per chunk).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mc_core.errors import BadInputError, UsageError
+from mc_pointflow.data.replay_buffer import ReplayBuffer
+from mc_pointflow.masks import (CLOUD_KEY, DONE_KEY, INDICES_KEY, MASKS_KEY, SEGMENTATION_KEYS, STATE_KEY,
+                                MaskConfig, episode_masks, index_dtype)
+
+SPLITS = ("train", "valid")
+
+
+def buffer_path(data_root: str | Path, task: str, split: str) -> Path:
+    """Where collect-demos writes a split: `<data-root>/<task>/<split>_segmented`."""
+    return Path(data_root) / task / f"{split}_segmented"
+
+
+def check_buffer(buf: ReplayBuffer, config: MaskConfig, *, scan_ids: bool = True) -> None:
+    """Raise BadInputError (naming the store and key) when `buf` cannot give masks for `config`."""
+    for key in SEGMENTATION_KEYS + (CLOUD_KEY, STATE_KEY):
+        if key not in buf:
+            hint = " (collect demos with segmentation)" if key in SEGMENTATION_KEYS else ""
+            raise BadInputError(buf.location, f"missing key data/{key}{hint}")
+    if buf.n_episodes == 0:
+        raise BadInputError(buf.location, "meta/episode_ends: the buffer holds no episodes")
+    cloud = buf[CLOUD_KEY]
+    if cloud.ndim != 3 or cloud.shape[2] != 3:
+        raise BadInputError(buf.location, f"data/{CLOUD_KEY} must have shape (T, P, 3), not {cloud.shape}")
+    if config.n_points > cloud.shape[1]:
+        raise BadInputError(buf.location, f"data/{CLOUD_KEY} stores {cloud.shape[1]} points per timestep, "
+                                          f"fewer than n_points={config.n_points}")
+    cams, seg = buf["camera_point_clouds"], buf["segmentation_masks"]
+    if cams.ndim != 4 or seg.ndim != 4 or cams.shape[1] != seg.shape[1] \
+            or cams.shape[2] != seg.shape[2] * seg.shape[3]:
+        raise BadInputError(buf.location, f"data/camera_point_clouds {cams.shape} does not match "
+                                          f"data/segmentation_masks {seg.shape} (want (T,C,H*W,3) and (T,C,H,W))")
+    if not np.issubdtype(seg.dtype, np.integer):
+        raise BadInputError(buf.location, f"data/segmentation_masks must hold integer ids, not {seg.dtype}")
+    if scan_ids:
+        present = present_ids(buf)
+        missing = sorted(set(int(i) for i in config.object_ids) - set(present))
+        if missing:
+            names = buf.attrs.get("object_names", {})
+            known = ", ".join(f"{i}:{names.get(str(i), '?')}" for i in present)
+            raise BadInputError(buf.location, f"data/segmentation_masks: object ids {missing} do not occur "
+                                              f"(present: {known})")
+
+
+def present_ids(buf: ReplayBuffer, block: int = 64) -> list[int]:
+    """Sorted ids that occur in `data/segmentation_masks` (scanned in blocks of timesteps)."""
+    seg = buf["segmentation_masks"]
+    found: set[int] = set()
+    for s in range(0, buf.n_steps, block):
+        found.update(np.unique(seg[s:min(s + block, buf.n_steps)]).tolist())
+    return sorted(int(i) for i in found)
+
+
+def pixel_counts(buf: ReplayBuffer, block: int = 64) -> dict[int, int]:
+    seg = buf["segmentation_masks"]
+    counts: dict[int, int] = {}
+    for s in range(0, buf.n_steps, block):
+        ids, c = np.unique(seg[s:min(s + block, buf.n_steps)], return_counts=True)
+        for i, n in zip(ids.tolist(), c.tolist()):
+            counts[int(i)] = counts.get(int(i), 0) + int(n)
+    return dict(sorted(counts.items()))
+
+
+def stored_config(buf: ReplayBuffer) -> MaskConfig | None:
+    if MASKS_KEY not in buf:
+        return None
+    d = buf[MASKS_KEY].attrs.get("mask_config")
+    return MaskConfig.from_json(d) if d else None
+
+
+def done_flags(buf: ReplayBuffer) -> np.ndarray:
+    """Per-episode flags: masks of the episode are complete (all False when there are none)."""
+    if MASKS_KEY not in buf or DONE_KEY not in buf.meta:
+        return np.zeros(buf.n_episodes, dtype=bool)
+    flags = np.asarray(buf.meta[DONE_KEY][:], dtype=bool)
+    out = np.zeros(buf.n_episodes, dtype=bool)
+    n = min(flags.shape[0], out.shape[0])
+    out[:n] = flags[:n]
+    if buf[MASKS_KEY].shape[0] < buf.n_steps:  # episodes added after preprocessing
+        ends = buf.episode_ends
+        out &= ends <= buf[MASKS_KEY].shape[0]
+    return out
+
+
+@dataclass
+class PreprocessResult:
+    location: str
+    episodes_done: list[int]
+    episodes_skipped: list[int]
+    coverage: dict[int, float]
+
+
+def _create_arrays(buf: ReplayBuffer, config: MaskConfig) -> None:
+    n_stored = buf[CLOUD_KEY].shape[1]
+    buf.create_step_array(MASKS_KEY, (config.n_points,), np.float32, chunks=(1, config.n_points),
+                          compressor="lz4", attrs={"mask_config": config.to_json()})
+    buf.create_step_array(INDICES_KEY, (config.n_points,), index_dtype(n_stored), chunks=(1, config.n_points),
+                          compressor="lz4", attrs={"n_stored": int(n_stored)})
+    buf.meta.create_array(DONE_KEY, shape=(buf.n_episodes,), chunks=(1,), dtype="uint8", fill_value=0,
+                          overwrite=True)
+
+
+def _grow_arrays(buf: ReplayBuffer) -> None:
+    """Episodes were appended after preprocessing: extend the mask arrays (new episodes not done)."""
+    for key in (MASKS_KEY, INDICES_KEY):
+        arr = buf[key]
+        if arr.shape[0] < buf.n_steps:
+            arr.resize((buf.n_steps,) + arr.shape[1:])
+    done = buf.meta[DONE_KEY]
+    if done.shape[0] < buf.n_episodes:
+        done.resize((buf.n_episodes,))
+
+
+def preprocess_buffer(path: str | Path, config: MaskConfig, *, overwrite: bool = False, num_shards: int = 1,
+                      shard_index: int = 0, progress=None) -> PreprocessResult:
+    """Compute and store masks for this shard's episodes of the buffer at `path`."""
+    if not 0 <= shard_index < num_shards:
+        raise UsageError(f"--shard-index {shard_index} must be below --num-shards {num_shards}")
+    buf = ReplayBuffer.open(path, mode="r")
+    check_buffer(buf, config)
+    mine = list(range(buf.n_episodes))[shard_index::num_shards]
+    old = stored_config(buf)
+    flags = done_flags(buf)
+    recreate = old is None or DONE_KEY not in buf.meta
+    if old is not None and old != config:
+        if not overwrite:
+            raise UsageError(f"{buf.location}: data/{MASKS_KEY} exists with other settings "
+                             f"({old.to_json()}); pass --overwrite to recompute")
+        if num_shards > 1:
+            raise UsageError(f"{buf.location}: changing the settings of data/{MASKS_KEY} must be done by one "
+                             "process (run once without --num-shards, then shard)")
+        recreate = True
+    elif old is not None and mine and flags[mine].all() and not overwrite:
+        raise UsageError(f"{buf.location}: data/{MASKS_KEY} already exists for "
+                         f"{'all episodes' if num_shards == 1 else f'the episodes of shard {shard_index}'}; "
+                         "pass --overwrite to recompute")
+    buf = ReplayBuffer.open(path, mode="a")
+    if recreate:
+        _create_arrays(buf, config)
+        flags = np.zeros(buf.n_episodes, dtype=bool)
+    else:
+        _grow_arrays(buf)
+    if overwrite and not recreate:
+        todo = mine
+    else:
+        todo = [e for e in mine if not flags[e]]
+    skipped = [e for e in mine if e not in set(todo)]
+    masks_arr, idx_arr, done = buf[MASKS_KEY], buf[INDICES_KEY], buf.meta[DONE_KEY]
+    keys = list(SEGMENTATION_KEYS) + [CLOUD_KEY, STATE_KEY]
+    coverage: dict[int, float] = {}
+    it = progress(todo, desc="episodes", total=len(todo)) if progress else todo
+    for e in it:
+        done[e] = 0
+        sl = buf.episode_slice(e)
+        masks, indices = episode_masks(buf.get_episode(e, keys), e, config)
+        idx_arr[sl] = indices.astype(idx_arr.dtype)
+        masks_arr[sl] = masks
+        done[e] = 1  # the episode's masks are complete only once this flag is set
+        coverage[e] = float(masks.mean())
+    return PreprocessResult(buf.location, todo, skipped, coverage)
