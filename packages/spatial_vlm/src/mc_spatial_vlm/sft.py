@@ -1,0 +1,234 @@
+"""Supervised fine-tuning of a local HF vision-language model on task JSONs (transformers + accelerate).
+
+Each sample becomes a chat: the user turn holds the images and the prompt, the assistant turn the
+answer. The LLaVA-style first human turn gets `"<image>\\n" * num_images` in front (the JSONs carry
+none); the dataset checks it and turns each `<image>` into an image item of the chat template. Labels
+are the answer tokens only: every prompt token (images included) is -100 in the loss.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Callable
+
+from mc_core.errors import BadInputError, McError
+from mc_spatial_vlm.data.tasks import (human_and_answer, is_concat, load_task_json, sample_images,
+                                       split_image_tokens, with_image_tokens)
+from mc_spatial_vlm.models.hf_vlm import prepare_images, user_message
+
+IGNORE_INDEX = -100
+
+
+class SpatialSFTDataset:
+    """Task samples -> processor tensors with prompt-masked labels."""
+
+    def __init__(self, samples: list[dict[str, Any]], processor, *, image_folder: str = "/",
+                 image_aspect_ratio: str = "resize", image_size: int = 448, model_max_length: int = 8192,
+                 source: str = ""):
+        self.samples, self.processor = samples, processor
+        self.image_folder, self.aspect, self.size = image_folder, image_aspect_ratio, image_size
+        self.max_length, self.source = model_max_length, source
+        if not samples:
+            raise BadInputError(source or None, "no samples to train on")
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def conversation(self, i: int) -> dict[str, Any]:
+        """The LLaVA-style sample with `<image>\\n` * num_images inserted in the first human turn."""
+        s = self.samples[i]
+        try:
+            images = sample_images(s, self.image_folder)
+            prompt, answer = human_and_answer(s)
+        except ValueError as e:
+            raise BadInputError(self.source or None, f"sample {i} ({s.get('id')}): {e}") from None
+        if answer is None:
+            raise BadInputError(self.source or None, f"sample {i} ({s.get('id')}): no gpt answer to train on")
+        human = with_image_tokens(prompt, len(images))
+        expected = 1 if is_concat(s) else len(images)
+        if not human.startswith("<image>\n" * expected):
+            raise AssertionError(f"sample {i}: first human turn must start with <image>\\n x {expected}")
+        return {"images": images, "human": human, "answer": answer}
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        conv = self.conversation(i)
+        n, text = split_image_tokens(conv["human"])
+        if n != len(conv["images"]):
+            raise AssertionError(f"sample {i}: {n} <image> tokens for {len(conv['images'])} images")
+        pil = prepare_images(conv["images"], self.aspect, self.size)
+        user = [user_message(n, text)]
+        prompt = self.processor.apply_chat_template(user, add_generation_prompt=True, tokenize=False)
+        full = self.processor.apply_chat_template(
+            user + [{"role": "assistant", "content": [{"type": "text", "text": conv["answer"]}]}], tokenize=False)
+        if not full.startswith(prompt):
+            full = prompt + conv["answer"] + (self.processor.tokenizer.eos_token or "")
+        enc = self.processor(text=[full], images=pil, return_tensors="pt")
+        prompt_len = self.processor(text=[prompt], images=pil, return_tensors="pt")["input_ids"].shape[1]
+        length = enc["input_ids"].shape[1]
+        if length > self.max_length:
+            raise BadInputError(self.source or None, f"sample {i} has {length} tokens, above --model-max-length "
+                                                     f"{self.max_length}")
+        item = {k: v[0] if k in ("input_ids", "attention_mask", "mm_token_type_ids", "token_type_ids") else v
+                for k, v in enc.items()}
+        labels = item["input_ids"].clone()
+        labels[:prompt_len] = IGNORE_INDEX
+        item["labels"] = labels
+        return item
+
+
+def make_collator(pad_id: int) -> Callable:
+    import torch
+
+    seq_pad = {"input_ids": pad_id, "attention_mask": 0, "labels": IGNORE_INDEX, "mm_token_type_ids": 0,
+               "token_type_ids": 0}
+
+    def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
+        batch: dict[str, Any] = {}
+        longest = max(it["input_ids"].shape[0] for it in items)
+        for key in items[0]:
+            vals = [it[key] for it in items]
+            if key in seq_pad:
+                out = torch.full((len(vals), longest), seq_pad[key], dtype=vals[0].dtype)
+                for j, v in enumerate(vals):
+                    out[j, : v.shape[0]] = v
+                batch[key] = out
+            else:  # per-image tensors (pixel_values, image_grid_thw): stacked along the first axis
+                batch[key] = torch.cat(vals, dim=0)
+        return batch
+
+    return collate
+
+
+def check_dataloader(data_json: str, model: str, *, image_folder: str = "/", batch_size: int = 1,
+                     image_aspect_ratio: str = "resize", image_size: int = 448, model_max_length: int = 8192,
+                     echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """Build the dataset and dataloader, take one batch, check it; no model is loaded."""
+    import torch
+
+    from mc_spatial_vlm.models.hf_vlm import load_processor
+
+    processor = load_processor(model)
+    samples = load_task_json(data_json)
+    ds = SpatialSFTDataset(samples, processor, image_folder=image_folder, image_aspect_ratio=image_aspect_ratio,
+                           image_size=image_size, model_max_length=model_max_length, source=data_json)
+    conv = ds.conversation(0)
+    n_img = len(conv["images"])
+    assert conv["human"].startswith("<image>\n" * n_img), "first human turn lacks the <image> tokens"
+    dl = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False,
+                                     collate_fn=make_collator(processor.tokenizer.pad_token_id or 0))
+    batch = next(iter(dl))
+    per_sample = [len(ds.conversation(i)["images"]) for i in range(min(batch_size, len(ds)))]
+    echo(f"samples: {len(ds)}  batch size: {batch['input_ids'].shape[0]}")
+    echo(f"media['image']: len = {n_img} (first sample; <image> tokens in its first human turn: "
+         f"{conv['human'].count('<image>')})")
+    info: dict[str, Any] = {"num_images": n_img, "shapes": {}}
+    for k, v in batch.items():
+        if hasattr(v, "shape"):
+            echo(f"{k}: {tuple(v.shape)} {str(v.dtype).replace('torch.', '')}")
+            info["shapes"][k] = list(v.shape)
+    if "image_grid_thw" in batch:
+        grids = batch["image_grid_thw"]
+        if grids.shape[0] != sum(per_sample):
+            raise McError(f"batch has {grids.shape[0]} images, samples have {sum(per_sample)}")
+        echo(f"first image shape: {tuple(grids[0].tolist())} (grid t, h, w)")
+        merge = getattr(processor.image_processor, "merge_size", 1)
+        image_token_id = getattr(processor, "image_token_id", None)
+        if image_token_id is not None:
+            expected = int((grids.prod(dim=-1) // (merge * merge)).sum())
+            got = int((batch["input_ids"] == image_token_id).sum())
+            if got != expected:
+                raise McError(f"{got} image tokens in input_ids but the images need {expected}")
+            echo(f"image tokens: {got} (matches the image grids)")
+    labels = batch["labels"]
+    supervised = int((labels != IGNORE_INDEX).sum())
+    if supervised == 0:
+        raise McError("no supervised (answer) tokens in the batch")
+    echo(f"supervised tokens: {supervised} of {labels.numel()}")
+    echo("OK: one-batch dataloader check passed")
+    info["supervised_tokens"] = supervised
+    return info
+
+
+def freeze_vision(model) -> int:
+    """Turn off gradients of the vision tower; returns how many parameters were frozen."""
+    n = 0
+    for name, p in model.named_parameters():
+        if any(key in name for key in ("visual", "vision_tower", "vision_model", "vision_encoder")):
+            p.requires_grad_(False)
+            n += p.numel()
+    return n
+
+
+def train_sft(model: str, data_json: str, out_dir: str, *, image_folder: str = "/", freeze_vision_tower: bool = False,
+              image_aspect_ratio: str = "resize", image_size: int = 448, model_max_length: int = 8192,
+              max_steps: int = 100, batch_size: int = 1, lr: float = 1e-5, grad_accum: int = 1, seed: int = 0,
+              device: str = "auto", log_every: int = 1, progress: Callable | None = None,
+              echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """Fine-tune and save an HF model folder (safetensors + processor) that `eval` loads like any other."""
+    import torch
+    from accelerate import Accelerator
+
+    from mc_core.atomic import atomic_dir, write_json, write_text
+    from mc_core.device import resolve_device
+    from mc_core.seeding import seed_everything
+    from mc_spatial_vlm.models.hf_vlm import load_model, load_processor
+
+    seed_everything(seed)
+    dev = resolve_device(device)
+    accelerator = Accelerator(cpu=dev.type == "cpu", gradient_accumulation_steps=grad_accum)
+    processor = load_processor(model)
+    samples = load_task_json(data_json)
+    ds = SpatialSFTDataset(samples, processor, image_folder=image_folder, image_aspect_ratio=image_aspect_ratio,
+                           image_size=image_size, model_max_length=model_max_length, source=data_json)
+    net = load_model(model, "cpu")
+    frozen = freeze_vision(net) if freeze_vision_tower else 0
+    params = [p for p in net.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    dl = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=True, generator=gen,
+                                     collate_fn=make_collator(processor.tokenizer.pad_token_id or 0))
+    net, optimizer, dl = accelerator.prepare(net, optimizer, dl)
+    net.train()
+    losses: list[float] = []
+    step = 0
+    bar = progress(total=max_steps, desc="sft") if progress else None
+    while step < max_steps:
+        for batch in dl:
+            with accelerator.accumulate(net):
+                out = net(**batch)
+                loss = out.loss
+                if not math.isfinite(loss.item()):
+                    raise McError(f"loss became {loss.item()} at step {step}")
+                accelerator.backward(loss)
+                if accelerator.sync_gradients:
+                    accelerator.clip_grad_norm_(params, 1.0)
+                optimizer.step()
+                optimizer.zero_grad()
+            if accelerator.sync_gradients:
+                step += 1
+                losses.append(float(accelerator.gather(loss.detach()).mean()))
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{losses[-1]:.4f}")
+                if log_every and step % log_every == 0 and accelerator.is_main_process:
+                    echo(f"step {step} loss {losses[-1]:.4f}")
+                if step >= max_steps:
+                    break
+    if bar is not None:
+        bar.close()
+    accelerator.wait_for_everyone()
+    log = {"model": str(model), "data_json": str(data_json), "steps": step, "losses": losses,
+           "frozen_vision_parameters": frozen, "trainable_parameters": sum(p.numel() for p in params),
+           "args": {"image_aspect_ratio": image_aspect_ratio, "image_size": image_size,
+                    "model_max_length": model_max_length, "batch_size": batch_size, "lr": lr,
+                    "grad_accum": grad_accum, "seed": seed, "freeze_vision": freeze_vision_tower}}
+    if accelerator.is_main_process:
+        with atomic_dir(out_dir) as tmp:
+            accelerator.unwrap_model(net).save_pretrained(tmp)
+            processor.save_pretrained(tmp)
+            write_json(Path(tmp) / "train_log.json", log)
+            write_text(Path(tmp) / "loss.csv", "step,loss\n" + "".join(f"{i + 1},{v}\n" for i, v in enumerate(losses)))
+    return log
+
+

@@ -1,0 +1,65 @@
+"""Zero-shot pipeline: build the task JSONs if missing, evaluate the four validation sets, summarise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+EVAL_SETS = ("t1_val_multi", "t1_val_concat", "t2a_val_multi", "t2b_val_multi")
+SUMMARY_COLUMNS = ("task", "total", "hit_at_mask", "not_visible_accuracy", "mean_l2_error",
+                   "success_002", "success_005", "success_010", "errors")
+
+
+def summary_rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for task, res in results.items():
+        m = res["metrics"]
+        rows.append({"task": task, "total": m["total"], "hit_at_mask": m["hit_at_mask"],
+                     "not_visible_accuracy": m["not_visible_accuracy"], "mean_l2_error": m["mean_l2_error"],
+                     "success_002": m["success_002"], "success_005": m["success_005"],
+                     "success_010": m["success_010"], "errors": sum(1 for r in res["results"] if r.get("error"))})
+    return rows
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    def cell(v: Any) -> str:
+        return "-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
+
+    table = [list(SUMMARY_COLUMNS)] + [[cell(r[c]) for c in SUMMARY_COLUMNS] for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(SUMMARY_COLUMNS))]
+    return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in table)
+
+
+def run_zero_shot(predictor, out_dir: str | Path, *, tasks_dir: str | Path | None = None,
+                  data_root: str | Path | None = None, seed: int = 0, build_kwargs: dict | None = None,
+                  progress: Callable | None = None, echo: Callable[[str], None] = print,
+                  status: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    from mc_core.atomic import write_json, write_text
+    from mc_spatial_vlm.build import build_tasks
+    from mc_spatial_vlm.data.demo import make_demo_data
+    from mc_spatial_vlm.data.tasks import load_task_json
+    from mc_spatial_vlm.evaluate import evaluate
+
+    status = status or echo
+    out = Path(out_dir)
+    tasks = Path(tasks_dir) if tasks_dir else out / "tasks"
+    if not all((tasks / f"{name}.json").is_file() for name in EVAL_SETS):
+        if data_root is None:
+            data_root = out / "demo_data"
+            if not (Path(data_root) / "val").is_dir():
+                status(f"making demo data in {data_root}")
+                make_demo_data(data_root, seed=seed)
+        status(f"building task JSONs in {tasks}")
+        build_tasks(data_root, tasks, seed=seed, progress=progress, **(build_kwargs or {}))
+    results = {}
+    for name in EVAL_SETS:
+        res = evaluate(predictor, load_task_json(tasks / f"{name}.json"), progress=progress)
+        write_json(out / "eval" / f"{name}.json", res)
+        results[name] = res
+    rows = summary_rows(results)
+    write_json(out / "summary.json", rows)
+    csv = ",".join(SUMMARY_COLUMNS) + "\n" + "".join(
+        ",".join("" if r[c] is None else str(r[c]) for c in SUMMARY_COLUMNS) + "\n" for r in rows)
+    write_text(out / "summary.csv", csv)
+    echo(format_table(rows))
+    return rows
