@@ -119,7 +119,7 @@ def _parse_floats(value: str | None, flag: str):
 @click.option("--object-thresholds", default=None,
               help="Per-object distance thresholds, one per object id (e.g. '0.01,0.02,0.02,0.01').")
 @click.option("--gripper-radius", type=click.FloatRange(min=0), default=0.05, show_default=True,
-              help="Metres around the gripper that are always attended.")
+              help="Metres around the gripper that are always attended (0 = off).")
 @click.option("--n-points", type=click.IntRange(min=1), default=4096, show_default=True,
               help="Points sampled per timestep (must match training).")
 @click.option("--soft-sigma", type=click.FloatRange(min=0), default=0.0, show_default=True,

@@ -129,6 +129,8 @@ def frame_attention(points: np.ndarray, frame: FrameTargets, config: MaskConfig)
     for thr, tree in frame.trees:
         d, _ = tree.query(pts, k=1, distance_upper_bound=(thr + reach) * (1 + 1e-9) + 1e-12)
         out = np.maximum(out, _weight(d, thr, config))
+    if config.gripper_radius <= 0:  # radius 0 switches the gripper terms off
+        return out
     # gripper sphere
     dg = np.sqrt(((pts - frame.gripper) ** 2).sum(axis=1))
     out = np.maximum(out, _weight(dg, config.gripper_radius, config))
@@ -227,5 +229,6 @@ def brute_force_mask(points: np.ndarray, cam_points: np.ndarray, seg: np.ndarray
         for s in range(0, pts.shape[0], block):
             d2 = ((pts[s:s + block, None, :] - obj[None, :, :]) ** 2).sum(-1)
             out[s:s + block] |= (d2 <= thr * thr).any(axis=1)
-    out |= ((pts - gripper) ** 2).sum(1) <= config.gripper_radius ** 2
+    if config.gripper_radius > 0:
+        out |= ((pts - gripper) ** 2).sum(1) <= config.gripper_radius ** 2
     return out.astype(np.float32)

@@ -1,0 +1,67 @@
+"""Fixtures for mc-pointflow tests: tiny synthetic demo buffers built once per session."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+
+TINY = dict(steps=6, image_size=24, n_cams=3, n_points=400)
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory) -> Path:
+    """A task folder `<root>/unplug_charger_like/train_segmented` with 3 tiny episodes (do not modify)."""
+    from mc_pointflow.sim.collect import collect_demos
+
+    root = tmp_path_factory.mktemp("demos")
+    collect_demos("unplug_charger_like", 3, "train", root / "unplug_charger_like", seed=3, **TINY)
+    return root
+
+
+@pytest.fixture
+def demo_root(demo_template, tmp_path) -> Path:
+    """A private copy of the template (tests may write masks into it)."""
+    dst = tmp_path / "demos"
+    shutil.copytree(demo_template, dst)
+    return dst
+
+
+@pytest.fixture
+def demo_buffer(demo_root) -> Path:
+    return demo_root / "unplug_charger_like" / "train_segmented"
+
+
+def tree_digest(path: Path) -> str:
+    """Hash of every file name and content under `path` (to show a store was left untouched)."""
+    h = hashlib.sha256()
+    for p in sorted(Path(path).rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(path)).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+class Result:
+    def __init__(self, code: int, out: str, err: str):
+        self.exit_code, self.out, self.err = code, out, err
+
+
+@pytest.fixture
+def mc(capsys):
+    """Run `mc ARGS` in-process through mc_core's real entry point; returns exit code and output."""
+    from mc_core.cli import main
+
+    def run(*args) -> Result:
+        capsys.readouterr()
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        cap = capsys.readouterr()
+        return Result(code, cap.out, cap.err)
+
+    return run
