@@ -1,0 +1,214 @@
+"""make-demo-data, build, eval and zero-shot through the CLI on tiny synthetic data; bad input."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mc_core.cli import main
+
+
+def run(capsys, *args):
+    try:
+        main(["spatial-vlm", *map(str, args)])
+        code = 0
+    except SystemExit as e:
+        code = e.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from mc_spatial_vlm.build import build_tasks
+    from mc_spatial_vlm.data.demo import make_demo_data
+
+    root = tmp_path_factory.mktemp("x3")
+    make_demo_data(root / "data", train_scenes=1, val_scenes=2, objects_per_scene=3, width=64, height=48, seed=1)
+    counts = build_tasks(root / "data", root / "tasks", use_dilated_mask=True, seed=0)
+    return root, counts
+
+
+def load(root, name):
+    return json.loads((root / "tasks" / name).read_text())
+
+
+def test_demo_layout_has_five_views_and_empty_masks(demo):
+    root, _ = demo
+    uids = sorted((root / "data" / "val").glob("*/uid_*"))
+    assert len(uids) == 6
+    for u in uids:
+        masks = sorted(u.glob("*_mask.png"))
+        assert len(masks) == 5 and len(list(u.glob("*_mask_dialated.png"))) == 5
+        sizes = [int((np.asarray(Image.open(m)) > 0).sum()) for m in masks]
+        assert sum(s == 0 for s in sizes) >= 2  # hidden + out of frame
+        assert any(s > 0 for s in sizes)
+        for m in masks:  # the inpainted view differs from the original exactly where something was removed
+            stem = m.name[: -len("_mask.png")]
+            a = np.asarray(Image.open(u / f"{stem}_original.png")).astype(int)
+            b = np.asarray(Image.open(u / f"{stem}_inpainted.png")).astype(int)
+            mk = np.asarray(Image.open(m)) > 0
+            big = np.abs(a - b).sum(-1) > 30
+            assert not (big & ~mk).any()
+            if mk.any():
+                assert big[mk].mean() > 0.5
+
+
+def test_build_outputs_follow_the_seed(demo):
+    root, counts = demo
+    for name in ("t1_val_multi.json", "t1_val_concat.json", "t2a_val_multi.json", "t2b_val_multi.json",
+                 "t1_train_multi.json", "t1_train_concat.json"):
+        assert (root / "tasks" / name).is_file(), name
+    t1 = load(root, "t1_val_multi.json")
+    assert len(t1) == counts["t1_val_multi.json"] == 6 * 4  # anchor mode, k=1: 4 queries per instance
+    for s in t1:
+        assert isinstance(s["image"], list) and len(s["image"]) == 2
+        assert all(Path(p).is_absolute() and Path(p).is_file() for p in s["image"])
+        assert s["image"][0].endswith("_marked.png") and "/marked_abs/val/" in s["image"][0]
+        assert s["query_original"] == s["image"][1] and s["image"][1].endswith("_original.png")
+        conv = s["conversations"]
+        assert [c["from"] for c in conv] == ["human", "gpt"] and "<image>" not in conv[0]["value"]
+        mask = np.asarray(Image.open(s["query_mask"])) > 0
+        if conv[1]["value"] == "NOT_VISIBLE":
+            assert not mask.any()
+        else:
+            x, y = s["gt_point"]
+            h, w = mask.shape
+            assert mask[int(y * h), int(x * w)]
+            assert conv[1]["value"] == f"[({x:.3f}, {y:.3f})]"
+    t2a = load(root, "t2a_val_multi.json")
+    assert len(t2a) == sum(s["conversations"][1]["value"] == "NOT_VISIBLE" for s in t1) > 0
+    assert all(s["conversations"][1]["value"] == "NOT_VISIBLE" for s in t2a)
+    concat = {s["id"]: s for s in load(root, "t1_val_concat.json")}
+    for s in t1:
+        c = concat[s["id"]]
+        assert isinstance(c["image"], str) and "/concat_abs/val/" in c["image"] and c["image"].endswith("_concat.jpg")
+        assert c["query_original"] == s["query_original"]
+        im = Image.open(c["image"])
+        assert im.size == (128, 48)
+        if s["gt_point"] is None:
+            assert c["conversations"][1]["value"] == "NOT_VISIBLE"
+        else:
+            assert c["gt_point"] == pytest.approx([0.5 + s["gt_point"][0] * 0.5, s["gt_point"][1]])
+        xl, yl = c["reference_point"]
+        assert xl < 0.5 and f"({xl:.3f}, {yl:.3f})" in c["conversations"][0]["value"]
+    for s in load(root, "t2b_val_multi.json"):
+        assert s["image"][0].endswith("_original.png") and s["image"][1].endswith("_inpainted.png")
+        assert s["query_original"] == s["image"][1]
+
+
+def test_build_is_seeded_and_cli_works(demo, tmp_path, capsys):
+    root, _ = demo
+    code, _, err = run(capsys, "build", "--data-root", root / "data", "--out-dir", tmp_path / "t", "--mode", "all",
+                       "--use-dilated-mask", "--emit-concat", "0", "-q")
+    assert code == 0, err
+    assert not (tmp_path / "t" / "t1_val_concat.json").exists()
+    t_all = json.loads((tmp_path / "t" / "t1_val_multi.json").read_text())
+    assert len(t_all) > len(load(root, "t1_val_multi.json"))  # every visible view is a reference
+    run(capsys, "build", "--data-root", root / "data", "--out-dir", tmp_path / "t2", "--mode", "all",
+        "--use-dilated-mask", "--emit-concat", "0", "-q")
+    assert (tmp_path / "t2" / "t1_val_multi.json").read_text().replace("/t2/", "/t/") == \
+        (tmp_path / "t" / "t1_val_multi.json").read_text()
+
+
+def test_eval_baselines_and_pixel_diff_target(demo, tmp_path, capsys):
+    root, _ = demo
+    out = tmp_path / "pd.json"
+    code, stdout, err = run(capsys, "eval", "--model", "pixel-diff", "--data-json", root / "tasks" / "t2b_val_multi.json",
+                            "--output-json", out, "-q")
+    assert code == 0, err
+    res = json.loads(out.read_text())
+    assert set(res) == {"metrics", "results"}
+    assert res["metrics"]["hit_at_mask"] >= 0.9
+    assert len(res["results"]) == res["metrics"]["total"]
+    code, _, _ = run(capsys, "eval", "--model", "not-visible", "--data-json", root / "tasks" / "t2a_val_multi.json",
+                     "--output-json", out, "-q")
+    assert json.loads(out.read_text())["metrics"]["not_visible_accuracy"] == 1.0
+    code, _, _ = run(capsys, "eval", "--model", "center", "--data-json", root / "tasks" / "t1_val_concat.json",
+                     "--output-json", out, "-q")
+    m = json.loads(out.read_text())
+    assert m["metrics"]["not_visible_accuracy"] == 0.0
+    # center answers (0.75, 0.5) in concat coordinates: its hits are exactly the query masks holding (0.5, 0.5)
+    expect = 0
+    for r in m["results"]:
+        if r["gt_visible"]:
+            mk = np.asarray(Image.open(r["mask"])) > 0
+            expect += bool(mk[mk.shape[0] // 2, mk.shape[1] // 2])
+    assert m["metrics"]["hit_at_mask_count"] == expect
+
+
+def test_bad_sample_is_recorded_not_fatal(demo, tmp_path, capsys):
+    root, _ = demo
+    samples = load(root, "t2b_val_multi.json")[:3]
+    samples[0] = dict(samples[0], image=[samples[0]["image"][0], str(tmp_path / "missing_inpainted.png")])
+    samples[1] = dict(samples[1], conversations="oops")
+    bad_mask_dir = tmp_path / "bm"
+    bad_mask_dir.mkdir()
+    Image.fromarray(np.zeros((48, 64, 3), np.uint8)).save(bad_mask_dir / "01_x_inpainted.png")
+    Image.fromarray(np.full((10, 10), 255, np.uint8)).save(bad_mask_dir / "01_x_mask.png")
+    samples.append(dict(samples[2], image=[samples[2]["image"][0], str(bad_mask_dir / "01_x_inpainted.png")],
+                        query_original=str(bad_mask_dir / "01_x_inpainted.png")))
+    j = tmp_path / "bad.json"
+    j.write_text(json.dumps(samples))
+    out = tmp_path / "o.json"
+    code, _, err = run(capsys, "eval", "--model", "pixel-diff", "--data-json", j, "--output-json", out, "-q")
+    assert code == 0, err
+    res = json.loads(out.read_text())
+    errs = [r["error"] for r in res["results"]]
+    assert "missing_inpainted.png" in errs[0] and "not found" in errs[0]
+    assert "conversations" in errs[1]
+    assert errs[2] is None and res["results"][2]["hit"]
+    assert "01_x_mask.png" in errs[3] and "10x10" in errs[3]
+    assert res["metrics"]["total"] == 4 and res["metrics"]["hit_at_mask_total"] == 4
+    assert res["metrics"]["hit_at_mask_count"] == 1
+
+
+def test_bad_input_errors(demo, tmp_path, capsys):
+    root, _ = demo
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    code, _, err = run(capsys, "eval", "--model", "center", "--data-json", bad, "--output-json", tmp_path / "o.json")
+    assert code == 2 and str(bad) in err and "malformed JSON" in err and "Traceback" not in err
+    code, _, err = run(capsys, "build", "--data-root", tmp_path / "nope", "--out-dir", tmp_path / "o")
+    assert code == 2 and "data root not found" in err
+    # a mask whose size differs from its image
+    d = tmp_path / "x3" / "val" / "s" / "uid_1"
+    d.mkdir(parents=True)
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(d / "01_f_original.png")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(d / "01_f_inpainted.png")
+    Image.fromarray(np.zeros((4, 8), np.uint8)).save(d / "01_f_mask.png")
+    code, _, err = run(capsys, "build", "--data-root", tmp_path / "x3", "--out-dir", tmp_path / "o")
+    assert code == 2 and "01_f_mask.png" in err and "8x4" in err
+    # missing original image
+    (d / "01_f_original.png").unlink()
+    code, _, err = run(capsys, "build", "--data-root", tmp_path / "x3", "--out-dir", tmp_path / "o")
+    assert code == 2 and "01_f_original.png" in err and "missing original" in err
+    # a model folder without a processor
+    empty = tmp_path / "model"
+    empty.mkdir()
+    (empty / "config.json").write_text("{}")
+    code, _, err = run(capsys, "eval", "--model", empty, "--data-json", root / "tasks" / "t2b_val_multi.json",
+                       "--output-json", tmp_path / "o.json", "--device", "cpu")
+    assert code == 2 and str(empty) in err and "no processor" in err
+    code, _, err = run(capsys, "eval", "--model", "nonexistent-model", "--data-json",
+                       root / "tasks" / "t2b_val_multi.json", "--output-json", tmp_path / "o.json")
+    assert code == 2 and "nonexistent-model" in err
+
+
+def test_zero_shot_builds_and_summarises(tmp_path, capsys):
+    from mc_spatial_vlm.data.demo import make_demo_data
+
+    make_demo_data(tmp_path / "d", train_scenes=0, val_scenes=1, objects_per_scene=2, width=48, height=40)
+    code, out, err = run(capsys, "zero-shot", "--model", "pixel-diff", "--out-dir", tmp_path / "zs",
+                         "--data-root", tmp_path / "d", "-q")
+    assert code == 0, err
+    assert "t2b_val_multi" in out and "hit_at_mask" in out
+    rows = json.loads((tmp_path / "zs" / "summary.json").read_text())
+    assert [r["task"] for r in rows] == ["t1_val_multi", "t1_val_concat", "t2a_val_multi", "t2b_val_multi"]
+    csv = (tmp_path / "zs" / "summary.csv").read_text().splitlines()
+    assert csv[0].startswith("task,total,hit_at_mask,not_visible_accuracy,mean_l2_error,success_002")
+    assert len(csv) == 5
+    for name in ("t1_val_multi", "t2b_val_multi"):
+        assert (tmp_path / "zs" / "eval" / f"{name}.json").is_file()
