@@ -1,3 +1,137 @@
-"""Land-cover commands: prepare, train, generate."""
+"""Land-cover commands: prepare, train, generate. Heavy libraries are imported inside the bodies."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+import json
+
+import click
+
+from mc_core.options import device_option, quiet_option, seed_option
+
+
+@click.command("prepare")
+@click.option("--raster", type=click.Path(dir_okay=False), default=None,
+              help="NLCD class raster (GeoTIFF, .img, ...). Default: the NLCD sample shipped with the package.")
+@click.option("--elevation", type=click.Path(dir_okay=False), default=None,
+              help="Optional elevation raster (DEM), resampled bilinearly onto the class grid as channel 1.")
+@click.option("--size", type=click.IntRange(min=2), default=32, show_default=True, help="Patch side in pixels.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Output npz [default: data_<size>.npz].")
+@click.option("--test-fraction", type=float, default=0.1, show_default=True,
+              help="Fraction of spatial blocks held out for testing.")
+@click.option("--stride", type=click.IntRange(min=1), default=None, help="Step between patches [default: --size].")
+@click.option("--block", type=click.IntRange(min=2), default=None,
+              help="Side of the spatial blocks assigned wholly to train or test [default: 4 x --size].")
+@click.option("--max-patches", type=click.IntRange(min=1), default=None, help="Stop after this many patches.")
+@click.option("--preview", type=click.Path(dir_okay=False), default=None,
+              help="PNG preview of sample patches [default: <out>_preview.png].")
+@seed_option(0)
+@quiet_option
+def prepare_cmd(raster, elevation, size, out, test_fraction, stride, block, max_patches, preview, seed, quiet):
+    """Cut square NLCD patches into a train/test npz, reading the raster window by window.
+
+    Patches with nodata are dropped; train and test come from separate spatial blocks, so no
+    test patch overlaps a train patch. Writes `train_data`/`test_data` (N, C, H, W) uint8
+    (channel 0 = class index in the NLCD legend, channel 1 = elevation scaled to 0..255 when
+    --elevation is given), `train_coords`/`test_coords` (lon, lat of patch centres) and the legend.
+
+    \b
+    Example:
+      mc landcover prepare --size 16 --out data_16.npz
+      mc landcover prepare --raster nlcd_2021_land_cover_l48_20230630.img --size 32 --out data_32.npz
+    """
+    from pathlib import Path
+
+    from mc_core.progress import info
+    from mc_landcover.data.nlcd import prepare_patches, save_patches
+    from mc_landcover.viz import save_grid_png
+
+    out = Path(out or f"data_{size}.npz")
+    prepared = prepare_patches(raster, size=size, stride=stride, block=block, test_fraction=test_fraction,
+                               seed=seed, elevation=elevation, max_patches=max_patches)
+    save_patches(prepared, out)
+    preview = Path(preview) if preview else out.with_name(out.stem + "_preview.png")
+    sample = prepared.train if len(prepared.train) else prepared.test
+    pick = sample[:: max(1, len(sample) // 16)][:16, 0]
+    save_grid_png(pick, preview)
+    info(f"wrote {out}: {len(prepared.train)} train and {len(prepared.test)} test patches of {size}x{size}; "
+         f"preview {preview}")
+    click.echo(json.dumps({"out": str(out), "preview": str(preview), "n_train": len(prepared.train),
+                           "n_test": len(prepared.test), **{k: prepared.info[k] for k in
+                                                             ("size", "stride", "block", "dropped_patches")}}))
+
+
+@click.command("train")
+@click.option("--config", default="tiny", show_default=True,
+              help="YAML config: a path or a shipped name (tiny, randar_nlcd_16, randar_nlcd_32).")
+@click.option("--data", type=click.Path(dir_okay=False), default=None,
+              help="npz from `prepare` [default: the config's data.path; tiny: the embedded sample].")
+@click.option("--out-dir", type=click.Path(file_okay=False), default=None,
+              help="Where checkpoints, pictures and the log go [default: runs/<config name>].")
+@click.option("--resume", is_flag=True, help="Continue from <out-dir>/checkpoints/last.")
+@click.option("--max-steps", type=click.IntRange(min=1), default=None, help="Override train.max_steps.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a config value, e.g. --set train.lr=1e-3 (repeatable).")
+@click.option("--seed", type=int, default=None, help="Override train.seed.")
+@device_option
+@quiet_option
+def train_cmd(config, data, out_dir, resume, max_steps, overrides, seed, device, quiet):
+    """Train RandAR on NLCD patches (random visiting order per sample) through accelerate.
+
+    Writes <out-dir>/checkpoints/{last,final} (safetensors + config.json), gen_/gt_/pred_*.png
+    in NLCD colours during training, and train_log.json. On several GPUs or nodes run the same
+    command under `accelerate launch -m mc_core landcover train ...`.
+
+    \b
+    Example:
+      mc landcover train --config tiny --out-dir runs/tiny
+      mc landcover train --config tiny --out-dir runs/tiny --resume --max-steps 600
+      accelerate launch -m mc_core landcover train --config randar_nlcd_32 --data data_32.npz
+    """
+    from mc_landcover.train import train
+
+    result = train(config, data=data, out_dir=out_dir, resume=resume, device=device, seed=seed,
+                   max_steps=max_steps, overrides=list(overrides))
+    if "checkpoint" in result:
+        click.echo(json.dumps(result))
+
+
+@click.command("generate")
+@click.option("--config", default=None, help="Model config (path or shipped name) [default: the checkpoint's].")
+@click.option("--checkpoint", "--gpt-ckpt", required=True, type=click.Path(),
+              help="Checkpoint directory written by `train` (e.g. runs/tiny/checkpoints/final).")
+@click.option("--n", type=int, default=4, show_default=True, help="How many maps.")
+@click.option("--size", type=int, default=None, help="Map side; must match the model [default: the model's].")
+@click.option("--out", "--output-file", type=click.Path(dir_okay=False), default="samples.png", show_default=True,
+              help="PNG grid of the generated maps.")
+@click.option("--animation", type=click.Path(dir_okay=False), default=None,
+              help="Also write a GIF of the maps filling in, step by step.")
+@click.option("--nrows", type=click.IntRange(min=1), default=None, help="Grid rows.")
+@click.option("--ncols", type=click.IntRange(min=1), default=None, help="Grid columns.")
+@click.option("--steps", type=int, default=None,
+              help="Parallel decoding steps (cosine schedule) [default: one pixel per step].")
+@click.option("--temperature", type=float, default=1.0, show_default=True)
+@click.option("--top-k", type=int, default=None, help="Sample among the k most likely classes only.")
+@click.option("--save-array", type=click.Path(dir_okay=False), default=None,
+              help="Also save the maps as npz (`maps` indices, `codes` NLCD codes).")
+@seed_option(0)
+@device_option
+@quiet_option
+def generate_cmd(config, checkpoint, n, size, out, animation, nrows, ncols, steps, temperature, top_k,
+                 save_array, seed, device, quiet):
+    """Generate land-cover maps from scratch in random order, with parallel decoding.
+
+    \b
+    Example:
+      mc landcover generate --checkpoint runs/tiny/checkpoints/final --n 4 --out samples.png
+      mc landcover generate --config randar_nlcd_32 --checkpoint ckpt/final --n 4 --size 32 \\
+          --steps 32 --animation generation.gif --nrows 2 --ncols 2 --seed 1
+    """
+    from mc_landcover.generate import generate
+
+    result = generate(config, checkpoint, n=n, size=size, out=out, animation=animation, nrows=nrows,
+                      ncols=ncols, steps=steps, temperature=temperature, top_k=top_k, seed=seed,
+                      device=device, save_array=save_array)
+    click.echo(json.dumps(result))
+
+
+COMMANDS: list = [prepare_cmd, train_cmd, generate_cmd]

@@ -1,0 +1,56 @@
+"""Sampling maps from a trained RandAR: a PNG grid and an optional step-by-step GIF."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mc_core.errors import UsageError
+
+
+def generate(config: str | None, checkpoint: str, *, n: int = 4, size: int | None = None, out: str = "samples.png",
+             animation: str | None = None, nrows: int | None = None, ncols: int | None = None,
+             steps: int | None = None, temperature: float = 1.0, top_k: int | None = None, seed: int = 0,
+             device: str = "auto", save_array: str | None = None) -> dict[str, Any]:
+    import numpy as np
+    import torch
+
+    from mc_core.device import resolve_device
+    from mc_landcover.models.randar import load_randar
+    from mc_landcover.viz import save_animation_gif, save_grid_png
+
+    if n < 1:
+        raise UsageError(f"--n must be at least 1, got {n}")
+    if temperature <= 0:
+        raise UsageError(f"--temperature must be positive, got {temperature}")
+    if steps is not None and steps < 1:
+        raise UsageError(f"--steps must be at least 1, got {steps}")
+    if top_k is not None and top_k < 1:
+        raise UsageError(f"--top-k must be at least 1, got {top_k}")
+    if nrows and ncols and nrows * ncols < n:
+        raise UsageError(f"--nrows {nrows} x --ncols {ncols} cannot hold --n {n} maps")
+    dev = resolve_device(device)
+    model = load_randar(config, checkpoint, device=dev)
+    if size is not None and size != model.size:
+        raise UsageError(f"--size {size} differs from the model's map size {model.size}")
+    g = torch.Generator().manual_seed(seed)
+    maps, frames = model.sample(n, steps=steps, temperature=temperature, top_k=top_k, generator=g,
+                                return_frames=True)
+    maps_np = maps.cpu().numpy()
+    save_grid_png(maps_np, out, nrows, ncols)
+    result = {"out": str(out), "n": n, "size": model.size, "steps": len(frames) - 1}
+    if animation:
+        frames_np = [f.numpy() for f in frames]
+        if len(frames_np) > 120:  # keep GIFs small: evenly spaced frames, always the last one
+            keep = np.unique(np.linspace(0, len(frames_np) - 1, 120).round().astype(int))
+            frames_np = [frames_np[i] for i in keep]
+        save_animation_gif(frames_np, animation, nrows, ncols)
+        result["animation"] = str(animation)
+    if save_array:
+        from mc_core.atomic import atomic_write
+        from mc_landcover.legend import index_to_codes
+
+        with atomic_write(Path(save_array), "wb") as fh:
+            np.savez_compressed(fh, maps=maps_np.astype(np.uint8), codes=index_to_codes(maps_np))
+        result["array"] = str(save_array)
+    return result
