@@ -81,7 +81,8 @@ def test_sweep_then_plot(patches, tmp_path):
     assert (out / "mode_interior_0.25.json").stat().st_mtime_ns == stamp
     png = tmp_path / "acc.png"
     r = run("plot-inpaint", out, "--out", png)
-    assert r.exit_code == 0, r.output and png.read_bytes()[:4] == b"\x89PNG"
+    assert r.exit_code == 0, r.output
+    assert png.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_bad_input_exits_2(patches, tmp_path):

@@ -334,4 +334,320 @@ def plot_inpaint(results, out, metric):
     click.echo(f"plotted {len(runs)} runs: {out}")
 
 
-COMMANDS: list = [eval_inpaint, inpaint_sweep, plot_inpaint]
+
+
+# ----------------------------------------------------------------------------- eval-perplexity
+
+@click.command("eval-perplexity")
+@_model_options
+@_data_option
+@click.option("--n", "n_maps", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Number of test maps (chosen at random with --seed).")
+@click.option("--orders", "n_orders", type=click.IntRange(min=1), default=4, show_default=True,
+              help="K random orders to average over (each map gets a fresh random order per pass).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--save-results", type=click.Path(dir_okay=False), default=None, help="Write results as JSON.")
+@device_option
+@seed_option(0)
+@quiet_option
+def eval_perplexity(config, checkpoint, data, n_maps, n_orders, batch_size, save_results, device, seed, quiet):
+    """Perplexity and bits per pixel of the model on test maps, in K random orders and raster order.
+
+    Each order defines its own factorisation of p(x); the spread over the K random orders is
+    reported next to their mean, and raster order separately.
+
+    \b
+    Example:
+      mc landcover eval-perplexity --config randar_nlcd_32 --checkpoint runs/nlcd32/final \\
+          --data data_32.npz --n 1000 --orders 4 --save-results perplexity.json
+    """
+    from mc_core.atomic import write_json
+    from mc_core.seeding import seed_everything
+    from mc_landcover.analysis.perplexity import evaluate_perplexity
+    from mc_landcover.inpaint.data import load_maps, select_maps
+
+    model, dev = _load_model(config, checkpoint, device)
+    rng = seed_everything(seed)
+    maps = select_maps(load_maps(data, "test"), n_maps, None, rng, data)
+    if maps.shape[1] != model.size:
+        raise BadInputError(data, f"maps are {maps.shape[1]}x{maps.shape[2]} but the model is {model.size}x{model.size}")
+    res = evaluate_perplexity(model, maps, n_orders, batch_size=batch_size, seed=seed, device=dev)
+    ro, ra = res["random_orders"], res["raster_order"]
+    click.echo(f"random orders (K={n_orders}): {ro['bits_per_pixel']:.4f} bits/pixel "
+               f"(std over orders {ro['bits_per_pixel_std_over_orders']:.4f}, "
+               f"min {ro['bits_per_pixel_min']:.4f}, max {ro['bits_per_pixel_max']:.4f}), "
+               f"perplexity {ro['perplexity']:.4f}")
+    click.echo(f"raster order:     {ra['bits_per_pixel']:.4f} bits/pixel, perplexity {ra['perplexity']:.4f}")
+    click.echo(f"maps: {res['n_maps']} of {maps.shape[1]}x{maps.shape[2]}")
+    if save_results:
+        write_json(save_results, {"data": str(data), "config": config, "checkpoint": checkpoint, "seed": seed,
+                                  **res})
+
+
+# ----------------------------------------------------------------------------- sample-chain
+
+@click.command("sample-chain")
+@_model_options
+@click.option("--t", "t", type=click.IntRange(min=1), default=1000, show_default=True, help="Gibbs steps per chain.")
+@click.option("--n-chains", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--block-size", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Resample a b x b block per step (joint, via the model's sampler) instead of one pixel.")
+@click.option("--mh", is_flag=True,
+              help="Metropolis-Hastings correction towards the model's joint likelihood in a fixed order.")
+@click.option("--mh-order", type=click.Choice(["raster", "random"]), default="raster", show_default=True,
+              help="The fixed order whose joint likelihood --mh targets (random = one fixed random order).")
+@click.option("--init", type=click.Choice(["uniform", "sample", "data"]), default="uniform", show_default=True,
+              help="Start from uniform noise, a model sample, or test maps (--data).")
+@click.option("--data", type=click.Path(dir_okay=False), default=None, help="Patches npz for --init data.")
+@click.option("--temperature", type=click.FloatRange(min=0.0, min_open=True), default=1.0, show_default=True)
+@click.option("--frame-interval", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Keep the state every this many steps.")
+@click.option("--save-array", type=click.Path(dir_okay=False), default="chains.npz", show_default=True,
+              help="npz with frames (n_frames, n_chains, H, W) uint8 class indices, steps, acceptance rate.")
+@click.option("--output-file", type=click.Path(dir_okay=False), default=None, help="Also write a GIF of the chains.")
+@device_option
+@seed_option(0)
+@quiet_option
+def sample_chain(config, checkpoint, t, n_chains, block_size, mh, mh_order, init, data, temperature,
+                 frame_interval, save_array, output_file, device, seed, quiet):
+    """Gibbs sampling with the model as energy: resample a pixel (or block) given all others.
+
+    The resampled pixels go last in the order, so their distribution is the model's conditional
+    given every other pixel. A random-order model's conditionals from different orders need not
+    agree with one joint distribution, so plain Gibbs need not converge to one; --mh corrects
+    each proposal towards the joint likelihood under one fixed order and reports the acceptance rate.
+
+    \b
+    Example:
+      mc landcover sample-chain --config randar_nlcd_32 --checkpoint runs/nlcd32/final \\
+          --t 20000 --n-chains 5 --save-array chains.npz --frame-interval 100
+      mc landcover sample-chain --config randar_nlcd_32 --checkpoint runs/nlcd32/final \\
+          --t 100 --n-chains 3 --frame-interval 5 --output-file chains.gif --mh
+    """
+    import numpy as np
+    import torch
+
+    from mc_core.atomic import atomic_write
+    from mc_core.seeding import seed_everything
+    from mc_landcover.analysis.gibbs import run_chains, save_chain_gif
+
+    if mh and block_size != 1:
+        raise UsageError("--mh needs --block-size 1")
+    model, dev = _load_model(config, checkpoint, device)
+    if block_size > model.size:
+        raise UsageError(f"--block-size {block_size} is larger than the {model.size}x{model.size} maps")
+    rng = seed_everything(seed)
+    size = model.size
+    if init == "uniform":
+        x0 = rng.integers(0, model.num_classes, size=(n_chains, size, size))
+    elif init == "sample":
+        x0 = model.sample(n_chains, generator=torch.Generator().manual_seed(seed)).cpu().numpy()
+    else:
+        if data is None:
+            raise UsageError("--init data needs --data D.npz")
+        from mc_landcover.inpaint.data import load_maps, select_maps
+
+        maps = load_maps(data, "test")
+        if maps.shape[1] < size:
+            raise BadInputError(data, f"maps are {maps.shape[1]}x{maps.shape[2]}, smaller than the model's {size}")
+        x0 = select_maps(maps, n_chains, size, rng, data)
+        if x0.shape[0] < n_chains:
+            x0 = x0[rng.integers(0, x0.shape[0], n_chains)]
+    res = run_chains(model, x0, t, frame_interval=frame_interval, block=block_size, mh=mh, mh_order=mh_order,
+                     temperature=temperature, seed=seed, device=dev)
+    with atomic_write(save_array, "wb") as f:
+        np.savez_compressed(f, frames=res.frames, steps=res.steps,
+                            acceptance_rate=np.float64(np.nan if res.acceptance_rate is None else res.acceptance_rate),
+                            changed_rate=np.float64(res.changed_rate), mh=np.bool_(mh), block_size=np.int64(block_size))
+    click.echo(f"{n_chains} chains x {t} steps: {res.frames.shape[0]} frames -> {save_array}")
+    click.echo(f"fraction of steps that changed the map: {res.changed_rate:.4f}")
+    if res.acceptance_rate is not None:
+        click.echo(f"MH acceptance rate: {res.acceptance_rate:.4f} (target: joint likelihood in {mh_order} order)")
+    if output_file:
+        save_chain_gif(output_file, res.frames, res.steps)
+        click.echo(f"animation: {output_file}")
+
+
+# ----------------------------------------------------------------------------- information content
+
+def _read_text(path) -> bytes:
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise BadInputError(p, f"cannot read text file ({e.strerror or e})") from None
+    if len(data) < 2:
+        raise BadInputError(p, "text file is empty")
+    return data
+
+
+def _info_maps(data, n, seed):
+    from mc_core.seeding import seed_everything
+    from mc_landcover.inpaint.data import load_maps, select_maps
+
+    rng = seed_everything(seed)
+    return select_maps(load_maps(data, "test"), n, None, rng, data)
+
+
+@click.command("compare-information")
+@_data_option
+@click.option("--text-path", type=click.Path(dir_okay=False), required=True,
+              help="A text file; its bytes are the symbols compared with land-cover pixels.")
+@click.option("--n", "n_maps", type=click.IntRange(min=1), default=1000, show_default=True, help="Test maps used.")
+@click.option("--save-results", type=click.Path(dir_okay=False), default=None)
+@seed_option(0)
+def compare_information(data, text_path, n_maps, save_results, seed):
+    """Conditional bigram entropy H(X2|X1) of land cover (horizontal and vertical neighbours)
+    next to that of a text's bytes, in bits per symbol.
+
+    \b
+    Example:
+      mc landcover compare-information --data data_32.npz --text-path tiny_shakespeare.txt
+    """
+    from mc_core.atomic import write_json
+    from mc_landcover.analysis.information import map_bigram_entropy, text_bigram_entropy
+
+    maps = _info_maps(data, n_maps, seed)
+    text = _read_text(text_path)
+    lc, tx = map_bigram_entropy(maps), text_bigram_entropy(text)
+    click.echo(f"{'':28s}{'land cover':>12s}{'text bytes':>12s}")
+    click.echo(f"{'alphabet size':28s}{lc['alphabet_size']:>12d}{tx['alphabet_size']:>12d}")
+    click.echo(f"{'H(X) bits':28s}{lc['unigram_entropy_bits']:>12.4f}{tx['unigram_entropy_bits']:>12.4f}")
+    click.echo(f"{'H(X2|X1) bits, horizontal':28s}{lc['conditional_entropy_horizontal_bits']:>12.4f}"
+               f"{tx['conditional_entropy_bits']:>12.4f}")
+    click.echo(f"{'H(X2|X1) bits, vertical':28s}{lc['conditional_entropy_vertical_bits']:>12.4f}{'':>12s}")
+    click.echo(f"{'H(X2|X1) / log2(alphabet)':28s}"
+               f"{lc['conditional_entropy_horizontal_bits'] / max(lc['max_entropy_bits'], 1e-12):>12.4f}"
+               f"{tx['conditional_entropy_bits'] / max(tx['max_entropy_bits'], 1e-12):>12.4f}")
+    if save_results:
+        write_json(save_results, {"data": str(data), "text_path": str(text_path), "n_maps": int(maps.shape[0]),
+                                  "land_cover": lc, "text": tx})
+
+
+@click.command("zip-info-content")
+@_data_option
+@click.option("--text-path", type=click.Path(dir_okay=False), default=None, help="A text file to compare with.")
+@click.option("--n", "n_maps", type=click.IntRange(min=1), default=1000, show_default=True, help="Test maps used.")
+@click.option("--save-results", type=click.Path(dir_okay=False), default=None)
+@seed_option(0)
+def zip_info_content(data, text_path, n_maps, save_results, seed):
+    """Deflate and xz compression of land-cover maps (one byte per pixel) next to a text.
+
+    Ratios are compressed / raw size; bits per symbol = 8 x compressed bytes / symbols.
+
+    \b
+    Example:
+      mc landcover zip-info-content --data data_32.npz --text-path enwik_sample.txt
+    """
+    from mc_core.atomic import write_json
+    from mc_landcover.analysis.information import compression_stats, maps_to_bytes
+
+    maps = _info_maps(data, n_maps, seed)
+    rows = {"land_cover": compression_stats(maps_to_bytes(maps))}
+    if text_path:
+        rows["text"] = compression_stats(_read_text(text_path))
+    click.echo(f"{'':12s}{'raw bytes':>12s}{'deflate':>10s}{'xz':>10s}{'deflate b/sym':>15s}{'xz b/sym':>10s}")
+    for name, r in rows.items():
+        click.echo(f"{name:12s}{r['raw_bytes']:>12d}{r['deflate_ratio']:>10.4f}{r['xz_ratio']:>10.4f}"
+                   f"{r['deflate_bits_per_symbol']:>15.4f}{r['xz_bits_per_symbol']:>10.4f}")
+    if save_results:
+        write_json(save_results, {"data": str(data), "text_path": text_path, "n_maps": int(maps.shape[0]), **rows})
+
+
+# ----------------------------------------------------------------------------- viz-embed, prob-dev
+
+@click.command("viz-embed")
+@_model_options
+@click.option("--method", type=click.Choice(["auto", "umap", "pca"]), default="auto", show_default=True,
+              help="auto = UMAP when umap-learn is installed, else PCA.")
+@click.option("--out", type=click.Path(dir_okay=False), default="embeddings.png", show_default=True)
+@device_option
+@seed_option(0)
+def viz_embed(config, checkpoint, method, out, device, seed):
+    """Plot the model's class embeddings in 2D (PNG), one labelled point per NLCD class.
+
+    \b
+    Example:
+      mc landcover viz-embed --config randar_nlcd_32 --checkpoint runs/nlcd32/final --out embed.png
+    """
+    from mc_landcover.analysis.embeddings import class_embeddings, plot_embeddings, project_2d
+    from mc_landcover.legend import COLORS, NAMES
+
+    model, _ = _load_model(config, checkpoint, "cpu" if device == "auto" else device)
+    emb = class_embeddings(model)
+    coords, used, extra = project_2d(emb, method, seed)
+    plot_embeddings(out, coords, NAMES[: emb.shape[0]], COLORS[: emb.shape[0]], used)
+    note = (f", explained variance {extra['explained_variance_ratio'][0]:.2f} + "
+            f"{extra['explained_variance_ratio'][1]:.2f}" if "explained_variance_ratio" in extra else "")
+    click.echo(f"{emb.shape[0]} class embeddings ({emb.shape[1]}-d) projected with {used.upper()}{note}: {out}")
+
+
+@click.command("prob-dev")
+@_model_options
+@_data_option
+@click.option("--method", type=click.Choice(["randar", "potts"]), default="randar", show_default=True)
+@click.option("--image-index", type=click.IntRange(min=0), default=None,
+              help="Which test map (default: the test map with the most developed pixels).")
+@click.option("--mask-type", type=click.Choice(["interior", "random"]), default="interior", show_default=True)
+@click.option("--mask-ratio", type=float, default=0.25, show_default=True, callback=_ratio)
+@click.option("--n-samples", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--temperature", type=click.FloatRange(min=0.0, min_open=True), default=1.0, show_default=True)
+@click.option("--top-k", type=click.IntRange(min=1), default=None)
+@click.option("--out", type=click.Path(dir_okay=False), default="prob_dev.png", show_default=True)
+@click.option("--save-array", type=click.Path(dir_okay=False), default=None,
+              help="npz with the probability map, the truth, the mask and the samples.")
+@device_option
+@seed_option(0)
+@quiet_option
+def prob_dev(config, checkpoint, data, method, image_index, mask_type, mask_ratio, n_samples, temperature,
+             top_k, out, save_array, device, seed, quiet):
+    """Per-pixel probability of development (NLCD 21-24) in an inpainted region, from many samples.
+
+    Hides a region of one test map, draws --n-samples joint fills, and plots the fraction of
+    samples in which each pixel is developed, as a heatmap PNG.
+
+    \b
+    Example:
+      mc landcover prob-dev --config randar_nlcd_32 --checkpoint runs/nlcd32/final \\
+          --data data_32.npz --n-samples 200 --mask-ratio 0.25 --out prob_dev.png
+    """
+    import numpy as np
+
+    from mc_core.atomic import atomic_write
+    from mc_core.seeding import seed_everything
+    from mc_landcover.analysis.probdev import developed_probability, draw_samples, plot_probdev
+    from mc_landcover.inpaint.data import load_maps
+    from mc_landcover.inpaint.masks import make_masks
+    from mc_landcover.legend import DEVELOPED_INDICES
+
+    model = dev = potts = None
+    if method == "randar":
+        model, dev = _load_model(config, checkpoint, device)
+    rng = seed_everything(seed)
+    maps = load_maps(data, "test")
+    if image_index is None:
+        image_index = int(np.isin(maps, DEVELOPED_INDICES).sum(axis=(1, 2)).argmax())
+    if image_index >= maps.shape[0]:
+        raise UsageError(f"--image-index {image_index} is out of range: the test set has {maps.shape[0]} maps")
+    x = maps[image_index]
+    if model is not None and x.shape[0] != model.size:
+        raise BadInputError(data, f"maps are {x.shape[0]}x{x.shape[1]} but the model is {model.size}x{model.size}")
+    hidden = make_masks(1, x.shape[0], x.shape[1], mask_type, mask_ratio, rng)[0]
+    if method == "potts":
+        potts = _potts_for(data, None, _num_classes(), rng)
+    samples = draw_samples(method, x, hidden, n_samples, model=model, potts=potts, device=dev or "cpu",
+                           temperature=temperature, top_k=top_k, seed=seed, rng=rng)
+    prob = developed_probability(samples, DEVELOPED_INDICES)
+    truth_dev = float(np.isin(x[hidden], DEVELOPED_INDICES).mean())
+    plot_probdev(out, x, hidden, prob, samples[0],
+                 title=f"{method}: test map {image_index}, {n_samples} samples, {mask_type} mask {mask_ratio}")
+    click.echo(f"test map {image_index}: developed fraction in the hidden region: truth {truth_dev:.3f}, "
+               f"expected under {method} {float(prob[hidden].mean()):.3f}")
+    click.echo(f"heatmap: {out}")
+    if save_array:
+        with atomic_write(save_array, "wb") as f:
+            np.savez_compressed(f, prob=prob, truth=x.astype(np.uint8), hidden=hidden, samples=samples.astype(np.uint8))
+
+
+COMMANDS: list = [eval_inpaint, inpaint_sweep, plot_inpaint, eval_perplexity, sample_chain,
+                  compare_information, zip_info_content, viz_embed, prob_dev]
