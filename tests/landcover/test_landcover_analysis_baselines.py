@@ -89,3 +89,48 @@ def test_metrics_values():
     res = metrics.evaluate_infill(truth, hidden, probs, truth, truth, 2)
     assert res["log_loss_bits"]["mean"] == pytest.approx(1.0)
     assert res["accuracy"]["mean"] == 1.0 and res["macro_f1"] == 1.0
+
+
+
+def test_registered_metrics_and_landscape_stats():
+    from mc_core.plugins import get_manager
+    from mc_landcover.analysis.landscape import compare_stats, landscape_stats
+
+    metrics_reg = get_manager().registries.metrics
+    acc = metrics_reg.get("inpaint-accuracy")
+    t = np.array([[0, 0], [1, 1]])
+    p = np.array([[0, 1], [1, 1]])
+    assert acc(p, t, np.array([[False, True], [True, True]])) == pytest.approx(2 / 3)
+    assert metrics_reg.get("class-proportion-error")(p, t) == pytest.approx(0.25)
+
+    m = np.zeros((1, 4, 4), int)
+    m[0, :, 2:] = 1
+    m[0, 0, 0] = 2
+    s = landscape_stats(m, 3)
+    assert s["n_patches"]["mean"] == 3 and s["mean_patch_area"]["mean"] == pytest.approx(16 / 3)
+    # unequal neighbour pairs: 4 across the vertical boundary + 2 around the corner pixel
+    assert s["edge_density"]["mean"] == pytest.approx(6 / 16)
+    np.testing.assert_allclose(s["class_proportions"], [7 / 16, 8 / 16, 1 / 16])
+    same = compare_stats(s, s)
+    assert same["class_proportion_tv"] == 0 and same["edge_density_rel_error"] == 0
+    both = metrics_reg.get("landscape-stats")(np.zeros((1, 4, 4), int), m)
+    assert both["distance"]["class_proportion_tv"] == pytest.approx(9 / 16)
+    assert both["generated"]["n_patches"]["mean"] == 1
+
+
+def test_information_content():
+    from mc_landcover.analysis.information import (compression_stats, conditional_entropy, map_bigram_entropy,
+                                                   text_bigram_entropy)
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 4, 10000)
+    assert conditional_entropy(a, a) == pytest.approx(0.0, abs=1e-9)  # fully determined
+    assert conditional_entropy(a[:-1], a[1:]) == pytest.approx(2.0, abs=0.02)  # independent uniform
+    stripes = np.tile(np.arange(8) % 2, (3, 8, 1))  # columns alternate: rows are constant vertically
+    h = map_bigram_entropy(stripes)
+    assert h["conditional_entropy_vertical_bits"] == pytest.approx(0.0, abs=1e-9)
+    assert h["conditional_entropy_horizontal_bits"] == pytest.approx(0.0, abs=1e-9)
+    assert h["unigram_entropy_bits"] == pytest.approx(1.0)
+    assert text_bigram_entropy(b"abababab")["conditional_entropy_bits"] == pytest.approx(0.0, abs=1e-9)
+    c = compression_stats(bytes(1000))
+    assert c["xz_ratio"] < 0.2 and c["deflate_ratio"] < 0.05 and c["raw_bytes"] == 1000

@@ -18,6 +18,12 @@ def mc_register_models(registry):
 @hookimpl
 def mc_register_metrics(registry):
     """Land-cover metrics (landcover-B's part)."""
+    registry.register("inpaint-accuracy", "mc_landcover.inpaint.metrics:inpaint_accuracy",
+                      "Accuracy over the hidden pixels of an inpainting mask (pred, target, hidden)")
+    registry.register("class-proportion-error", "mc_landcover.inpaint.metrics:class_proportion_error",
+                      "Total variation between predicted and true class proportions (0..1)")
+    registry.register("landscape-stats", "mc_landcover.analysis.landscape:landscape_stats_metric",
+                      "Class proportions, patch count, mean patch area, edge density (vs target maps)")
 
 
 @hookimpl
