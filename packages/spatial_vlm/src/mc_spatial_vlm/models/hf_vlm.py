@@ -19,16 +19,22 @@ def builtin_chat_template(name: str) -> str:
     raise UsageError(f"unknown --chat-template {name!r}; give 'qwen2' or a path to a Jinja file")
 
 
-def load_processor(folder: str | Path, chat_template: str | None = None):
-    """The folder's processor, with `chat_template` (a name or a .jinja path) applied if given."""
-    from transformers import AutoProcessor
-
+def check_model_folder(folder: str | Path) -> Path:
+    """Cheap checks (nothing imported) that `folder` holds a model with its processor."""
     folder = Path(folder)
     if not folder.is_dir():
         raise BadInputError(folder, "model folder not found")
     if not any((folder / f).is_file() for f in PROCESSOR_FILES):
         raise BadInputError(folder, "model folder has no processor (processor_config.json or "
                                     "preprocessor_config.json); save the processor next to the model")
+    return folder
+
+
+def load_processor(folder: str | Path, chat_template: str | None = None):
+    """The folder's processor, with `chat_template` (a name or a .jinja path) applied if given."""
+    folder = check_model_folder(folder)
+    from transformers import AutoProcessor
+
     try:
         processor = AutoProcessor.from_pretrained(folder, local_files_only=True)
     except (OSError, ValueError, KeyError) as e:
@@ -87,12 +93,13 @@ class HFVLMPredictor:
                  **_: Any):
         from mc_core.device import resolve_device
 
+        check_model_folder(model_path)
+        prepare_images([], image_aspect_ratio, image_size)  # validates the aspect mode early
         self.device = str(resolve_device(device))
         self.processor = load_processor(model_path, chat_template)
         self.model = load_model(model_path, self.device).eval()
         self.max_new_tokens = max_new_tokens
         self.aspect, self.size = image_aspect_ratio, image_size
-        prepare_images([], self.aspect, self.size)  # validates the aspect mode early
 
     def predict(self, images: list[str], prompt: str, sample: dict[str, Any]) -> str:
         import torch

@@ -1,0 +1,107 @@
+"""hf-vlm, check-dataloader and sft on a tiny random Qwen2-VL built offline."""
+
+import json
+
+import pytest
+
+from mc_core.cli import main
+
+
+def run(capsys, *args):
+    try:
+        main(["spatial-vlm", *map(str, args)])
+        code = 0
+    except SystemExit as e:
+        code = e.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    import torch
+
+    from mc_spatial_vlm.build import build_tasks
+    from mc_spatial_vlm.data.demo import make_demo_data
+    from mc_spatial_vlm.models.tiny_qwen2vl import build_tiny_qwen2vl
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("hf")
+    make_demo_data(root / "data", train_scenes=1, val_scenes=1, objects_per_scene=2, width=48, height=40)
+    build_tasks(root / "data", root / "tasks", seed=0)
+    model = build_tiny_qwen2vl(root / "tiny", image_size=28)
+    for name in ("t1_val_multi", "t1_val_concat", "t2b_train_multi"):
+        samples = json.loads((root / "tasks" / f"{name}.json").read_text())[:4]
+        (root / f"{name}_small.json").write_text(json.dumps(samples))
+    return root, model
+
+
+def test_hf_vlm_eval_multi_and_concat(setup, tmp_path, capsys):
+    root, model = setup
+    for name in ("t1_val_multi", "t1_val_concat"):
+        out = tmp_path / f"{name}.json"
+        code, stdout, err = run(capsys, "eval", "--model", model, "--data-json", root / f"{name}_small.json",
+                                "--output-json", out, "--max-new-tokens", "6", "--image-size", "28",
+                                "--device", "cpu", "-q")
+        assert code == 0, err
+        res = json.loads(out.read_text())
+        assert res["metrics"]["total"] == 4
+        assert all(r["error"] is None for r in res["results"]), res["results"]
+        assert all(isinstance(r["pred_text"], str) for r in res["results"])
+
+
+def test_hf_predictor_applies_chat_template_with_one_image_item_per_image(setup):
+    from mc_spatial_vlm.models.hf_vlm import load_processor, user_message
+
+    _, model = setup
+    proc = load_processor(model)
+    text = proc.apply_chat_template([user_message(2, "where?")], add_generation_prompt=True, tokenize=False)
+    assert text.count("<|image_pad|>") == 2 and text.endswith("<|im_start|>assistant\n")
+
+
+def test_sft_labels_mask_the_prompt(setup):
+    from mc_spatial_vlm.models.hf_vlm import load_processor
+    from mc_spatial_vlm.sft import IGNORE_INDEX, SpatialSFTDataset
+
+    root, model = setup
+    proc = load_processor(model)
+    samples = json.loads((root / "t1_val_multi_small.json").read_text())
+    ds = SpatialSFTDataset(samples, proc, image_size=28)
+    assert ds.conversation(0)["human"].startswith("<image>\n<image>\n")
+    item = ds[0]
+    kept = item["input_ids"][item["labels"] != IGNORE_INDEX]
+    decoded = proc.tokenizer.decode(kept)
+    assert decoded.startswith(samples[0]["conversations"][1]["value"])
+    assert "<|im_end|>" in decoded and "<|image_pad|>" not in decoded
+    assert (item["labels"][: len(item["labels"]) - len(kept)] == IGNORE_INDEX).all()
+
+
+def test_check_dataloader_cli(setup, capsys):
+    root, model = setup
+    code, out, err = run(capsys, "check-dataloader", "--data-json", root / "t1_val_multi_small.json", "--model", model,
+                         "--batch-size", "2", "--image-size", "28")
+    assert code == 0, err
+    assert "media['image']: len = 2" in out and "pixel_values" in out
+    assert out.strip().splitlines()[-1] == "OK: one-batch dataloader check passed"
+    code, out, err = run(capsys, "check-dataloader", "--data-json", root / "t1_val_concat_small.json", "--model", model,
+                         "--image-size", "28")
+    assert code == 0 and "media['image']: len = 1" in out
+
+
+@pytest.mark.e2e
+def test_sft_loss_goes_down_and_model_reloads(setup, tmp_path, capsys):
+    root, model = setup
+    out = tmp_path / "sft"
+    code, stdout, err = run(capsys, "sft", "--model", model, "--data-json", root / "t2b_train_multi_small.json",
+                            "--out-dir", out, "--max-steps", "10", "--batch-size", "2", "--lr", "1e-2",
+                            "--image-size", "28", "--freeze-vision", "--device", "cpu", "--log-every", "0", "-q")
+    assert code == 0, err
+    log = json.loads((out / "train_log.json").read_text())
+    losses = log["losses"]
+    assert len(losses) == 10 and log["frozen_vision_parameters"] > 0
+    assert sum(losses[-2:]) / 2 < 0.85 * sum(losses[:2]) / 2
+    assert (out / "model.safetensors").is_file() and (out / "loss.csv").is_file()
+    code, _, err = run(capsys, "eval", "--model", out, "--data-json", root / "t2b_train_multi_small.json",
+                       "--output-json", tmp_path / "e.json", "--max-new-tokens", "4", "--image-size", "28",
+                       "--device", "cpu", "-q")
+    assert code == 0, err
