@@ -143,7 +143,8 @@ def prepare_patches(raster: str | os.PathLike | None = None, *, size: int = 32, 
                             elev.append(e.astype(np.float32))
                         maps.append(idx[pr:pr + size, pc:pc + size])
                         cy, cx = r + pr + size / 2.0, c + pc + size / 2.0
-                        coords.append(src.transform * (cx, cy))
+                        t = src.transform
+                        coords.append((t.a * cx + t.b * cy + t.c, t.d * cx + t.e * cy + t.f))
                 if max_patches and len(out[False][0]) + len(out[True][0]) >= max_patches:
                     break
         finally:
