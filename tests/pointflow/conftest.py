@@ -44,6 +44,11 @@ def tree_digest(path: Path) -> str:
     return h.hexdigest()
 
 
+@pytest.fixture
+def digest():
+    return tree_digest
+
+
 class Result:
     def __init__(self, code: int, out: str, err: str):
         self.exit_code, self.out, self.err = code, out, err
