@@ -1,0 +1,217 @@
+"""The entropy coder: run tokens coded with a queue range coder (constriction), driven by the model.
+
+How encoder and decoder stay bit-exact:
+
+* Both run the *same* loop (:func:`_run`): rows are grouped in bands of ``band_height`` rows; the
+  bands are coded in lock-step, one token of every band per step, so a step is one batched model
+  call (K bands) instead of K calls. A band's first row sees no row above (tokens.py), which is
+  what makes the bands independent.
+* The model runs on the CPU in float32 with one torch thread and deterministic algorithms, on
+  tensors of identical shapes in the encoder and the decoder.
+* Its probabilities are quantised to integer frequencies: ``1 + floor(p * (2**16 - n))`` for an
+  alphabet of n symbols (so no symbol has zero probability). These integers (exact in float32) are
+  what constriction's ``Categorical(perfect=False)`` sees.
+* Mantissa bits of long runs are coded with constriction's ``Uniform`` model.
+
+Decoding does bounded work: every step advances a row by at least one pixel or fails, so a
+corrupt payload ends in a clear error after at most H*W steps; the container's CRC catches the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import struct
+
+import numpy as np
+
+from mc_codec.tokens import (
+    DEFAULT_BAND_HEIGHT, NEAR, NONE, NUM_FEATURES, NUM_NEAR, above_context, length_symbols,
+    log2_bucket, row_runs,
+)
+
+FREQ_TOTAL = 1 << 16
+PAYLOAD_VERSION = 1
+_HEAD = struct.Struct("<BHI")  # payload version, band height, number of 32-bit words
+
+
+class CorruptPayload(ValueError):
+    """The payload does not decode to a valid mask with this model."""
+
+
+def quantize(logits) -> np.ndarray:
+    """Deterministic integer frequencies (as float32) from logits (K, n)."""
+    lg = logits.detach().to("cpu").double().numpy()
+    lg = lg - lg.max(axis=1, keepdims=True)
+    e = np.exp(lg)
+    p = e / e.sum(axis=1, keepdims=True)
+    n = lg.shape[1]
+    freq = np.floor(p * (FREQ_TOTAL - n)) + 1.0
+    return freq.astype(np.float32)
+
+
+@contextlib.contextmanager
+def coding_mode():
+    """One thread and deterministic ops while coding; restores the caller's settings."""
+    import torch
+
+    threads = torch.get_num_threads()
+    det = torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(det)
+
+
+def _bits_of(freqs: np.ndarray, syms: np.ndarray) -> float:
+    f = freqs.astype(np.float64)
+    return float(-np.log2(f[np.arange(len(syms)), syms] / f.sum(axis=1)).sum())
+
+
+def _run(model, height: int, width: int, band_height: int, mask: np.ndarray | None, coder):
+    """The shared encode/decode loop. With `mask` it encodes into `coder` (a RangeEncoder) and
+    returns (mask, ideal_bits); without, it decodes from `coder` (a RangeDecoder)."""
+    import constriction
+    import torch
+
+    cat = constriction.stream.model.Categorical(perfect=False)
+    uni = constriction.stream.model.Uniform()
+    encoding = mask is not None
+    use_2d = bool(getattr(model, "use_2d", True))
+    bh = band_height
+    k = (height + bh - 1) // bh
+    out = mask if encoding else np.zeros((height, width), dtype=np.int64)
+    row = np.arange(k) * bh
+    end = np.minimum(row + bh, height)
+    x = np.zeros(k, np.int64)
+    prev_cls = np.full(k, NONE, np.int64)
+    prev_len = np.full(k, NONE, np.int64)
+    active = np.ones(k, bool)
+    above_starts: list[np.ndarray | None] = [None] * k
+    above_rows = [-1] * k
+    state = model.init_state(k)
+    bits = 0.0
+    max_steps = height * width + k
+    steps = 0
+    # the encoder's runs per band, walked in order
+    if encoding:
+        runs = [[row_runs(out[r]) for r in range(row[b], end[b])] for b in range(k)]
+        run_i = np.zeros(k, np.int64)
+
+    while active.any():
+        steps += 1
+        if steps > max_steps:
+            raise CorruptPayload("payload does not terminate")
+        a = np.flatnonzero(active)
+        feats = np.zeros((k, NUM_FEATURES), np.int64)
+        feats[:, 0] = prev_cls
+        feats[:, 1] = prev_len
+        feats[:, 2:4] = NONE
+        d_above = width - x
+        for b in a:
+            r = row[b]
+            if use_2d and r % bh != 0:
+                if above_rows[b] != r - 1:
+                    above_rows[b] = r - 1
+                    above_starts[b] = row_runs(out[r - 1])[0]
+                ac, af, d, tr = above_context(out[r - 1], x[b:b + 1], width, above_starts[b])
+                feats[b, 2], feats[b, 3], feats[b, 5] = ac[0], af[0], tr[0]
+                d_above[b] = d[0]
+                feats[b, 6] = prev_cls[b] == ac[0]
+                feats[b, 7] = prev_cls[b] == af[0] and af[0] != NONE
+            feats[b, 4] = log2_bucket(d_above[b]) if use_2d else 0
+        feats[:, 8] = log2_bucket(width - x)
+        ft = torch.from_numpy(feats)
+        ctx, new_state = model.step_context(state, ft)
+        cls_freq = quantize(model.heads.class_logits(ctx))[a]
+        if encoding:
+            cur = [runs[b][row[b] - b * bh] for b in a]
+            cls = np.array([c[1][run_i[b]] for c, b in zip(cur, a)], np.int64)
+            lens = np.array([c[2][run_i[b]] for c, b in zip(cur, a)], np.int64)
+            coder.encode(cls.astype(np.int32), cat, cls_freq)
+            bits += _bits_of(cls_freq, cls)
+        else:
+            cls = np.asarray(coder.decode(cat, cls_freq), np.int64)
+            if (cls == prev_cls[a]).any():
+                raise CorruptPayload("two neighbouring runs share a class")
+        cls_full = np.zeros(k, np.int64)
+        cls_full[a] = cls
+        len_freq = quantize(model.heads.length_logits(ctx, torch.from_numpy(cls_full), ft))[a]
+        if encoding:
+            syms, mbits, mant = length_symbols(lens, d_above[a])
+            coder.encode(syms.astype(np.int32), cat, len_freq)
+            bits += _bits_of(len_freq, syms)
+            m = mbits > 0
+            if m.any():
+                coder.encode(mant[m].astype(np.int32), uni, (1 << mbits[m]).astype(np.int32))
+                bits += float(mbits[m].sum())
+        else:
+            syms = np.asarray(coder.decode(cat, len_freq), np.int64)
+            near = syms < NUM_NEAR
+            mbits = np.where(near, 0, syms - NUM_NEAR)
+            mant = np.zeros(len(a), np.int64)
+            m = mbits > 0
+            if m.any():
+                mant[m] = coder.decode(uni, (1 << mbits[m]).astype(np.int32))
+            lens = np.where(near, d_above[a] + syms - NEAR, (1 << mbits) + mant)
+            if (lens < 1).any() or (lens > width - x[a]).any():
+                raise CorruptPayload("a run does not fit its row")
+            for b, c, ln in zip(a, cls, lens):
+                out[row[b], x[b]:x[b] + ln] = c
+        # advance
+        state[a] = new_state[a]
+        x[a] += lens
+        prev_cls[a] = cls
+        prev_len[a] = syms
+        if encoding:
+            run_i[a] += 1
+        done = a[x[a] == width]
+        for b in done:
+            row[b] += 1
+            x[b] = 0
+            prev_cls[b] = NONE
+            prev_len[b] = NONE
+            state[b] = 0
+            if encoding:
+                run_i[b] = 0
+            if row[b] >= end[b]:
+                active[b] = False
+    return out, bits
+
+
+def encode_ids(model, ids: np.ndarray, band_height: int = DEFAULT_BAND_HEIGHT) -> tuple[bytes, float]:
+    """Code a mask of model class ids (all < model.vocab_size). Returns (payload, ideal_bits)."""
+    import constriction
+
+    ids = np.ascontiguousarray(ids, dtype=np.int64)
+    if ids.ndim != 2 or ids.size == 0:
+        raise ValueError(f"expected a non-empty 2D mask, got shape {ids.shape}")
+    if ids.max() >= model.vocab_size or ids.min() < 0:
+        raise ValueError(f"class id {int(ids.max())} is outside the model vocabulary ({model.vocab_size})")
+    band_height = max(1, min(int(band_height), 65535))
+    enc = constriction.stream.queue.RangeEncoder()
+    with coding_mode():
+        _, bits = _run(model, ids.shape[0], ids.shape[1], band_height, ids, enc)
+    words = enc.get_compressed().astype("<u4")
+    return _HEAD.pack(PAYLOAD_VERSION, band_height, len(words)) + words.tobytes(), bits
+
+
+def decode_ids(model, payload: bytes, height: int, width: int) -> np.ndarray:
+    """Inverse of :func:`encode_ids`; raises CorruptPayload on data that cannot be ours."""
+    import constriction
+
+    if len(payload) < _HEAD.size:
+        raise CorruptPayload("payload is truncated")
+    version, band_height, n = _HEAD.unpack_from(payload)
+    if version != PAYLOAD_VERSION:
+        raise CorruptPayload(f"unknown payload version {version}")
+    if band_height < 1 or len(payload) != _HEAD.size + 4 * n:
+        raise CorruptPayload("payload is truncated or has trailing bytes")
+    words = np.frombuffer(payload, dtype="<u4", offset=_HEAD.size).astype(np.uint32)
+    dec = constriction.stream.queue.RangeDecoder(words)
+    with coding_mode():
+        out, _ = _run(model, height, width, band_height, None, dec)
+    return out
