@@ -56,3 +56,14 @@ def test_adapts_to_structure():
     # shuffled map with the same histogram costs about that entropy
     assert bits / street.size < 0.1 * entropy
     assert context_model_bits(noise) / noise.size > 0.9 * entropy
+
+
+def test_many_classes_path_matches_reference():
+    # about 9000 distinct 16-bit ids: the context codes are re-indexed to stay within int64
+    rng = np.random.default_rng(5)
+    mask = rng.integers(0, 65536, (100, 100)).astype(np.uint16)
+    mask[50:] = mask[:50]
+    assert len(np.unique(mask)) > 5000
+    assert context_model_bits(mask) == pytest.approx(context_model_bits_reference(mask), rel=1e-9)
+    as_int64 = mask.astype(np.int64)
+    assert context_model_bits(as_int64) == pytest.approx(context_model_bits(mask), rel=1e-12)

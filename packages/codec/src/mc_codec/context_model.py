@@ -25,6 +25,12 @@ NEIGHBOURS = ("W", "N", "NW", "NE")
 
 
 def _dense_ids(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """Ids renumbered 0..K-1 in ascending order, and K."""
+    if mask.dtype in (np.uint8, np.uint16, np.bool_):
+        flat = mask.ravel().astype(np.intp)
+        present = np.bincount(flat) > 0
+        lut = np.cumsum(present) - 1
+        return lut[flat].reshape(mask.shape).astype(np.int64), int(present.sum())
     classes, dense = np.unique(mask, return_inverse=True)
     return dense.reshape(mask.shape).astype(np.int64), len(classes)
 
@@ -78,9 +84,10 @@ def context_model_code_lengths(mask: np.ndarray, alpha: float = 0.5) -> np.ndarr
         return np.zeros(mask.shape)
     ctx = _context_index(_neighbour_planes(dense, outside=k), base=k + 1)
     sym = dense.ravel()
-    # re-index contexts densely so that (context, symbol) fits in int64 whatever the ids
-    _, ctx = np.unique(ctx, return_inverse=True)
-    ctx = ctx.ravel().astype(np.int64)
+    if (k + 1) ** 4 * k >= 2 ** 62:
+        # re-index contexts densely so that (context, symbol) fits in int64 whatever K is
+        _, ctx = np.unique(ctx, return_inverse=True)
+        ctx = ctx.ravel().astype(np.int64)
     n_ctx = _earlier_counts(ctx)
     n_ctx_sym = _earlier_counts(ctx * k + sym)
     p = (n_ctx_sym + alpha) / (n_ctx + alpha * k)

@@ -68,6 +68,8 @@ def read_mask(path: str | os.PathLike) -> np.ndarray:
         raise BadInputError(path, "is a folder, not a PNG file") from None
     except UnidentifiedImageError:
         raise BadInputError(path, "not a readable image (corrupt or not a PNG)") from None
+    except Image.DecompressionBombError as exc:
+        raise BadInputError(path, f"image too large to read safely ({exc})") from None
     except (OSError, SyntaxError, ValueError, zlib.error, EOFError) as exc:
         raise BadInputError(path, f"corrupt or unreadable PNG ({exc})") from None
     if arr.ndim != 2:
