@@ -37,6 +37,9 @@ def test_read_rejects_bad_files(tmp_path):
     with pytest.raises(BadInputError, match="RGB image where class ids are expected") as e:
         read_mask(tmp_path / "rgb.png")
     assert "rgb.png" in str(e.value)
+    Image.new("LA", (4, 4)).save(tmp_path / "la.png")
+    with pytest.raises(BadInputError, match="alpha channel"):
+        read_mask(tmp_path / "la.png")
     good = tmp_path / "g.png"
     write_mask(good, np.zeros((20, 20), np.uint8))
     (tmp_path / "corrupt.png").write_bytes(good.read_bytes()[:40])

@@ -42,7 +42,10 @@ def read_mask(path: str | os.PathLike) -> np.ndarray:
             fmt, mode = img.format, img.mode
             if fmt != "PNG":
                 raise BadInputError(path, f"not a PNG file (found {fmt or 'unknown format'})")
-            if mode in ("RGB", "RGBA", "LA", "CMYK", "YCbCr", "HSV", "LAB", "RGBX", "PA"):
+            if mode in ("LA", "PA", "La"):
+                raise BadInputError(path, f"image with an alpha channel (mode {mode}) where "
+                                          "single-channel class ids are expected")
+            if mode in ("RGB", "RGBA", "RGBa", "CMYK", "YCbCr", "HSV", "LAB", "RGBX"):
                 raise BadInputError(
                     path, f"RGB image where class ids are expected (mode {mode}); "
                     "convert colours to ids first (e.g. `mc codec prepare-a2d2`)")
