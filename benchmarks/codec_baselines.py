@@ -2,6 +2,7 @@
 
     uv run python benchmarks/codec_baselines.py                       # CamVid if present, else samples
     uv run python benchmarks/codec_baselines.py --data-root DIR --subdir S --limit 50
+    uv run python benchmarks/codec_baselines.py --splits-dir out/splits --split test
 
 For each codec: total bits per pixel over the folder, size relative to PNG, encode and decode
 throughput in megapixels per second (wall clock, one process), and whether every image
@@ -19,7 +20,7 @@ import numpy as np
 
 from mc_codec.classical import available_codecs
 from mc_codec.context_model import context_model_bits
-from mc_codec.data.masks import find_masks, read_mask
+from mc_codec.data.masks import find_masks, make_splits, read_mask
 from mc_codec.samples import sample_root
 
 CAMVID = Path("/work/shared/data/camvid/trainannot")
@@ -29,6 +30,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-root", type=Path, default=None)
     ap.add_argument("--subdir", default="")
+    ap.add_argument("--splits-dir", type=Path, default=None,
+                    help="use one split of this folder (train.txt/val.txt/test.txt; made if missing)")
+    ap.add_argument("--split", default="test", choices=["train", "val", "test"])
     ap.add_argument("--limit", type=int, default=0, help="use only the first N masks (0: all)")
     ap.add_argument("--codecs", default="", help="comma-separated subset of codecs")
     args = ap.parse_args()
@@ -37,6 +41,9 @@ def main() -> None:
     if root is None:
         root = CAMVID if CAMVID.is_dir() else sample_root() / "masks"
     rels = find_masks(root, args.subdir)
+    if args.splits_dir is not None:
+        folder = root / args.subdir if args.subdir else root
+        rels = make_splits(rels, args.splits_dir, data_dir=folder)[args.split]
     if args.limit:
         rels = rels[: args.limit]
     folder = root / args.subdir if args.subdir else root
