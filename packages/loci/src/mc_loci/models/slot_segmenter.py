@@ -1,0 +1,199 @@
+"""A small Slot-Attention video segmenter with a separate background component.
+
+Per frame, a strided conv encoder turns [RGB, RGB minus background, depth] into a 1/4-resolution
+feature grid with a positional embedding. K object slots attend to it with Slot Attention
+(Locatello et al. 2020: softmax over slots, weighted mean, GRU update, residual MLP). The slots of
+frame t start from the slots of frame t-1 passed through a small transition MLP (as in SAVi), so a
+slot keeps following the same object and ids stay consistent over the video. Slots of the first
+frame start from learned per-slot queries (deterministic).
+
+Decoding (per slot): a mask logit at every pixel (dot product of the slot with full-resolution pixel
+embeddings), a colour and a depth (one value each per slot; enough for the flat shapes of
+moving-shapes). The background is a separate component, after the background module of
+Loci-Segmented in spirit but much simpler: its colour is a per-video background image (the
+temporal median of the frames, computed outside the network), its mask logit and depth come from
+small heads on the pixel embeddings. Masks are a softmax over [background, slot 1..K].
+
+Training (see ``mc_loci.train``) uses reconstruction of RGB and depth plus, by default, a mask
+loss after Hungarian matching of slots to the true objects of each clip.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+MODEL_NAME = "slot-segmenter"
+
+
+@dataclass
+class SlotSegmenterConfig:
+    num_slots: int = 5      # object slots; the background has its own channel
+    hidden: int = 32        # encoder channels
+    slot_dim: int = 32
+    pixel_dim: int = 16     # full-resolution pixel embedding size
+    iters: int = 3          # slot-attention iterations per frame
+    depth_input: bool = True
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "SlotSegmenterConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown model option(s): {', '.join(sorted(unknown))}")
+        cfg = cls(**d)
+        if cfg.num_slots < 1 or cfg.hidden < 1 or cfg.slot_dim < 1 or cfg.pixel_dim < 1 or cfg.iters < 1:
+            raise ValueError("num_slots, hidden, slot_dim, pixel_dim and iters must be positive")
+        return cfg
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _grid(h: int, w: int, device) -> torch.Tensor:
+    ys = torch.linspace(0.0, 1.0, h, device=device)
+    xs = torch.linspace(0.0, 1.0, w, device=device)
+    yy, xx = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([yy, xx, 1 - yy, 1 - xx], 0)  # (4,H,W)
+
+
+class SlotAttention(nn.Module):
+    def __init__(self, dim: int, iters: int, hidden: int):
+        super().__init__()
+        self.iters, self.scale = iters, dim ** -0.5
+        self.norm_in, self.norm_slots, self.norm_mlp = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.q, self.k, self.v = nn.Linear(dim, dim, bias=False), nn.Linear(dim, dim, bias=False), nn.Linear(dim, dim, bias=False)
+        self.gru = nn.GRUCell(dim, dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, dim))
+
+    def forward(self, inputs: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
+        b, k, d = slots.shape
+        inputs = self.norm_in(inputs)
+        keys, values = self.k(inputs), self.v(inputs)
+        for _ in range(self.iters):
+            prev = slots
+            q = self.q(self.norm_slots(slots))
+            attn = torch.softmax(torch.einsum("bnd,bkd->bnk", keys, q) * self.scale, dim=-1) + 1e-8
+            attn = attn / attn.sum(dim=1, keepdim=True)
+            updates = torch.einsum("bnk,bnd->bkd", attn, values)
+            slots = self.gru(updates.reshape(-1, d), prev.reshape(-1, d)).reshape(b, k, d)
+            slots = slots + self.mlp(self.norm_mlp(slots))
+        return slots
+
+
+class SlotSegmenter(nn.Module):
+    """Slot-Attention segmenter of videos; see the module docstring."""
+
+    model_name = MODEL_NAME
+
+    def __init__(self, config: SlotSegmenterConfig | dict | None = None, **kwargs: Any):
+        super().__init__()
+        if config is None or isinstance(config, dict):
+            config = SlotSegmenterConfig.from_dict({**(config or {}), **kwargs})
+        self.config = c = config
+        cin = 3 + 3 + (1 if c.depth_input else 0)
+        h = c.hidden
+        self.encoder = nn.Sequential(
+            nn.Conv2d(cin, h, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(h, h, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(h, h, 3, padding=1), nn.ReLU(),
+        )
+        self.pos = nn.Conv2d(4, h, 1)
+        self.to_tokens = nn.Sequential(nn.LayerNorm(h), nn.Linear(h, c.slot_dim), nn.ReLU(),
+                                       nn.Linear(c.slot_dim, c.slot_dim))
+        self.queries = nn.Parameter(torch.randn(c.num_slots, c.slot_dim) * 0.5)
+        self.slot_attention = SlotAttention(c.slot_dim, c.iters, 2 * c.slot_dim)
+        self.transition = nn.Sequential(nn.LayerNorm(c.slot_dim), nn.Linear(c.slot_dim, 2 * c.slot_dim),
+                                        nn.ReLU(), nn.Linear(2 * c.slot_dim, c.slot_dim))
+        p = c.pixel_dim
+        self.pixel_in = nn.Conv2d(cin, p, 3, padding=1)
+        self.pixel_up = nn.Conv2d(h, p, 1)
+        self.pixel_pos = nn.Conv2d(4, p, 1)
+        self.pixel_out = nn.Sequential(nn.ReLU(), nn.Conv2d(p, p, 1), nn.ReLU(), nn.Conv2d(p, p, 1))
+        self.slot_to_mask = nn.Linear(c.slot_dim, p)
+        self.slot_to_rgb_depth = nn.Linear(c.slot_dim, 4)
+        self.bg_head = nn.Conv2d(p, 2, 1)  # background mask logit, background depth
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def _inputs(self, rgb: torch.Tensor, depth: torch.Tensor | None, bg: torch.Tensor) -> torch.Tensor:
+        parts = [rgb, rgb - bg]
+        if self.config.depth_input:
+            if depth is None:
+                raise ValueError("this model needs depth input")
+            parts.append(depth)
+        return torch.cat(parts, 1)
+
+    def forward(self, rgb: torch.Tensor, depth: torch.Tensor | None, bg: torch.Tensor) -> dict[str, torch.Tensor]:
+        """rgb (B,T,3,H,W) in 0..1, depth (B,T,1,H,W) or None, bg (B,3,H,W) in 0..1.
+
+        Returns logits (B,T,1+K,H,W) (channel 0 = background), rgb (B,T,3,H,W), depth (B,T,1,H,W)
+        reconstructions and slots (B,T,K,D).
+        """
+        b, t, _, hh, ww = rgb.shape
+        k = self.config.num_slots
+        bg_t = bg[:, None].expand(b, t, 3, hh, ww)
+        x = self._inputs(rgb.flatten(0, 1), None if depth is None else depth.flatten(0, 1), bg_t.flatten(0, 1))
+        feats = self.encoder(x)
+        fh, fw = feats.shape[-2:]
+        feats = feats + self.pos(_grid(fh, fw, x.device)[None])
+        tokens = self.to_tokens(feats.flatten(2).transpose(1, 2)).reshape(b, t, fh * fw, -1)
+        pix = self.pixel_in(x) + F.interpolate(self.pixel_up(feats), size=(hh, ww), mode="bilinear",
+                                               align_corners=False) + self.pixel_pos(_grid(hh, ww, x.device)[None])
+        pix = self.pixel_out(pix)  # (BT,P,H,W)
+        slots = self.queries[None].expand(b, k, -1)
+        all_slots = []
+        for i in range(t):
+            if i > 0:
+                slots = slots + self.transition(slots)
+            slots = self.slot_attention(tokens[:, i], slots)
+            all_slots.append(slots)
+        slots_bt = torch.stack(all_slots, 1)  # (B,T,K,D)
+        mask_emb = self.slot_to_mask(slots_bt).flatten(0, 1)  # (BT,K,P)
+        obj_logits = torch.einsum("bkp,bphw->bkhw", mask_emb, pix) / math.sqrt(pix.shape[1])
+        bg_out = self.bg_head(pix)
+        logits = torch.cat([bg_out[:, :1], obj_logits], 1)  # (BT,1+K,H,W)
+        attrs = torch.sigmoid(self.slot_to_rgb_depth(slots_bt).flatten(0, 1))  # (BT,K,4)
+        probs = torch.softmax(logits, 1)
+        colours = torch.cat([bg_t.flatten(0, 1)[:, None], attrs[..., :3, None, None].expand(-1, -1, 3, hh, ww)], 1)
+        rgb_rec = (probs[:, :, None] * colours).sum(1)
+        depths = torch.cat([torch.sigmoid(bg_out[:, 1:2]), attrs[..., 3, None, None].expand(-1, -1, hh, ww)], 1)
+        depth_rec = (probs * depths).sum(1, keepdim=True)
+        return {
+            "logits": logits.reshape(b, t, 1 + k, hh, ww),
+            "rgb": rgb_rec.reshape(b, t, 3, hh, ww),
+            "depth": depth_rec.reshape(b, t, 1, hh, ww),
+            "slots": slots_bt,
+        }
+
+
+def video_tensors(video: dict, device="cpu") -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """numpy video (rgb (T,H,W,3) uint8, depth (T,H,W), optional bg (H,W,3)) -> model inputs with B=1."""
+    import numpy as np
+
+    from mc_loci.baselines import median_background
+
+    rgb = torch.as_tensor(video["rgb"], dtype=torch.float32, device=device).permute(0, 3, 1, 2)[None] / 255.0
+    depth = None
+    if video.get("depth") is not None:
+        depth = torch.as_tensor(np.asarray(video["depth"]), dtype=torch.float32, device=device)[None, :, None]
+    bg_np = video.get("bg")
+    if bg_np is None:
+        bg_np = median_background(video["rgb"])
+    bg = torch.as_tensor(bg_np, dtype=torch.float32, device=device).permute(2, 0, 1)[None] / 255.0
+    return rgb, depth, bg
+
+
+@torch.no_grad()
+def segment_video(model: SlotSegmenter, video: dict, device="cpu") -> "np.ndarray":  # noqa: F821
+    """Instance ids (T,H,W) int64 for one video: 0 = background, k = slot k (consistent over time)."""
+    model.eval()
+    rgb, depth, bg = video_tensors(video, device)
+    out = model(rgb, depth, bg)
+    return out["logits"][0].argmax(1).cpu().numpy().astype("int64")

@@ -1,0 +1,207 @@
+"""Training of the slot segmenter through Hugging Face accelerate (one process or `accelerate launch`).
+
+Each step draws a batch of random clips (``clip_frames`` consecutive frames) from the training
+videos; the batch of step s depends only on (seed, s), so a resumed run sees the same batches as an
+uninterrupted one. Loss = mask_weight * cross-entropy of the masks after Hungarian matching of
+slots to true objects per clip + recon_weight * (MSE of RGB + MSE of depth).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mc_core.errors import BadInputError, UsageError
+
+DEFAULT_TRAIN: dict[str, Any] = {
+    "steps": 300,
+    "batch_size": 8,
+    "clip_frames": 4,
+    "lr": 2e-3,
+    "mask_weight": 1.0,
+    "recon_weight": 1.0,
+    "grad_clip": 1.0,
+    "ckpt_every": 100,
+    "seed": 0,
+}
+
+
+def prepare_arrays(data) -> dict[str, np.ndarray]:
+    """Stack a MovingShapes data set and add the per-video median background (N,H,W,3)."""
+    from mc_loci.baselines import median_background
+
+    arrays = data.arrays()
+    arrays["bg"] = np.stack([median_background(v) for v in arrays["rgb"]])
+    return arrays
+
+
+def match_targets(logits, masks, num_slots: int):
+    """Channel targets (B,T,H,W) for cross-entropy: background -> 0, true object j -> 1 + the slot
+    Hungarian-matched to it over the whole clip (cost = negative soft Dice); objects beyond the
+    number of slots are ignored (-100)."""
+    import torch
+    from scipy.optimize import linear_sum_assignment
+
+    with torch.no_grad():
+        probs = torch.softmax(logits.float(), 2)[:, :, 1:]  # (B,T,K,H,W)
+        target = torch.zeros_like(masks)
+        for b in range(masks.shape[0]):
+            ids = [int(i) for i in torch.unique(masks[b]) if i != 0]
+            if not ids:
+                continue
+            gt = torch.stack([(masks[b] == i).float() for i in ids])  # (J,T,H,W)
+            p = probs[b].transpose(0, 1)  # (K,T,H,W)
+            inter = torch.einsum("jthw,kthw->jk", gt, p)
+            dice = 2 * inter / (gt.sum((1, 2, 3))[:, None] + p.sum((1, 2, 3))[None] + 1e-6)
+            rows, cols = linear_sum_assignment((-dice).cpu().numpy())
+            assigned = dict(zip(rows.tolist(), cols.tolist()))
+            for j, i in enumerate(ids):
+                target[b][masks[b] == i] = assigned[j] + 1 if j in assigned else -100
+    return target
+
+
+def loss_terms(model_out, batch, num_slots: int, mask_weight: float, recon_weight: float):
+    import torch.nn.functional as F
+
+    logits = model_out["logits"]
+    terms = {}
+    total = 0.0
+    if mask_weight > 0:
+        target = match_targets(logits, batch["masks"], num_slots)
+        ce = F.cross_entropy(logits.flatten(0, 1), target.flatten(0, 1), ignore_index=-100)
+        terms["mask_ce"] = ce
+        total = total + mask_weight * ce
+    if recon_weight > 0:
+        rgb_mse = F.mse_loss(model_out["rgb"], batch["rgb"])
+        terms["rgb_mse"] = rgb_mse
+        total = total + recon_weight * rgb_mse
+        if batch.get("depth") is not None:
+            depth_mse = F.mse_loss(model_out["depth"], batch["depth"])
+            terms["depth_mse"] = depth_mse
+            total = total + recon_weight * depth_mse
+    terms["loss"] = total
+    return terms
+
+
+def clip_batch(arrays: dict[str, np.ndarray], seed: int, step: int, batch_size: int, clip_frames: int,
+               rank: int = 0, device="cpu") -> dict[str, Any]:
+    import torch
+
+    n, t = arrays["rgb"].shape[:2]
+    rng = np.random.default_rng([seed, step, rank])
+    vids = rng.integers(0, n, size=batch_size)
+    clip = min(clip_frames, t)
+    starts = rng.integers(0, t - clip + 1, size=batch_size)
+    sel = [(v, slice(s, s + clip)) for v, s in zip(vids, starts)]
+    rgb = np.stack([arrays["rgb"][v, s] for v, s in sel])
+    depth = np.stack([arrays["depth"][v, s] for v, s in sel])
+    masks = np.stack([arrays["masks"][v, s] for v, s in sel])
+    bg = arrays["bg"][vids]
+    return {
+        "rgb": torch.as_tensor(rgb, dtype=torch.float32, device=device).permute(0, 1, 4, 2, 3) / 255.0,
+        "depth": torch.as_tensor(depth, dtype=torch.float32, device=device)[:, :, None],
+        "masks": torch.as_tensor(masks, dtype=torch.long, device=device),
+        "bg": torch.as_tensor(bg, dtype=torch.float32, device=device).permute(0, 3, 1, 2) / 255.0,
+    }
+
+
+def train(data: str | Path, out_dir: str | Path, *, steps: int | None = None, resume: bool = False,
+          device: str = "auto", seed: int | None = None, model_config: dict | None = None,
+          train_config: dict | None = None) -> dict[str, Any]:
+    import torch
+    from accelerate import Accelerator
+
+    from mc_core.atomic import write_json
+    from mc_core.checkpoint import STATE_FILE, fingerprint_files, load_checkpoint, load_state, save_checkpoint
+    from mc_core.device import resolve_device
+    from mc_core.progress import info, progress
+    from mc_loci.data.moving_shapes import MovingShapes
+    from mc_loci.models.slot_segmenter import MODEL_NAME, SlotSegmenter, SlotSegmenterConfig
+
+    tcfg = {**DEFAULT_TRAIN, **(train_config or {})}
+    unknown = set(tcfg) - set(DEFAULT_TRAIN)
+    if unknown:
+        raise UsageError(f"unknown training option(s): {', '.join(sorted(unknown))}")
+    if steps is not None:
+        tcfg["steps"] = steps
+    if seed is not None:
+        tcfg["seed"] = seed
+    try:
+        mcfg = SlotSegmenterConfig.from_dict(dict(model_config or {}))
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"bad model config: {exc}") from None
+
+    ds = MovingShapes(data)
+    arrays = prepare_arrays(ds)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    last_dir = out / "checkpoints" / "last"
+
+    accelerator = Accelerator(cpu=resolve_device(device).type == "cpu")
+    main = accelerator.is_main_process
+    torch.manual_seed(int(tcfg["seed"]))
+    model = SlotSegmenter(mcfg)
+    opt = torch.optim.Adam(model.parameters(), lr=float(tcfg["lr"]))
+    step, history = 0, []
+    if resume:
+        if not (last_dir / STATE_FILE).exists():
+            raise BadInputError(last_dir, "nothing to resume: no checkpoint with training state")
+        ck = load_checkpoint(last_dir, expect_model=MODEL_NAME)
+        if ck.config.get("model") != mcfg.to_dict():
+            raise BadInputError(last_dir, "the checkpoint's model config differs from this run's")
+        model.load_state_dict(ck.state_dict)
+        state = load_state(last_dir / STATE_FILE)
+        opt.load_state_dict(state["optimizer"])
+        step = int(state["step"])
+        history = json.loads(state.get("history", "[]"))
+        info(f"resumed from {last_dir} at step {step}")
+    model, opt = accelerator.prepare(model, opt)
+    raw = accelerator.unwrap_model(model)
+    meta_base = {"data": str(Path(data)), "data_sha256": fingerprint_files(ds.paths + [ds.root / "meta.json"]),
+                 "n_videos": len(ds), "frames": ds.frames, "size": ds.size}
+
+    def save(kind: str, with_state: bool) -> None:
+        if not main:
+            return
+        state = {"optimizer": opt.state_dict(), "step": step, "history": json.dumps(history)} if with_state else None
+        save_checkpoint(out / "checkpoints" / kind, raw.state_dict(), model=MODEL_NAME,
+                        config={"model": mcfg.to_dict(), "train": tcfg},
+                        meta={**meta_base, "step": step, "parameters": raw.num_parameters()},
+                        training_state=state)
+
+    total = int(tcfg["steps"])
+    model.train()
+    t0 = time.perf_counter()
+    bar = progress(range(step, total), desc="train", total=max(0, total - step), unit="step",
+                   quiet=None if main else True)
+    for s in bar:
+        batch = clip_batch(arrays, int(tcfg["seed"]), s, int(tcfg["batch_size"]), int(tcfg["clip_frames"]),
+                           accelerator.process_index, accelerator.device)
+        out_m = model(batch["rgb"], batch["depth"] if mcfg.depth_input else None, batch["bg"])
+        terms = loss_terms(out_m, batch, mcfg.num_slots, float(tcfg["mask_weight"]), float(tcfg["recon_weight"]))
+        opt.zero_grad(set_to_none=True)
+        accelerator.backward(terms["loss"])
+        if tcfg["grad_clip"]:
+            accelerator.clip_grad_norm_(model.parameters(), float(tcfg["grad_clip"]))
+        opt.step()
+        step = s + 1
+        rec = {"step": step, **{k: float(v.detach()) for k, v in terms.items()}}
+        if main and (step % 10 == 0 or step == total):
+            history.append(rec)
+        bar.set_postfix(loss=f"{rec['loss']:.4f}")
+        if tcfg["ckpt_every"] and step % int(tcfg["ckpt_every"]) == 0 and step < total:
+            save("last", True)
+    accelerator.wait_for_everyone()
+    seconds = time.perf_counter() - t0
+    save("last", True)
+    save("final", False)
+    result = {"out_dir": str(out), "steps": step, "parameters": raw.num_parameters(), "train_seconds": seconds,
+              "final_loss": history[-1]["loss"] if history else None,
+              "checkpoint": str(out / "checkpoints" / "final")}
+    if main:
+        write_json(out / "train_log.json", {"history": history, "result": result})
+    return result

@@ -1,0 +1,87 @@
+"""moving-shapes generation, layout and loader errors."""
+
+import json
+
+import numpy as np
+import pytest
+
+from mc_core.errors import BadInputError
+from mc_loci.baselines import median_cc
+from mc_loci.data.moving_shapes import MovingShapes, load_video, make_dataset, make_video
+
+
+def test_video_is_deterministic_and_consistent():
+    a = make_video(3, 1, frames=5, size=32)
+    b = make_video(3, 1, frames=5, size=32)
+    c = make_video(3, 2, frames=5, size=32)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    assert not np.array_equal(a["rgb"], c["rgb"])
+    assert a["rgb"].shape == (5, 32, 32, 3) and a["rgb"].dtype == np.uint8
+    assert a["masks"].shape == (5, 32, 32) and a["depth"].dtype == np.float32
+    ids = np.unique(a["masks"])
+    assert ids[0] == 0 and 2 <= len(ids) - 1 <= 4
+    # objects are nearer than the background and each object has one depth
+    for i in ids[1:]:
+        d = a["depth"][a["masks"] == i]
+        assert d.max() - d.min() < 1e-6 and d.max() < a["depth"][a["masks"] == 0].min()
+    # objects move: the mask changes between the first and the last frame
+    assert (a["masks"][0] != a["masks"][-1]).any()
+
+
+def test_make_dataset_layout_and_shards(tmp_path):
+    make_dataset(tmp_path / "d", videos=3, frames=4, size=32, seed=5, indices=[0, 2], progress_bar=False)
+    with pytest.raises(BadInputError, match="video_00001.npz"):
+        MovingShapes(tmp_path / "d")  # shard 1 not written yet
+    make_dataset(tmp_path / "d", videos=3, frames=4, size=32, seed=5, indices=[1], progress_bar=False)
+    ds = MovingShapes(tmp_path / "d")
+    assert len(ds) == 3 and ds.frames == 4 and ds.size == 32
+    np.testing.assert_array_equal(ds[1]["masks"], make_video(5, 1, frames=4, size=32)["masks"])
+    arrays = ds.arrays()
+    assert arrays["rgb"].shape == (3, 4, 32, 32, 3)
+    assert not list((tmp_path / "d").rglob("*.tmp"))
+
+
+def test_loader_errors(tmp_path):
+    with pytest.raises(BadInputError, match="not found"):
+        MovingShapes(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BadInputError, match="meta.json is missing"):
+        MovingShapes(tmp_path / "empty")
+    d = make_dataset(tmp_path / "d", videos=1, frames=2, size=16, progress_bar=False)
+    (d / "meta.json").write_text("{not json")
+    with pytest.raises(BadInputError, match="corrupt JSON"):
+        MovingShapes(d)
+    (d / "meta.json").write_text(json.dumps({"format": "something-else"}))
+    with pytest.raises(BadInputError, match="not a mc-loci-moving-shapes"):
+        MovingShapes(d)
+
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"this is not a zip file")
+    with pytest.raises(BadInputError, match="not a readable npz"):
+        load_video(bad)
+    np.savez(tmp_path / "nomask.npz", rgb=np.zeros((2, 8, 8, 3), np.uint8), depth=np.zeros((2, 8, 8), np.float32))
+    with pytest.raises(BadInputError, match="missing array.*masks"):
+        load_video(tmp_path / "nomask.npz")
+    assert "masks" not in load_video(tmp_path / "nomask.npz", need_masks=False)
+    np.savez(tmp_path / "float.npz", rgb=np.zeros((2, 8, 8, 3), np.float32))
+    with pytest.raises(BadInputError, match="rgb must be uint8"):
+        load_video(tmp_path / "float.npz", need_masks=False, need_depth=False)
+
+
+def test_median_cc_baseline_tracks_separated_moving_objects():
+    from mc_loci.metrics import fg_ari, matched_iou
+
+    rng = np.random.default_rng(0)
+    t, size = 6, 32
+    rgb = np.repeat(rng.integers(80, 120, size=(1, size, size, 3)), t, 0).astype(np.uint8)
+    masks = np.zeros((t, size, size), np.int64)
+    for f in range(t):
+        masks[f, 2:8, 2 + 3 * f:8 + 3 * f] = 1       # moves right
+        masks[f, 12 + 3 * f:18 + 3 * f, 22:28] = 2   # moves down
+    rgb[masks == 1] = [250, 30, 30]
+    rgb[masks == 2] = [30, 250, 30]
+    pred = median_cc(rgb)
+    assert pred.shape == masks.shape
+    assert matched_iou(pred, masks) == 1.0  # whole-video tubes: ids are linked over time
+    assert fg_ari(pred, masks) == 1.0
