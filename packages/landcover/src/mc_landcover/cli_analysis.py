@@ -29,8 +29,8 @@ def _ratio(ctx, param, value):
 
 def _load_model(config, checkpoint, device):
     """A RandAR model from a config and a checkpoint; a mismatch is bad input (exit 2)."""
-    if config is None or checkpoint is None:
-        raise UsageError("this needs both --config and --checkpoint")
+    if checkpoint is None:
+        raise UsageError("this needs --checkpoint (and optionally --config to check it against)")
     from mc_core.device import resolve_device
     from mc_core.errors import McError
     from mc_landcover.models.randar import load_randar
@@ -68,7 +68,8 @@ def _model_options(f):
     f = click.option("--checkpoint", type=click.Path(), default=None,
                      help="Checkpoint directory of a trained RandAR model.")(f)
     f = click.option("--config", default=None,
-                     help="Model config the checkpoint was trained with (YAML path or a shipped name).")(f)
+                     help="Model config the checkpoint was trained with (YAML path or a shipped name); "
+                          "checked against the checkpoint [default: the checkpoint's own].")(f)
     return f
 
 
