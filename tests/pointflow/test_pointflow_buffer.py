@@ -97,3 +97,30 @@ def test_open_rejects_store_without_episode_ends(tmp_path):
     with pytest.raises(BadInputError, match="meta/episode_ends") as err:
         ReplayBuffer.open(tmp_path / "x.zarr")
     assert str(tmp_path / "x.zarr") in str(err.value)
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+@pytest.mark.parametrize("compressor", ["lz4", "none"])
+def test_row_reader_matches_zarr(tmp_path, fmt, compressor):
+    from mc_pointflow.data.replay_buffer import RowReader
+
+    buf = ReplayBuffer.create(tmp_path / "b", zarr_format=fmt)
+    rng = np.random.default_rng(0)
+    ep = {"m": rng.random((5, 7)).astype(np.float32), "i": rng.integers(0, 900, (5, 3, 2)).astype(np.uint16),
+          "s": np.arange(5)}
+    buf.add_episode(ep, chunks={"m": (1, 7), "i": (1, 3, 2), "s": (5,)}, compressor=compressor)
+    buf = ReplayBuffer.open(tmp_path / "b")
+    for key in ("m", "i", "s"):
+        reader = RowReader(buf, key)
+        assert (reader.path_of is not None) == (key != "s")  # fast path only for one-row chunks
+        for t in range(5):
+            np.testing.assert_array_equal(reader(t), ep[key][t])
+    # rows written by the fast path read back through zarr itself
+    buf = ReplayBuffer.open(tmp_path / "b", mode="a")
+    writer = RowReader(buf, "m")
+    new = rng.random((2, 7)).astype(np.float32)
+    writer.write(1, new[0])
+    writer.write(4, new[1])
+    again = ReplayBuffer.open(tmp_path / "b")["m"][:]
+    np.testing.assert_array_equal(again[[1, 4]], new)
+    np.testing.assert_array_equal(again[[0, 2, 3]], ep["m"][[0, 2, 3]])

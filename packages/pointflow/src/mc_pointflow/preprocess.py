@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from mc_core.errors import BadInputError, UsageError
-from mc_pointflow.data.replay_buffer import ReplayBuffer
+from mc_pointflow.data.replay_buffer import ReplayBuffer, RowReader
 from mc_pointflow.masks import (CLOUD_KEY, DONE_KEY, INDICES_KEY, MASKS_KEY, SEGMENTATION_KEYS, STATE_KEY,
                                 MaskConfig, episode_masks, index_dtype)
 
@@ -59,18 +59,20 @@ def check_buffer(buf: ReplayBuffer, config: MaskConfig, *, scan_ids: bool = True
 
 def present_ids(buf: ReplayBuffer, block: int = 64) -> list[int]:
     """Sorted ids that occur in `data/segmentation_masks` (scanned in blocks of timesteps)."""
-    seg = buf["segmentation_masks"]
-    found: set[int] = set()
-    for s in range(0, buf.n_steps, block):
-        found.update(np.unique(seg[s:min(s + block, buf.n_steps)]).tolist())
-    return sorted(int(i) for i in found)
+    return sorted(pixel_counts(buf, block))
 
 
 def pixel_counts(buf: ReplayBuffer, block: int = 64) -> dict[int, int]:
-    seg = buf["segmentation_masks"]
+    read = RowReader(buf, "segmentation_masks")
     counts: dict[int, int] = {}
     for s in range(0, buf.n_steps, block):
-        ids, c = np.unique(seg[s:min(s + block, buf.n_steps)], return_counts=True)
+        a = np.stack([read(g) for g in range(s, min(s + block, buf.n_steps))]).reshape(-1)
+        if a.size and a.min() >= 0 and a.max() < 1 << 20:  # small non-negative ids: bincount is fast
+            c = np.bincount(a)
+            ids = np.flatnonzero(c)
+            c = c[ids]
+        else:
+            ids, c = np.unique(a, return_counts=True)
         for i, n in zip(ids.tolist(), c.tolist()):
             counts[int(i)] = counts.get(int(i), 0) + int(n)
     return dict(sorted(counts.items()))
@@ -160,16 +162,20 @@ def preprocess_buffer(path: str | Path, config: MaskConfig, *, overwrite: bool =
     else:
         todo = [e for e in mine if not flags[e]]
     skipped = [e for e in mine if e not in set(todo)]
-    masks_arr, idx_arr, done = buf[MASKS_KEY], buf[INDICES_KEY], buf.meta[DONE_KEY]
-    keys = list(SEGMENTATION_KEYS) + [CLOUD_KEY, STATE_KEY]
+    done = buf.meta[DONE_KEY]
+    readers = {k: RowReader(buf, k) for k in list(SEGMENTATION_KEYS) + [CLOUD_KEY]}
+    write_masks, write_idx = RowReader(buf, MASKS_KEY), RowReader(buf, INDICES_KEY)
     coverage: dict[int, float] = {}
     it = progress(todo, desc="episodes", total=len(todo)) if progress else todo
     for e in it:
         done[e] = 0
         sl = buf.episode_slice(e)
-        masks, indices = episode_masks(buf.get_episode(e, keys), e, config)
-        idx_arr[sl] = indices.astype(idx_arr.dtype)
-        masks_arr[sl] = masks
+        episode = {k: np.stack([r(g) for g in range(sl.start, sl.stop)]) for k, r in readers.items()}
+        episode[STATE_KEY] = np.asarray(buf[STATE_KEY][sl])
+        masks, indices = episode_masks(episode, e, config)
+        for j, g in enumerate(range(sl.start, sl.stop)):  # one chunk file per timestep
+            write_idx.write(g, indices[j])
+            write_masks.write(g, masks[j])
         done[e] = 1  # the episode's masks are complete only once this flag is set
         coverage[e] = float(masks.mean())
     return PreprocessResult(buf.location, todo, skipped, coverage)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from mc_core.errors import BadInputError, UsageError
-from mc_pointflow.data.replay_buffer import ReplayBuffer
+from mc_pointflow.data.replay_buffer import ReplayBuffer, RowReader
 from mc_pointflow.masks import (CLOUD_KEY, INDICES_KEY, MASKS_KEY, STATE_KEY, MaskConfig,
                                 episode_frames, needed_timesteps, sample_point_indices, timestep_mask)
 from mc_pointflow.preprocess import check_buffer, done_flags, stored_config
@@ -69,8 +69,15 @@ class PointFlowAttentionDataset:
         starts = np.concatenate([[0], ends[:-1]])
         eps = range(self.buf.n_episodes) if episodes is None else episodes
         self.index = [(e, int(starts[e]), int(ends[e] - starts[e]), t) for e in eps for t in range(int(ends[e] - starts[e]))]
+        self._readers: dict[str, RowReader] = {}
         self._states = np.asarray(self.buf[STATE_KEY][: self.buf.n_steps])
         self._actions = np.asarray(self.buf[self.action_key][: self.buf.n_steps])
+
+    def _row(self, key: str, g: int) -> np.ndarray:
+        reader = self._readers.get(key)
+        if reader is None:
+            reader = self._readers[key] = RowReader(self.buf, key)
+        return reader(g)
 
     @property
     def precomputed(self) -> bool:
@@ -83,8 +90,8 @@ class PointFlowAttentionDataset:
         _warn_on_the_fly(self.buf.location)
         need = needed_timesteps(t, T, self.config)
         lo, hi = min(need), max(need) + 1
-        cams = self.buf["camera_point_clouds"][start + lo:start + hi]
-        seg = self.buf["segmentation_masks"][start + lo:start + hi]
+        cams = np.stack([self._row("camera_point_clouds", start + u) for u in range(lo, hi)])
+        seg = np.stack([self._row("segmentation_masks", start + u) for u in range(lo, hi)])
         # velocity at u needs u+1 (or u-1 at the end): give the states of the whole episode
         states = self._states[start:start + T]
         frames = episode_frames(cams, seg, states, self.config, need, offset=lo)
@@ -93,14 +100,14 @@ class PointFlowAttentionDataset:
     def __getitem__(self, i: int) -> dict:
         e, start, T, t = self.index[i]
         g = start + t
-        cloud = self.buf[CLOUD_KEY]
+        cloud = self._row(CLOUD_KEY, g)
         if self.done[e]:
-            idx = np.asarray(self.buf[INDICES_KEY][g], dtype=np.int64)
-            mask = np.asarray(self.buf[MASKS_KEY][g], dtype=np.float32)
-            points = np.asarray(cloud[g])[idx]
+            idx = self._row(INDICES_KEY, g).astype(np.int64)
+            mask = self._row(MASKS_KEY, g).astype(np.float32, copy=False)
+            points = cloud[idx]
         else:
-            idx = sample_point_indices(cloud.shape[1], self.config.n_points, e, t)
-            points = np.asarray(cloud[g])[idx]
+            idx = sample_point_indices(cloud.shape[0], self.config.n_points, e, t)
+            points = cloud[idx]
             mask = self._mask_on_the_fly(e, start, T, t, points)
         hist = [start + min(max(t - k, 0), T - 1) for k in range(self.n_obs_steps - 1, -1, -1)]
         fut = [start + min(t + k, T - 1) for k in range(self.horizon)]
