@@ -154,3 +154,21 @@ def test_bad_input_is_one_line_exit_2_and_leaves_the_buffer_untouched(mc, demo_b
     # verify-masks on a buffer without masks fails the run (exit 1)
     r = mc("pointflow", "verify-masks", "--buffer", demo_buffer)
     assert r.exit_code == 1 and "no preprocessed attention masks" in r.out
+
+
+def test_advanced_flags_reach_the_stored_masks(mc, demo_root, demo_buffer):
+    def run(*flags):
+        r = _pre(mc, demo_root, "--overwrite", *flags)
+        assert r.exit_code == 0, r.err
+        buf = ReplayBuffer.open(demo_buffer)
+        return buf[MASKS_KEY][:], buf[MASKS_KEY].attrs["mask_config"]
+
+    hard, _ = run()
+    vel, cfg = run("--velocity-horizon", "3")
+    assert cfg["velocity_horizon"] == 3 and np.all(vel >= hard) and vel.sum() > hard.sum()
+    smooth, cfg = run("--smoothing-window", "1", "--smoothing-sigma", "1.5")
+    assert cfg["smoothing_window"] == 1 and np.any((smooth > 0) & (smooth < 1))
+    wide, cfg = run("--object-thresholds", "0.03,0.08")
+    assert cfg["object_thresholds"] == [0.03, 0.08] and np.all(wide >= hard) and wide.sum() > hard.sum()
+    r = _pre(mc, demo_root, "--overwrite", "--object-thresholds", "0.03")
+    assert r.exit_code == 2 and "one per object id" in r.err
