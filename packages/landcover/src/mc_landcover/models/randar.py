@@ -284,6 +284,15 @@ class RandAR(nn.Module):
         known = known_mask.to(self.device).bool().flatten(1)
         if known.shape != x.flatten(1).shape:
             raise ValueError("known_mask must have the same shape as x")
+        # the attention mask is (B, S, S) with S = 1 + 2*known + H*W: bound its memory by chunking
+        s_max = 1 + 2 * (int(known.sum(1).max()) if known.shape[0] else 0) + known.shape[1]
+        chunk = max(1, int(2**27 // max(s_max * s_max, 1)))
+        if x.shape[0] > chunk:
+            return torch.cat([self._predict_masked(x[i:i + chunk], known[i:i + chunk])
+                              for i in range(0, x.shape[0], chunk)])
+        return self._predict_masked(x, known)
+
+    def _predict_masked(self, x: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
         b, n = known.shape
         counts = known.sum(1)
         kmax = int(counts.max()) if b else 0
