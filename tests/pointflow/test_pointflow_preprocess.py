@@ -86,6 +86,7 @@ def test_restart_after_interruption_and_shards_give_the_same_masks(demo_root, de
     buf = ReplayBuffer.open(other, mode="a")
     for key in (MASKS_KEY, INDICES_KEY):
         buf.delete_key(key)
+    del buf.meta[DONE_KEY]
     a = preprocess_buffer(other, cfg, num_shards=2, shard_index=1)
     b = preprocess_buffer(other, cfg, num_shards=2, shard_index=0)
     assert a.episodes_done == [1] and b.episodes_done == [0, 2]

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from mc_core.errors import BadInputError, UsageError
-from mc_pointflow.data.replay_buffer import ReplayBuffer, RowReader
+from mc_pointflow.data.replay_buffer import ReplayBuffer, RowReader, make_compressor
 from mc_pointflow.masks import (CLOUD_KEY, DONE_KEY, INDICES_KEY, MASKS_KEY, SEGMENTATION_KEYS, STATE_KEY,
                                 MaskConfig, episode_masks, index_dtype)
 
@@ -107,14 +107,31 @@ class PreprocessResult:
     coverage: dict[int, float]
 
 
-def _create_arrays(buf: ReplayBuffer, config: MaskConfig) -> None:
+def _create_arrays(buf: ReplayBuffer, config: MaskConfig, *, replace: bool) -> None:
+    """Create the mask arrays. With `replace` existing ones are deleted first (one process only);
+    without it, arrays that exist (e.g. made by a concurrent shard) are kept, never deleted."""
     n_stored = buf[CLOUD_KEY].shape[1]
-    buf.create_step_array(MASKS_KEY, (config.n_points,), np.float32, chunks=(1, config.n_points),
-                          compressor="lz4", attrs={"mask_config": config.to_json()})
-    buf.create_step_array(INDICES_KEY, (config.n_points,), index_dtype(n_stored), chunks=(1, config.n_points),
-                          compressor="lz4", attrs={"n_stored": int(n_stored)})
-    buf.meta.create_array(DONE_KEY, shape=(buf.n_episodes,), chunks=(1,), dtype="uint8", fill_value=0,
-                          overwrite=True)
+    specs = [
+        (buf.data, MASKS_KEY, (buf.n_steps, config.n_points), np.float32, {"mask_config": config.to_json()}),
+        (buf.data, INDICES_KEY, (buf.n_steps, config.n_points), index_dtype(n_stored), {"n_stored": int(n_stored)}),
+        (buf.meta, DONE_KEY, (buf.n_episodes,), np.uint8, {}),
+    ]
+    for grp, key, shape, dtype, attrs in specs[::-1]:  # the settings-bearing masks array last
+        if not replace and key in grp:
+            continue
+        chunks = (1,) + shape[1:]
+        try:
+            grp.create_array(key, shape=shape, chunks=chunks, dtype=dtype, fill_value=0, overwrite=replace,
+                             compressors=make_compressor("lz4", buf.zarr_format) if len(shape) > 1 else None,
+                             attributes=attrs or None)
+        except Exception:  # noqa: BLE001 - created by a concurrent shard in the meantime
+            if replace:
+                raise
+            continue
+    buf.refresh()
+    if stored_config(buf) != config:
+        raise UsageError(f"{buf.location}: data/{MASKS_KEY} was created concurrently with other settings; "
+                         "rerun with --overwrite in one process")
 
 
 def _grow_arrays(buf: ReplayBuffer) -> None:
@@ -139,6 +156,9 @@ def preprocess_buffer(path: str | Path, config: MaskConfig, *, overwrite: bool =
     old = stored_config(buf)
     flags = done_flags(buf)
     recreate = old is None or DONE_KEY not in buf.meta
+    # leftovers without settings (an interrupted creation) are replaced by a single process; shards
+    # never delete anything (another shard may have just created the arrays)
+    replace = old is None and num_shards == 1 and (MASKS_KEY in buf or INDICES_KEY in buf or DONE_KEY in buf.meta)
     if old is not None and old != config:
         if not overwrite:
             raise UsageError(f"{buf.location}: data/{MASKS_KEY} exists with other settings "
@@ -146,14 +166,14 @@ def preprocess_buffer(path: str | Path, config: MaskConfig, *, overwrite: bool =
         if num_shards > 1:
             raise UsageError(f"{buf.location}: changing the settings of data/{MASKS_KEY} must be done by one "
                              "process (run once without --num-shards, then shard)")
-        recreate = True
+        recreate = replace = True
     elif old is not None and mine and flags[mine].all() and not overwrite:
         raise UsageError(f"{buf.location}: data/{MASKS_KEY} already exists for "
                          f"{'all episodes' if num_shards == 1 else f'the episodes of shard {shard_index}'}; "
                          "pass --overwrite to recompute")
     buf = ReplayBuffer.open(path, mode="a")
     if recreate:
-        _create_arrays(buf, config)
+        _create_arrays(buf, config, replace=replace)
         flags = np.zeros(buf.n_episodes, dtype=bool)
     else:
         _grow_arrays(buf)
