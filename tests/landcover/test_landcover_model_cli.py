@@ -185,3 +185,33 @@ def test_train_resume_generate(tmp_path, raster):
     assert r.exit_code == 2 and "does not match the config" in r.output
     r = run("generate", "--checkpoint", ck, "--size", 16, "--out", tmp_path / "u.png", "--device", "cpu")
     assert r.exit_code == 2 and "--size 16" in r.output
+
+
+def test_prepare_defaults_to_the_embedded_sample(tmp_path):
+    out = tmp_path / "s.npz"
+    r = run("prepare", "--size", 32, "--out", out, "--quiet")
+    assert r.exit_code == 0, r.output
+    z = np.load(out)
+    assert z["train_data"].shape[1:] == (1, 32, 32) and len(z["test_data"]) > 0
+    lon, lat = z["train_coords"].mean(0)
+    assert -113.5 < lon < -112.5 and 36.8 < lat < 37.8  # Zion National Park
+
+
+def test_bad_usage_is_one_line(tmp_path):
+    r = run("train", "--config", "no_such_config", "--out-dir", tmp_path / "o")
+    assert r.exit_code == 2 and "no such config file or shipped config" in r.output
+    r = run("generate", "--checkpoint", tmp_path / "missing", "--out", tmp_path / "x.png")
+    assert r.exit_code == 2 and "checkpoint not found" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_raster_order_option():
+    from mc_landcover.models.randar import RandAR, RandARConfig
+
+    m = RandAR(RandARConfig(size=4, n_layer=1, n_embd=16, n_head=2, order="raster"))
+    assert torch.equal(m.training_order(2), torch.arange(16).expand(2, -1))
+    m2 = RandAR(RandARConfig(size=4, n_layer=1, n_embd=16, n_head=2))
+    o = m2.training_order(2, torch.Generator().manual_seed(0))
+    assert not torch.equal(o, torch.arange(16).expand(2, -1)) and torch.equal(o.sort(1).values, torch.arange(16).expand(2, -1))
+    with pytest.raises(ValueError):
+        RandARConfig.from_dict({"order": "spiral"})
