@@ -176,3 +176,5 @@ def test_checkpoint_not_matching_config_exits_2(setup, tmp_path):
     assert code == 2 and "does not match" in text and "Traceback" not in text
     code, text = run("eval-perplexity", "--config", other, "--checkpoint", ck, "--data", setup["data"])
     assert code == 2 and "does not match" in text
+    code, text = run("eval-inpaint", "--checkpoint", ck, "--data", setup["data"], "--size", 6)
+    assert code == 2 and "6x6" in text and "Traceback" not in text

@@ -18,10 +18,14 @@ def randar_fill(model, x: np.ndarray, hidden: np.ndarray, *, device="cpu", batch
 
     from mc_core.progress import progress
 
+    from mc_core.errors import UsageError
+
     x = np.asarray(x, dtype=np.int64)
     hidden = np.asarray(hidden, dtype=bool)
-    gen = torch.Generator(device=str(device).split(":")[0] if str(device) != "cpu" else "cpu")
-    gen.manual_seed(seed)
+    if x.shape[1:] != (model.size, model.size):
+        raise UsageError(f"maps are {x.shape[1]}x{x.shape[2]} but the model works on {model.size}x{model.size} "
+                         f"maps (use --size {model.size} or data prepared at that size)")
+    gen = torch.Generator().manual_seed(seed)  # CPU generator: the same draws on every device
     probs, argmax, sampled = [], [], []
     starts = range(0, x.shape[0], batch_size)
     for s in progress(starts, desc=progress_desc or "inpaint (randar)", total=len(starts)):
