@@ -1,0 +1,147 @@
+"""`encode(mask, model=...) -> bytes` and `decode(bytes) -> mask`: the learned codec end to end.
+
+A file is codec-B's `.mcz` container (see container.py) with payload kind 16 ("learned"): the
+header holds shape, dtype, the class-id table, the first 16 bytes of the SHA-256 of the model's
+`model.safetensors`, and the CRC-32 of the mask; the payload is :mod:`mc_codec.coding.coder`'s.
+
+Class ids and the model vocabulary: ids below the model's `vocab_size` are coded as themselves.
+Escape path: if a mask holds an id >= vocab_size but no more distinct ids than the vocabulary, its
+ids are coded by their rank in the header's class table (lossless, but the model's class
+statistics no longer apply, so it compresses less well); with more distinct ids than the
+vocabulary, encoding is refused with a clear error.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mc_core.errors import BadInputError
+
+from mc_codec.tokens import DEFAULT_BAND_HEIGHT, MAX_WIDTH
+
+LEARNED_KIND = 16
+_CACHE: dict[str, "CodecModel"] = {}
+
+
+@dataclass
+class CodecModel:
+    model: object          # torch module, eval mode, CPU
+    name: str              # registered architecture
+    digest: bytes          # 16-byte digest of model.safetensors
+    path: Path
+    config: dict
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.config["vocab_size"])
+
+
+def default_checkpoint() -> Path:
+    """The small model shipped inside the package (trained on the shipped samples)."""
+    return Path(__file__).resolve().parent.parent / "default_model"
+
+
+def load_model(checkpoint: str | os.PathLike | None = None) -> CodecModel:
+    """Load (and cache) a codec checkpoint; the shipped default model when `checkpoint` is None."""
+    from mc_core.checkpoint import WEIGHTS_FILE, load_checkpoint
+
+    from mc_codec.container import digest_file
+    from mc_codec.models import MODEL_NAMES, build_model
+
+    path = Path(checkpoint) if checkpoint is not None else default_checkpoint()
+    key = str(path.resolve())
+    if key in _CACHE:
+        return _CACHE[key]
+    ck = load_checkpoint(path, expect_model=MODEL_NAMES)
+    try:
+        model = build_model(ck.model, ck.config)
+        model.load_state_dict(ck.state_dict)
+    except (TypeError, RuntimeError, KeyError) as exc:
+        raise BadInputError(ck.path, f"not a usable codec checkpoint ({str(exc).splitlines()[0]})") from None
+    model.eval()
+    cm = CodecModel(model, ck.model, digest_file(ck.path / WEIGHTS_FILE), ck.path, ck.config)
+    _CACHE[key] = cm
+    return cm
+
+
+def _as_model(model) -> CodecModel:
+    if isinstance(model, CodecModel):
+        return model
+    return load_model(model)
+
+
+def _symbol_map(classes: tuple[int, ...], vocab: int, source) -> np.ndarray | None:
+    """None for identity coding, else the ascending class table (ids coded by rank)."""
+    if not classes or max(classes) < vocab:
+        return None
+    if len(classes) > vocab:
+        raise BadInputError(source, f"mask has {len(classes)} distinct class ids, more than the model's "
+                                    f"vocabulary of {vocab}: train a model with a larger --vocab-size")
+    return np.asarray(classes, dtype=np.int64)
+
+
+def encode_with_stats(mask: np.ndarray, model=None, *, band_height: int = DEFAULT_BAND_HEIGHT,
+                      source: str | os.PathLike | None = None) -> tuple[bytes, float]:
+    """(file bytes, the quantised model's ideal payload bits)."""
+    from mc_codec.container import Header, pack
+    from mc_codec.coding.coder import encode_ids
+
+    cm = _as_model(model)
+    src = source if source is not None else "<mask>"
+    mask = np.asarray(mask)
+    if mask.ndim != 2 or mask.size == 0:
+        raise BadInputError(src, f"expected a non-empty 2-D mask, got shape {mask.shape}")
+    if mask.dtype.name not in ("uint8", "uint16"):
+        if mask.dtype.kind not in "iu" or (mask.size and (mask.min() < 0 or mask.max() > 65535)):
+            raise BadInputError(src, f"expected uint8/uint16 class ids, got {mask.dtype}")
+        mask = mask.astype(np.uint16 if mask.max() > 255 else np.uint8)
+    if mask.shape[1] > MAX_WIDTH:
+        raise BadInputError(src, f"mask width {mask.shape[1]} exceeds the coder's limit {MAX_WIDTH}")
+    header = Header.for_mask(mask, kind=LEARNED_KIND, model_digest=cm.digest)
+    table = _symbol_map(header.classes, cm.vocab_size, src)
+    ids = mask.astype(np.int64) if table is None else np.searchsorted(table, mask.astype(np.int64))
+    payload, bits = encode_ids(cm.model, ids, band_height)
+    return pack(header, payload), bits
+
+
+def encode(mask: np.ndarray, model=None, *, band_height: int = DEFAULT_BAND_HEIGHT) -> bytes:
+    """Losslessly code a (H, W) uint8/uint16 mask into `.mcz` bytes with a learned model
+    (a CodecModel, a checkpoint path, or None for the shipped default model)."""
+    return encode_with_stats(mask, model, band_height=band_height)[0]
+
+
+def decode(data: bytes, model=None, *, source: str | os.PathLike | None = None) -> np.ndarray:
+    """Inverse of :func:`encode`. Any problem (wrong model, truncated or corrupt data, newer
+    format) is a BadInputError naming `source`; a wrong mask is never returned."""
+    from mc_codec.container import check_crc, check_model, unpack
+    from mc_codec.coding.coder import CorruptPayload, decode_ids
+
+    src = source if source is not None else "<bytes>"
+    header, payload = unpack(bytes(data), source=src)
+    if header.kind != LEARNED_KIND:
+        raise BadInputError(src, f"payload kind {header.kind_name!r} is not the learned codec")
+    cm = _as_model(model)
+    check_model(header, cm.digest, src)
+    h, w = header.shape
+    if h == 0 or w == 0 or w > MAX_WIDTH:
+        raise BadInputError(src, f"corrupt header: shape {header.shape}")
+    table = _symbol_map(header.classes, cm.vocab_size, src)
+    try:
+        ids = decode_ids(cm.model, payload, h, w)
+    except CorruptPayload as exc:
+        raise BadInputError(src, f"corrupt payload ({exc})") from None
+    except (ValueError, RuntimeError, OverflowError) as exc:  # constriction on garbage input
+        raise BadInputError(src, f"corrupt payload ({str(exc).splitlines()[0] if str(exc) else exc})") from None
+    if table is not None:
+        if ids.max() >= len(table):
+            raise BadInputError(src, "corrupt payload (class outside the class table)")
+        ids = table[ids]
+    elif header.classes and ids.max() > max(header.classes):
+        raise BadInputError(src, "corrupt payload (class outside the class table)")
+    mask = ids.astype(header.dtype)
+    check_crc(header, mask, src)
+    return mask

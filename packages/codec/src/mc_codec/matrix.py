@@ -1,0 +1,139 @@
+"""The codec matrix (the seed's run_lm_codec_matrix): learned codec vs classical codecs per image."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+
+COLUMNS = ["image", "codec", "bytes", "bits_per_pixel", "encode_s", "decode_s", "lossless"]
+LEARNED = "learned"
+IDEAL = "learned-ideal"
+CONTEXT = "context-model-ideal"
+
+
+def run_matrix(folder: Path, rel_paths: list[str], model, *, codecs=None, progress=None) -> list[dict]:
+    from mc_codec.classical import available_codecs
+    from mc_codec.coding.api import decode, encode_with_stats
+    from mc_codec.context_model import context_model_bits
+    from mc_codec.data.masks import read_mask
+    from mc_codec.evaluate import image_bits
+    from mc_codec.rows import image_tokens
+
+    classical = available_codecs()
+    if codecs:
+        classical = {k: v for k, v in classical.items() if k in codecs}
+    rows = []
+    it = progress(rel_paths) if progress else rel_paths
+    for rel in it:
+        path = folder / rel
+        mask = read_mask(path)
+        px = mask.size
+        t0 = time.perf_counter()
+        data, _ = encode_with_stats(mask, model, source=path)
+        t1 = time.perf_counter()
+        back = decode(data, model, source=path)
+        t2 = time.perf_counter()
+        rows.append(_row(rel, LEARNED, len(data), px, t1 - t0, t2 - t1, np.array_equal(back, mask)))
+        ids = mask.astype(np.int64)
+        if ids.max() < model.vocab_size:
+            t0 = time.perf_counter()
+            tok = image_tokens(ids, model.model.use_2d)
+            bits = image_bits(model.model, tok)["bits"]
+            rows.append(_row(rel, IDEAL, bits / 8, px, time.perf_counter() - t0, None, None))
+        t0 = time.perf_counter()
+        cbits = context_model_bits(mask)
+        rows.append(_row(rel, CONTEXT, cbits / 8, px, time.perf_counter() - t0, None, None))
+        for name, codec in classical.items():
+            if not codec.supports(mask):
+                continue
+            t0 = time.perf_counter()
+            enc = codec.encode(mask)
+            t1 = time.perf_counter()
+            dec = codec.decode(enc, mask.shape, mask.dtype)
+            t2 = time.perf_counter()
+            rows.append(_row(rel, name, len(enc), px, t1 - t0, t2 - t1, np.array_equal(dec, mask)))
+    return rows
+
+
+def _row(image, codec, nbytes, pixels, enc_s, dec_s, lossless) -> dict:
+    return {"image": image, "codec": codec, "bytes": nbytes, "bits_per_pixel": 8.0 * nbytes / pixels,
+            "encode_s": enc_s, "decode_s": dec_s, "lossless": lossless, "_pixels": pixels}
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+    by: dict[str, dict] = {}
+    for r in rows:
+        s = by.setdefault(r["codec"], {"codec": r["codec"], "bytes": 0.0, "pixels": 0, "enc": 0.0,
+                                       "dec": 0.0, "has_dec": True, "lossless": True, "images": 0})
+        s["bytes"] += r["bytes"]
+        s["pixels"] += r["_pixels"]
+        s["enc"] += r["encode_s"] or 0.0
+        s["images"] += 1
+        if r["decode_s"] is None:
+            s["has_dec"] = False
+        else:
+            s["dec"] += r["decode_s"]
+        if r["lossless"] is False:
+            s["lossless"] = False
+    png = by.get("png")
+    out = []
+    for s in by.values():
+        bpp = 8 * s["bytes"] / s["pixels"]
+        out.append({
+            "codec": s["codec"], "images": s["images"], "bpp": bpp,
+            "ratio_to_png": (s["bytes"] / png["bytes"]) if png else float("nan"),
+            "encode_mp_s": s["pixels"] / 1e6 / s["enc"] if s["enc"] > 0 else float("nan"),
+            "decode_mp_s": (s["pixels"] / 1e6 / s["dec"]) if s["has_dec"] and s["dec"] > 0 else float("nan"),
+            "lossless": s["lossless"] if s["has_dec"] else None,
+        })
+    return sorted(out, key=lambda s: s["bpp"])
+
+
+def format_summary(summary: list[dict]) -> str:
+    lines = [f"{'codec':<20} {'bpp':>8} {'vs PNG':>7} {'enc MP/s':>9} {'dec MP/s':>9}  lossless"]
+    for s in summary:
+        dec = "-" if s["decode_mp_s"] != s["decode_mp_s"] else f"{s['decode_mp_s']:.2f}"
+        ll = "(ideal)" if s["lossless"] is None else ("yes" if s["lossless"] else "NO")
+        lines.append(f"{s['codec']:<20} {s['bpp']:>8.4f} {s['ratio_to_png']:>7.3f} "
+                     f"{s['encode_mp_s']:>9.2f} {dec:>9}  {ll}")
+    return "\n".join(lines)
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    from mc_core.atomic import write_text
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n", extrasaction="ignore")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: ("" if r[k] is None else (f"{r[k]:.6g}" if isinstance(r[k], float) else r[k]))
+                    for k in COLUMNS})
+    write_text(path, buf.getvalue())
+
+
+def plot_summary(path: Path, summary: list[dict], title: str = "codec matrix") -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mc_core.atomic import atomic_path
+
+    names = [s["codec"] for s in summary]
+    vals = [s["bpp"] for s in summary]
+    colors = ["C3" if n.startswith("learned") else ("C1" if n == CONTEXT else "C0") for n in names]
+    fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(names) + 1.2), dpi=100)
+    ax.barh(names[::-1], vals[::-1], color=colors[::-1])
+    for i, v in enumerate(vals[::-1]):
+        ax.text(v, i, f" {v:.4f}", va="center", fontsize=8)
+    ax.set_xlabel("bits per pixel (lower is better)")
+    ax.set_title(title)
+    ax.set_xlim(0, max(vals) * 1.25 if vals else 1)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
