@@ -115,6 +115,7 @@ def test_row_reader_matches_zarr(tmp_path, fmt, compressor):
         assert (reader.path_of is not None) == (key != "s")  # fast path only for one-row chunks
         for t in range(5):
             np.testing.assert_array_equal(reader(t), ep[key][t])
+        np.testing.assert_array_equal(reader.rows(1, 4), ep[key][1:4])
     # rows written by the fast path read back through zarr itself
     buf = ReplayBuffer.open(tmp_path / "b", mode="a")
     writer = RowReader(buf, "m")

@@ -98,16 +98,20 @@ class FrameTargets:
                  velocity: np.ndarray, config: MaskConfig):
         from scipy.spatial import cKDTree
 
-        pts = np.asarray(cam_points, dtype=np.float64).reshape(-1, 3)
+        pts = np.asarray(cam_points).reshape(-1, 3)
         ids = np.asarray(seg).reshape(-1)
         if ids.shape[0] != pts.shape[0]:
             raise ValueError(f"segmentation has {ids.shape[0]} pixels but the camera clouds {pts.shape[0]} points")
         thr = config.thresholds()
+        wanted = np.asarray(config.object_ids)
+        hit = np.isin(ids, wanted)  # select first, convert only the object points to float64
+        obj_pts = pts[hit].astype(np.float64)
+        obj_ids = ids[hit]
         self.trees: list[tuple[float, object]] = []
         for t in np.unique(thr):
-            sel = np.isin(ids, np.asarray(config.object_ids)[thr == t])
+            sel = np.isin(obj_ids, wanted[thr == t])
             if sel.any():
-                self.trees.append((float(t), cKDTree(pts[sel])))
+                self.trees.append((float(t), cKDTree(obj_pts[sel])))
         self.gripper = np.asarray(gripper, dtype=np.float64)
         self.velocity = np.asarray(velocity, dtype=np.float64)
 

@@ -66,7 +66,7 @@ def pixel_counts(buf: ReplayBuffer, block: int = 64) -> dict[int, int]:
     read = RowReader(buf, "segmentation_masks")
     counts: dict[int, int] = {}
     for s in range(0, buf.n_steps, block):
-        a = np.stack([read(g) for g in range(s, min(s + block, buf.n_steps))]).reshape(-1)
+        a = read.rows(s, min(s + block, buf.n_steps)).reshape(-1)
         if a.size and a.min() >= 0 and a.max() < 1 << 20:  # small non-negative ids: bincount is fast
             c = np.bincount(a)
             ids = np.flatnonzero(c)
@@ -190,7 +190,7 @@ def preprocess_buffer(path: str | Path, config: MaskConfig, *, overwrite: bool =
     for e in it:
         done[e] = 0
         sl = buf.episode_slice(e)
-        episode = {k: np.stack([r(g) for g in range(sl.start, sl.stop)]) for k, r in readers.items()}
+        episode = {k: r.rows(sl.start, sl.stop) for k, r in readers.items()}
         episode[STATE_KEY] = np.asarray(buf[STATE_KEY][sl])
         masks, indices = episode_masks(episode, e, config)
         for j, g in enumerate(range(sl.start, sl.stop)):  # one chunk file per timestep

@@ -73,11 +73,17 @@ class PointFlowAttentionDataset:
         self._states = np.asarray(self.buf[STATE_KEY][: self.buf.n_steps])
         self._actions = np.asarray(self.buf[self.action_key][: self.buf.n_steps])
 
-    def _row(self, key: str, g: int) -> np.ndarray:
+    def _reader(self, key: str) -> RowReader:
         reader = self._readers.get(key)
         if reader is None:
             reader = self._readers[key] = RowReader(self.buf, key)
-        return reader(g)
+        return reader
+
+    def _row(self, key: str, g: int) -> np.ndarray:
+        return self._reader(key)(g)
+
+    def _rows(self, key: str, start: int, stop: int) -> np.ndarray:
+        return self._reader(key).rows(start, stop)
 
     @property
     def precomputed(self) -> bool:
@@ -90,8 +96,8 @@ class PointFlowAttentionDataset:
         _warn_on_the_fly(self.buf.location)
         need = needed_timesteps(t, T, self.config)
         lo, hi = min(need), max(need) + 1
-        cams = np.stack([self._row("camera_point_clouds", start + u) for u in range(lo, hi)])
-        seg = np.stack([self._row("segmentation_masks", start + u) for u in range(lo, hi)])
+        cams = self._rows("camera_point_clouds", start + lo, start + hi)
+        seg = self._rows("segmentation_masks", start + lo, start + hi)
         # velocity at u needs u+1 (or u-1 at the end): give the states of the whole episode
         states = self._states[start:start + T]
         frames = episode_frames(cams, seg, states, self.config, need, offset=lo)

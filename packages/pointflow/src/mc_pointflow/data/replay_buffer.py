@@ -352,15 +352,32 @@ class RowReader:
                                            shuffle=int(comp.get("shuffle", 1)), blocksize=int(comp.get("blocksize", 0)))
 
     def __call__(self, i: int) -> np.ndarray:
+        out = np.empty(self.row_shape, dtype=self.dtype)
+        self._read_into(int(i), out)
+        return out
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        """Rows start..stop-1 stacked, decoded straight into one array."""
         if self.path_of is None:
-            return np.asarray(self.arr[i])
+            return np.asarray(self.arr[start:stop])
+        out = np.empty((stop - start,) + self.row_shape, dtype=self.dtype)
+        for j in range(stop - start):
+            self._read_into(start + j, out[j])
+        return out
+
+    def _read_into(self, i: int, out: np.ndarray) -> None:
+        if self.path_of is None:
+            out[...] = np.asarray(self.arr[i])
+            return
         try:
-            raw = self.path_of(int(i)).read_bytes()
+            raw = self.path_of(i).read_bytes()
         except FileNotFoundError:
-            return np.full(self.row_shape, self.fill, dtype=self.dtype)
+            out[...] = self.fill
+            return
         if self.decoder is not None:
-            raw = self.decoder.decode(raw)
-        return np.frombuffer(raw, dtype=self.dtype).reshape(self.row_shape).copy()
+            self.decoder.decode(raw, out=out)
+        else:
+            out[...] = np.frombuffer(raw, dtype=self.dtype).reshape(self.row_shape)
 
     @property
     def fast(self) -> bool:
