@@ -49,9 +49,21 @@ def load_processor(folder: str | Path, chat_template: str | None = None):
     return processor
 
 
+def quiet_transformers() -> None:
+    """Silence transformers' own progress bars when `--quiet` is on."""
+    from mc_core.progress import is_quiet
+
+    if is_quiet():
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+
+
 def load_model(folder: str | Path, device: str = "cpu", dtype: str = "auto"):
     import torch
     from transformers import AutoModelForImageTextToText
+
+    quiet_transformers()
 
     try:
         model = AutoModelForImageTextToText.from_pretrained(
