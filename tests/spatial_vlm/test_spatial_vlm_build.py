@@ -212,3 +212,36 @@ def test_zero_shot_builds_and_summarises(tmp_path, capsys):
     assert len(csv) == 5
     for name in ("t1_val_multi", "t2b_val_multi"):
         assert (tmp_path / "zs" / "eval" / f"{name}.json").is_file()
+
+
+def test_eval_resumes_from_partial_results(demo, tmp_path, capsys):
+    from mc_spatial_vlm.data.tasks import load_task_json
+    from mc_spatial_vlm.evaluate import evaluate
+    from mc_spatial_vlm.predictors import PixelDiffPredictor
+
+    root, _ = demo
+    samples = load_task_json(root / "tasks" / "t2b_val_multi.json")
+
+    class Counting(PixelDiffPredictor):
+        calls = 0
+
+        def predict(self, images, prompt, sample):
+            Counting.calls += 1
+            if Counting.calls == 4:
+                raise KeyboardInterrupt  # an interrupted run
+            return super().predict(images, prompt, sample)
+
+    partial = tmp_path / "o.json.partial.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(Counting(), samples, resume_path=partial, run_key="k")
+    with open(partial, "a") as f:
+        f.write('{"index": 3, "resu')  # torn last line
+    Counting.calls = 10
+    res = evaluate(Counting(), samples, resume_path=partial, run_key="k")
+    assert Counting.calls == 10 + len(samples) - 3  # the 3 finished samples were not run again
+    full = evaluate(PixelDiffPredictor(), samples)
+    assert res == full
+    # another run key starts afresh
+    Counting.calls = 100
+    evaluate(Counting(), samples, resume_path=partial, run_key="other")
+    assert Counting.calls == 100 + len(samples)

@@ -108,6 +108,8 @@ def eval_cmd(model, data_json, image_folder, output_json, max_new_tokens, chat_t
     """Evaluate a model or baseline on one task JSON (greedy decoding).
 
     Writes {"metrics": {...}, "results": [...]}; a sample that fails is recorded with its error.
+    Finished samples are kept in OUTPUT_JSON.partial.jsonl while running, so an interrupted run
+    started again with the same model and data goes on where it stopped.
 
     \b
     Example:
@@ -121,10 +123,15 @@ def eval_cmd(model, data_json, image_folder, output_json, max_new_tokens, chat_t
     from mc_spatial_vlm.data.tasks import load_task_json
     from mc_spatial_vlm.evaluate import evaluate
 
+    import os
+
     samples = load_task_json(data_json)
     predictor = _predictor(model, device, max_new_tokens, chat_template, image_aspect_ratio, image_size)
-    res = evaluate(predictor, samples, image_folder=image_folder, progress=progress)
+    partial = f"{output_json}.partial.jsonl"
+    key = f"{os.path.abspath(model) if os.path.isdir(model) else model}|{os.path.abspath(data_json)}|{max_new_tokens}"
+    res = evaluate(predictor, samples, image_folder=image_folder, progress=progress, resume_path=partial, run_key=key)
     write_json(output_json, res)
+    os.remove(partial)
     errors = sum(1 for r in res["results"] if r.get("error"))
     m = res["metrics"]
     fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731

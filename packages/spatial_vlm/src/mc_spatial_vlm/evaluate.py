@@ -66,8 +66,52 @@ def evaluate_sample(predictor, sample: dict[str, Any], image_folder: str = "/") 
 
 
 def evaluate(predictor, samples: list[dict[str, Any]], *, image_folder: str = "/",
-             progress: Callable | None = None) -> dict[str, Any]:
-    """`{"metrics": {...seed keys...}, "results": [...]}`."""
-    it = progress(samples, desc="eval") if progress else samples
-    results = [evaluate_sample(predictor, s if isinstance(s, dict) else {}, image_folder) for s in it]
+             progress: Callable | None = None, resume_path: str | Path | None = None,
+             run_key: str = "") -> dict[str, Any]:
+    """`{"metrics": {...seed keys...}, "results": [...]}`.
+
+    With `resume_path`, each finished sample is appended to that JSON-lines file as it completes; a
+    rerun with the same `run_key` (model + data) and sample count skips the samples already there.
+    The caller removes the file once the final output is written.
+    """
+    import json
+
+    done: dict[int, dict[str, Any]] = {}
+    fh = None
+    header = {"run_key": run_key, "num_samples": len(samples)}
+    if resume_path is not None:
+        rp = Path(resume_path)
+        if rp.is_file():
+            lines = rp.read_text().splitlines()
+            try:
+                same_run = bool(lines) and json.loads(lines[0]) == header
+            except json.JSONDecodeError:
+                same_run = False
+            for line in lines[1:] if same_run else []:
+                try:  # a line torn by an interruption ends what can be reused
+                    rec = json.loads(line)
+                    done[int(rec["index"])] = rec["result"]
+                except (json.JSONDecodeError, KeyError, ValueError, TypeError):
+                    break
+        from mc_core.atomic import write_text
+
+        write_text(rp, json.dumps(header) + "\n" + "".join(
+            json.dumps({"index": i, "result": rec}) + "\n" for i, rec in sorted(done.items())))
+        fh = open(rp, "a")
+    results: list[dict[str, Any]] = []
+    try:
+        it = progress(range(len(samples)), desc="eval") if progress else range(len(samples))
+        for i in it:
+            if i in done:
+                results.append(done[i])
+                continue
+            s = samples[i]
+            rec = evaluate_sample(predictor, s if isinstance(s, dict) else {}, image_folder)
+            results.append(rec)
+            if fh is not None:
+                fh.write(json.dumps({"index": i, "result": rec}) + "\n")
+                fh.flush()
+    finally:
+        if fh is not None:
+            fh.close()
     return {"metrics": summarize(results), "results": results}

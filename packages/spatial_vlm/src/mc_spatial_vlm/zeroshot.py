@@ -53,8 +53,12 @@ def run_zero_shot(predictor, out_dir: str | Path, *, tasks_dir: str | Path | Non
         build_tasks(data_root, tasks, seed=seed, progress=progress, **(build_kwargs or {}))
     results = {}
     for name in EVAL_SETS:
-        res = evaluate(predictor, load_task_json(tasks / f"{name}.json"), progress=progress)
+        partial = out / "eval" / f"{name}.json.partial.jsonl"
+        key = f"{getattr(predictor, 'name', '')}|{getattr(predictor, 'model_path', '')}|{(tasks / name).resolve()}"
+        res = evaluate(predictor, load_task_json(tasks / f"{name}.json"), progress=progress, resume_path=partial,
+                       run_key=key)
         write_json(out / "eval" / f"{name}.json", res)
+        partial.unlink()
         results[name] = res
     rows = summary_rows(results)
     write_json(out / "summary.json", rows)

@@ -106,6 +106,7 @@ class HFVLMPredictor:
         from mc_core.device import resolve_device
 
         check_model_folder(model_path)
+        self.model_path = str(Path(model_path).resolve())
         prepare_images([], image_aspect_ratio, image_size)  # validates the aspect mode early
         self.device = str(resolve_device(device))
         self.processor = load_processor(model_path, chat_template)
