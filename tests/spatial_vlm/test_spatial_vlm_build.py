@@ -245,3 +245,24 @@ def test_eval_resumes_from_partial_results(demo, tmp_path, capsys):
     Counting.calls = 100
     evaluate(Counting(), samples, resume_path=partial, run_key="other")
     assert Counting.calls == 100 + len(samples)
+
+
+def test_sharded_build_then_merge_equals_plain_build(demo, tmp_path, capsys):
+    root, _ = demo
+    common = ["build", "--data-root", root / "data", "--use-dilated-mask", "-q"]
+    for i in range(2):
+        code, _, err = run(capsys, *common, "--out-dir", tmp_path / "s", "--num-shards", "2", "--shard-index", i)
+        assert code == 0, err
+    parts = sorted((tmp_path / "s" / "shards").glob("t1_val_multi.shard-*-of-002.json"))
+    assert len(parts) == 2
+    n_parts = sum(len(json.loads(p.read_text())) for p in parts)
+    assert n_parts == len(load(root, "t1_val_multi.json"))
+    images = {p: p.stat().st_mtime_ns for p in (tmp_path / "s").rglob("*_concat.jpg")}
+    code, _, err = run(capsys, *common, "--out-dir", tmp_path / "s")
+    assert code == 0, err
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "s").rglob("*_concat.jpg")} == images  # reused
+    merged = (tmp_path / "s" / "t1_val_concat.json").read_text()
+    assert merged.replace(str(tmp_path / "s"), "OUT") == \
+        (root / "tasks" / "t1_val_concat.json").read_text().replace(str(root / "tasks"), "OUT")
+    code, _, err = run(capsys, *common, "--out-dir", tmp_path / "s", "--num-shards", "2", "--shard-index", "2")
+    assert code == 2 and "--shard-index" in err

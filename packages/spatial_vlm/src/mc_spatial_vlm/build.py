@@ -119,8 +119,16 @@ def _conv(prompt: str, answer: str) -> list[dict[str, str]]:
 
 def build_tasks(data_root: str | Path, out_dir: str | Path, *, mode: str = "anchor", anchor_k: int = 1,
                 alpha: float = 0.45, use_dilated_mask: bool = False, emit_concat: bool = True, seed: int = 0,
-                splits: tuple[str, ...] = SPLITS, progress: Callable | None = None) -> dict[str, int]:
-    """Build all task JSONs and images; returns the number of samples per JSON file written."""
+                splits: tuple[str, ...] = SPLITS, num_shards: int = 1, shard_index: int = 0,
+                progress: Callable | None = None) -> dict[str, int]:
+    """Build all task JSONs and images; returns the number of samples per JSON file written.
+
+    With `num_shards` > 1 only every num_shards-th instance (from `shard_index`) is built and the
+    JSONs go to `out_dir/shards/<name>.shard-<i>-of-<n>.json`; a final run without sharding writes the
+    full JSONs and reuses every image the shards wrote (existing images are never rewritten).
+    """
+    from mc_core.options import shard_slice
+
     from PIL import Image
 
     from mc_core.atomic import write_json
@@ -144,7 +152,7 @@ def build_tasks(data_root: str | Path, out_dir: str | Path, *, mode: str = "anch
         t1c: list[dict] = []
         t2a: list[dict] = []
         t2b: list[dict] = []
-        insts = instances[split]
+        insts = shard_slice(instances[split], num_shards, shard_index)
         it = progress(insts, desc=f"build {split}") if progress else insts
         for inst in it:
             views = [_ViewData(inst, v, use_dilated_mask, seed) for v in inst.views]
@@ -153,7 +161,8 @@ def build_tasks(data_root: str | Path, out_dir: str | Path, *, mode: str = "anch
             for a, b in _pairs(views, mode, anchor_k):
                 if id(a) not in marked:
                     p = out / "marked_abs" / rel / f"{a.view.stem}_marked.png"
-                    _save(mark(a.rgb, a.mask, alpha), p, format="PNG", compress_level=1)
+                    if not p.exists():  # restart: images already written are kept
+                        _save(mark(a.rgb, a.mask, alpha), p, format="PNG", compress_level=1)
                     marked[id(a)] = p
                 a_marked = marked[id(a)]
                 answer = format_point(*b.point) if b.visible else NOT_VISIBLE
@@ -202,6 +211,8 @@ def build_tasks(data_root: str | Path, out_dir: str | Path, *, mode: str = "anch
             # the seed writes train Task2 files only when non-empty; val files always
             if not samples and split == "train" and name.startswith("t2"):
                 continue
+            if num_shards > 1:
+                name = f"shards/{name[:-5]}.shard-{shard_index:03d}-of-{num_shards:03d}.json"
             write_json(out / name, samples)
             counts[name] = len(samples)
     return counts

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from mc_core.cli import plugin_group
-from mc_core.options import device_option, quiet_option, seed_option
+from mc_core.options import device_option, quiet_option, seed_option, shard_options
 
 group = plugin_group("spatial-vlm", help="Multi-view spatial grounding tasks and evaluation for VLMs.")
 
@@ -75,21 +75,28 @@ def make_demo_data_cmd(out_root, train_scenes, val_scenes, objects_per_scene, wi
 @click.option("--emit-concat", type=click.Choice(["0", "1"]), default="1", show_default=True,
               help="Also write the side-by-side Task1 concat set.")
 @seed_option(0)
+@shard_options
 @quiet_option
-def build_cmd(data_root, out_dir, mode, anchor_k, alpha, use_dilated_mask, emit_concat, seed, quiet):
+def build_cmd(data_root, out_dir, mode, anchor_k, alpha, use_dilated_mask, emit_concat, seed, num_shards,
+              shard_index, quiet):
     """Build Task1 (multi, concat), Task2A and Task2B JSONs from an x3 data root.
+
+    Restartable: images already in OUT_DIR are kept. With --num-shards N each shard writes its
+    images and OUT_DIR/shards/*.json; run once more without sharding to write the full JSONs
+    (fast: it reuses the images).
 
     \b
     Example:
       mc spatial-vlm build --data-root demo_x3 --out-dir tasks --mode anchor \\
         --anchor-k 1 --alpha 0.45 --use-dilated-mask --emit-concat 1
+      mc spatial-vlm build --data-root x3 --out-dir tasks --num-shards 8 --shard-index 3
     """
     from mc_core.progress import info, progress
     from mc_spatial_vlm.build import build_tasks
 
     counts = build_tasks(data_root, out_dir, mode=mode, anchor_k=anchor_k, alpha=alpha,
                          use_dilated_mask=use_dilated_mask, emit_concat=emit_concat == "1", seed=seed,
-                         progress=progress)
+                         num_shards=num_shards, shard_index=shard_index, progress=progress)
     for name, n in counts.items():
         info(f"{name}: {n} samples")
 
