@@ -164,6 +164,8 @@ def eval_cmd(data, checkpoint, method, out_json, device, quiet):
     from mc_loci.data.moving_shapes import MovingShapes
     from mc_loci.evaluate import evaluate
 
+    if method == "model" and not checkpoint:
+        raise click.UsageError("--method model needs --checkpoint")
     ds = MovingShapes(data)
     seg = _segmenter(method, checkpoint, device)
     result = evaluate(ds, seg, method=method)
