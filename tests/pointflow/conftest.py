@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-TINY = dict(steps=6, image_size=24, n_cams=3, n_points=400)
+TINY = {"steps": 6, "image_size": 24, "n_cams": 3, "n_points": 400}
 
 
 @pytest.fixture(scope="session")

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from mc_pointflow.masks import (FrameTargets, MaskConfig, brute_force_mask, episode_masks, frame_attention,
-                                sample_point_indices, timestep_mask)
+from mc_pointflow.masks import (
+    FrameTargets,
+    MaskConfig,
+    brute_force_mask,
+    episode_masks,
+    frame_attention,
+    sample_point_indices,
+    timestep_mask,
+)
 from mc_pointflow.sim.scene import simulate_episode
 
 
@@ -81,7 +87,7 @@ def test_soft_attention_decays_with_distance():
 
 
 def test_velocity_attention_covers_points_ahead_of_the_gripper():
-    base = dict(object_ids=(1,), distance_threshold=0.01, gripper_radius=0.03)
+    base = {"object_ids": (1,), "distance_threshold": 0.01, "gripper_radius": 0.03}
     pts = np.array([[0.10, 0, 0], [-0.10, 0, 0], [0.10, 0.2, 0], [0.02, 0, 0]])
     frame = _frame([[9.0, 9.0, 9.0]], [1], gripper=(0, 0, 0), velocity=(0.05, 0, 0), config=MaskConfig(**base))
     off = frame_attention(pts, frame, MaskConfig(**base))
@@ -91,7 +97,7 @@ def test_velocity_attention_covers_points_ahead_of_the_gripper():
 
 
 def test_temporal_smoothing_averages_neighbouring_frames():
-    base = dict(object_ids=(1,), distance_threshold=0.01, gripper_radius=0.0)
+    base = {"object_ids": (1,), "distance_threshold": 0.01, "gripper_radius": 0.0}
     # an object point that moves along x: at t it sits at x = 0.1 t
     T = 5
     cam = np.array([[[0.1 * t, 0.0, 0.0]] for t in range(T)]).reshape(T, 1, 1, 3)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import click
-
 from mc_core.cli import plugin_group
 from mc_core.options import quiet_option, seed_option, shard_options
 
@@ -61,6 +60,7 @@ def collect_demos_cmd(task, episodes, split, out_dir, steps, image_size, n_cams,
       mc pointflow collect-demos --task reach_target --episodes 5 --split valid --out-dir demos/sim/reach_target
     """
     from mc_core.progress import info, progress
+
     from mc_pointflow.sim.collect import collect_demos
 
     out = out_dir or f"demos/sim/{task}"
@@ -80,6 +80,7 @@ def object_names_cmd(buffer, as_json):
       mc pointflow object-names --buffer demos/sim/unplug_charger_like/train_segmented
     """
     from mc_core.errors import BadInputError
+
     from mc_pointflow.data.replay_buffer import ReplayBuffer
     from mc_pointflow.preprocess import pixel_counts
 
@@ -151,6 +152,7 @@ def preprocess_masks_cmd(task, data_root, split, buffer, first_id, more_ids, dis
       mc pointflow preprocess-masks --task unplug_charger_like --overwrite --soft-sigma 0.01
     """
     from mc_core.progress import info, progress
+
     from mc_pointflow.masks import MaskConfig
     from mc_pointflow.preprocess import preprocess_buffer
 
@@ -199,6 +201,7 @@ def verify_masks_cmd(task, data_root, split, buffer, batch_size, out_json, plot)
       mc pointflow verify-masks --buffer demos/sim/reach_target/train_segmented --plot mask.png
     """
     from mc_core.errors import McError
+
     from mc_pointflow.verify import verify_buffer
 
     reports, failed = [], []

@@ -12,8 +12,8 @@ give identical masks for the same (episode, timestep).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -65,7 +65,7 @@ class MaskConfig:
         return d
 
     @classmethod
-    def from_json(cls, d: dict) -> "MaskConfig":
+    def from_json(cls, d: dict) -> MaskConfig:
         d = dict(d)
         d["object_ids"] = tuple(int(i) for i in d["object_ids"])
         if d.get("object_thresholds") is not None:

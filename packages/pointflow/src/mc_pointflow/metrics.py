@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from mc_core.errors import UsageError
 
 

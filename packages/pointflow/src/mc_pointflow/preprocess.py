@@ -12,11 +12,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from mc_core.errors import BadInputError, UsageError
+
 from mc_pointflow.data.replay_buffer import ReplayBuffer, RowReader, make_compressor
-from mc_pointflow.masks import (CLOUD_KEY, DONE_KEY, INDICES_KEY, MASKS_KEY, SEGMENTATION_KEYS, STATE_KEY,
-                                MaskConfig, episode_masks, index_dtype)
+from mc_pointflow.masks import (
+    CLOUD_KEY,
+    DONE_KEY,
+    INDICES_KEY,
+    MASKS_KEY,
+    SEGMENTATION_KEYS,
+    STATE_KEY,
+    MaskConfig,
+    episode_masks,
+    index_dtype,
+)
 
 SPLITS = ("train", "valid")
 
@@ -49,7 +58,7 @@ def check_buffer(buf: ReplayBuffer, config: MaskConfig, *, scan_ids: bool = True
         raise BadInputError(buf.location, f"data/segmentation_masks must hold integer ids, not {seg.dtype}")
     if scan_ids:
         present = present_ids(buf)
-        missing = sorted(set(int(i) for i in config.object_ids) - set(present))
+        missing = sorted({int(i) for i in config.object_ids} - set(present))
         if missing:
             names = buf.attrs.get("object_names", {})
             known = ", ".join(f"{i}:{names.get(str(i), '?')}" for i in present)
@@ -124,7 +133,7 @@ def _create_arrays(buf: ReplayBuffer, config: MaskConfig, *, replace: bool) -> N
             grp.create_array(key, shape=shape, chunks=chunks, dtype=dtype, fill_value=0, overwrite=replace,
                              compressors=make_compressor("lz4", buf.zarr_format) if len(shape) > 1 else None,
                              attributes=attrs or None)
-        except Exception:  # noqa: BLE001 - created by a concurrent shard in the meantime
+        except Exception:
             if replace:
                 raise
             continue

@@ -13,11 +13,20 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-
 from mc_core.errors import BadInputError, UsageError
+
 from mc_pointflow.data.replay_buffer import ReplayBuffer, RowReader
-from mc_pointflow.masks import (CLOUD_KEY, INDICES_KEY, MASKS_KEY, STATE_KEY, MaskConfig,
-                                episode_frames, needed_timesteps, sample_point_indices, timestep_mask)
+from mc_pointflow.masks import (
+    CLOUD_KEY,
+    INDICES_KEY,
+    MASKS_KEY,
+    STATE_KEY,
+    MaskConfig,
+    episode_frames,
+    needed_timesteps,
+    sample_point_indices,
+    timestep_mask,
+)
 from mc_pointflow.preprocess import check_buffer, done_flags, stored_config
 
 _warned_on_the_fly = False

@@ -16,11 +16,11 @@ trimmed by the next append.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import numpy as np
-
 from mc_core.errors import BadInputError, UsageError
 
 EPISODE_ENDS = "meta/episode_ends"
@@ -70,7 +70,7 @@ class ReplayBuffer:
     # ------------------------------------------------------------------ open / create
     @classmethod
     def create(cls, path: str | os.PathLike | None = None, *, zarr_format: int = 2,
-               overwrite: bool = False) -> "ReplayBuffer":
+               overwrite: bool = False) -> ReplayBuffer:
         """A new empty buffer at `path` (a directory), or in memory when `path` is None."""
         import zarr
         from zarr.storage import LocalStore, MemoryStore
@@ -92,7 +92,7 @@ class ReplayBuffer:
         return cls(root, location)
 
     @classmethod
-    def open(cls, path: str | os.PathLike, mode: str = "r") -> "ReplayBuffer":
+    def open(cls, path: str | os.PathLike, mode: str = "r") -> ReplayBuffer:
         """Open an existing buffer; `mode` is "r" (read only) or "a" (read and append)."""
         import zarr
 
@@ -108,7 +108,7 @@ class ReplayBuffer:
         return buf
 
     @classmethod
-    def open_or_create(cls, path: str | os.PathLike, *, zarr_format: int = 2) -> "ReplayBuffer":
+    def open_or_create(cls, path: str | os.PathLike, *, zarr_format: int = 2) -> ReplayBuffer:
         p = Path(path)
         if p.exists() and any(p.iterdir()):
             return cls.open(p, mode="a")
@@ -144,23 +144,23 @@ class ReplayBuffer:
     def attrs(self):
         return self.root.attrs
 
-    @property
-    def episode_ends(self) -> np.ndarray:
+    def _cached_ends(self) -> np.ndarray:
         if self._ends is None:
             self._ends = np.asarray(self.root["meta"]["episode_ends"][:], dtype=np.int64)
-        return self._ends.copy()
+        return self._ends
+
+    @property
+    def episode_ends(self) -> np.ndarray:
+        return self._cached_ends().copy()
 
     @property
     def n_episodes(self) -> int:
-        if self._ends is None:
-            self.episode_ends
-        return int(self._ends.shape[0])
+        return int(self._cached_ends().shape[0])
 
     @property
     def n_steps(self) -> int:
-        if self._ends is None:
-            self.episode_ends
-        return int(self._ends[-1]) if self._ends.shape[0] else 0
+        ends = self._cached_ends()
+        return int(ends[-1]) if ends.shape[0] else 0
 
     @property
     def episode_lengths(self) -> np.ndarray:
@@ -194,7 +194,7 @@ class ReplayBuffer:
         if not -n <= episode_idx < n:
             raise IndexError(f"episode {episode_idx} out of range (buffer has {n})")
         episode_idx %= n
-        ends = self._ends
+        ends = self._cached_ends()
         start = int(ends[episode_idx - 1]) if episode_idx > 0 else 0
         return slice(start, int(ends[episode_idx]))
 

@@ -74,7 +74,7 @@ class Camera:
     _dirs: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
-    def look_at(cls, name: str, eye, target, height: int, width: int, fov_deg: float = 60.0) -> "Camera":
+    def look_at(cls, name: str, eye, target, height: int, width: int, fov_deg: float = 60.0) -> Camera:
         eye, target = np.asarray(eye, float), np.asarray(target, float)
         fwd = target - eye
         fwd /= np.linalg.norm(fwd)
@@ -184,7 +184,7 @@ def gripper_trajectory(target: np.ndarray, steps: int, rng: np.random.Generator)
     """
     start = np.array([rng.uniform(-0.2, 0.2), rng.uniform(-0.2, 0.2), 0.55])
     pre = target + np.array([0.0, 0.0, 0.12])
-    n1 = max(1, int(round(steps * 0.6)))
+    n1 = max(1, round(steps * 0.6))
     s = np.linspace(0, 1, steps)
     pos = np.empty((steps, 3))
     for i, u in enumerate(s):
@@ -257,7 +257,7 @@ def simulate_episode(task: str, seed: int, *, steps: int = 40, image_size: int =
     }
     meta = {
         "object_names": {str(k): v for k, v in object_names(shapes).items()},
-        "target_object_id": int(target_id),
+        "target_object_id": target_id,
         "cameras": [{"name": c.name, "K": c.K.tolist(), "extrinsics": c.extrinsics.tolist(),
                      "height": c.height, "width": c.width} for c in cams],
     }
