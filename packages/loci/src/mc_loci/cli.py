@@ -204,8 +204,13 @@ def segment_cmd(video, out_gif, checkpoint, method, out_npz, fps, scale, device)
     from mc_loci.render import write_overlay_gif
 
     seg = _segmenter(method, checkpoint, device)
+    from mc_core.errors import BadInputError
+
     vid = load_video(video, need_masks=False, need_depth=False)
-    ids = seg(vid)
+    try:
+        ids = seg(vid)
+    except BadInputError as exc:
+        raise BadInputError(exc.path or video, exc.problem) from None
     write_overlay_gif(out_gif, vid["rgb"], ids, fps=fps, scale=scale, truth=vid.get("masks"))
     if out_npz:
         with atomic_path(out_npz) as tmp:
