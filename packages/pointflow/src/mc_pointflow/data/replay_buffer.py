@@ -306,6 +306,7 @@ class RowReader:
         self.fill = self.arr.fill_value
         self.decoder = None
         self.path_of = None
+        self._made_dirs: set = set()
         try:
             self._plan(buf, key)
         except Exception:  # noqa: BLE001 - anything unusual: use zarr
@@ -384,7 +385,11 @@ class RowReader:
         return self.path_of is not None
 
     def write(self, i: int, row: np.ndarray) -> None:
-        """Write one row (atomically: temporary file, then rename); through zarr when not `fast`."""
+        """Write one row's chunk file in place (as zarr does); through zarr when not `fast`.
+
+        Not atomic per chunk: callers mark rows valid only after writing them (episode_ends for
+        data, meta/attention_masks_done for masks), so a torn chunk is never trusted.
+        """
         row = np.ascontiguousarray(row, dtype=self.dtype)
         if row.shape != self.row_shape:
             raise ValueError(f"row shape {row.shape} differs from {self.row_shape}")
@@ -393,7 +398,8 @@ class RowReader:
             return
         data = self.decoder.encode(row) if self.decoder is not None else row.tobytes()
         path = self.path_of(int(i))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        if path.parent not in self._made_dirs:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._made_dirs.add(path.parent)
+        with open(path, "wb") as f:
+            f.write(data)
