@@ -25,7 +25,7 @@ import struct
 import numpy as np
 
 from mc_codec.tokens import (
-    DEFAULT_BAND_HEIGHT, NEAR, NONE, NUM_FEATURES, NUM_NEAR, above_context, length_symbols,
+    DEFAULT_BAND_HEIGHT, NEAR, NONE, NUM_FEATURES, NUM_NEAR, length_symbols,
     log2_bucket, row_runs,
 )
 
@@ -90,8 +90,12 @@ def _run(model, height: int, width: int, band_height: int, mask: np.ndarray | No
     prev_cls = np.full(k, NONE, np.int64)
     prev_len = np.full(k, NONE, np.int64)
     active = np.ones(k, bool)
-    above_starts: list[np.ndarray | None] = [None] * k
-    above_rows = [-1] * k
+    # the row above of each band: classes, "a run starts here", next run start right of x
+    above_row = np.zeros((k, width), np.int64)
+    above_start = np.zeros((k, width), np.int64)
+    above_nxt = np.full((k, width), width, np.int64)
+    has_above = np.zeros(k, bool)
+    lb = log2_bucket(np.arange(width + 1))
     state = model.init_state(k)
     bits = 0.0
     max_steps = height * width + k
@@ -110,20 +114,23 @@ def _run(model, height: int, width: int, band_height: int, mask: np.ndarray | No
         feats[:, 0] = prev_cls
         feats[:, 1] = prev_len
         feats[:, 2:4] = NONE
-        d_above = width - x
-        for b in a:
-            r = row[b]
-            if use_2d and r % bh != 0:
-                if above_rows[b] != r - 1:
-                    above_rows[b] = r - 1
-                    above_starts[b] = row_runs(out[r - 1])[0]
-                ac, af, d, tr = above_context(out[r - 1], x[b:b + 1], width, above_starts[b])
-                feats[b, 2], feats[b, 3], feats[b, 5] = ac[0], af[0], tr[0]
-                d_above[b] = d[0]
-                feats[b, 6] = prev_cls[b] == ac[0]
-                feats[b, 7] = prev_cls[b] == af[0] and af[0] != NONE
-            feats[b, 4] = log2_bucket(d_above[b]) if use_2d else 0
-        feats[:, 8] = log2_bucket(width - x)
+        xa = np.minimum(x, width - 1)
+        kk = np.arange(k)
+        if use_2d:
+            has = has_above
+            nx = np.where(has, above_nxt[kk, xa], width)
+            d_above = np.where(has, nx - x, width - x)
+            ac = np.where(has, above_row[kk, xa], NONE)
+            af = np.where(has & (nx < width), above_row[kk, np.minimum(nx, width - 1)], NONE)
+            feats[:, 2] = ac
+            feats[:, 3] = af
+            feats[:, 4] = lb[d_above]
+            feats[:, 5] = np.where(has, above_start[kk, xa], 0)
+            feats[:, 6] = (prev_cls == ac) & (ac != NONE)
+            feats[:, 7] = (prev_cls == af) & (af != NONE)
+        else:
+            d_above = width - x
+        feats[:, 8] = lb[width - x]
         ft = torch.from_numpy(feats)
         ctx, new_state = model.step_context(state, ft)
         cls_freq = quantize(model.heads.class_logits(ctx))[a]
@@ -170,6 +177,9 @@ def _run(model, height: int, width: int, band_height: int, mask: np.ndarray | No
             run_i[a] += 1
         done = a[x[a] == width]
         for b in done:
+            if use_2d:
+                _set_above(out[row[b]], above_row, above_start, above_nxt, b)
+                has_above[b] = True
             row[b] += 1
             x[b] = 0
             prev_cls[b] = NONE
@@ -180,6 +190,19 @@ def _run(model, height: int, width: int, band_height: int, mask: np.ndarray | No
             if row[b] >= end[b]:
                 active[b] = False
     return out, bits
+
+
+def _set_above(r: np.ndarray, above_row, above_start, above_nxt, b: int) -> None:
+    w = r.shape[0]
+    above_row[b] = r
+    st = np.ones(w, bool)
+    st[1:] = r[1:] != r[:-1]
+    above_start[b] = st
+    # next start strictly right of x: reverse cumulative minimum of start positions
+    pos = np.where(st, np.arange(w), w)
+    nxt = np.full(w, w, np.int64)
+    nxt[:-1] = np.minimum.accumulate(pos[::-1])[::-1][1:]
+    above_nxt[b] = nxt
 
 
 def encode_ids(model, ids: np.ndarray, band_height: int = DEFAULT_BAND_HEIGHT) -> tuple[bytes, float]:
