@@ -50,6 +50,22 @@ def test_hf_vlm_eval_multi_and_concat(setup, tmp_path, capsys):
         assert all(isinstance(r["pred_text"], str) for r in res["results"])
 
 
+def test_hf_vlm_eval_with_chat_template_override(setup, tmp_path, capsys):
+    from mc_spatial_vlm.models.tiny_qwen2vl import CHAT_TEMPLATE
+
+    root, model = setup
+    tpl = tmp_path / "t.jinja"
+    tpl.write_text(CHAT_TEMPLATE)
+    for choice in ("qwen2", tpl):
+        code, _, err = run(capsys, "eval", "--model", model, "--data-json", root / "t1_val_concat_small.json",
+                           "--output-json", tmp_path / "o.json", "--max-new-tokens", "3", "--image-size", "28",
+                           "--chat-template", choice, "--device", "cpu", "-q")
+        assert code == 0, err
+    code, _, err = run(capsys, "eval", "--model", model, "--data-json", root / "t1_val_concat_small.json",
+                       "--output-json", tmp_path / "o.json", "--chat-template", "nope", "--device", "cpu")
+    assert code == 2 and "--chat-template" in err
+
+
 def test_hf_predictor_applies_chat_template_with_one_image_item_per_image(setup):
     from mc_spatial_vlm.models.hf_vlm import load_processor, user_message
 

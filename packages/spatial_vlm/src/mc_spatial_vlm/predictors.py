@@ -119,7 +119,7 @@ def make_predictor(model: str, **kwargs: Any) -> Predictor:
     path = kwargs.pop("model_path", None)
     if model == "hf-vlm":
         if not path:
-            raise UsageError("--model hf-vlm needs --model-path DIR")
+            raise UsageError("hf-vlm is used for any model folder: give the folder itself as --model DIR")
         model = path
     if os.path.isdir(model):
         from mc_spatial_vlm.models.hf_vlm import HFVLMPredictor
