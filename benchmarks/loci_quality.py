@@ -24,6 +24,8 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--mask-weight", type=float, default=1.0,
+                    help="weight of the supervised mask loss (0 = reconstruction only, unsupervised)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out-dir", default=None, help="keep data and run here (default: a temp folder)")
     ap.add_argument("--out-json", default=None)
@@ -48,7 +50,7 @@ def main() -> None:
                  seed=args.seed + 1000, progress_bar=False)
     t0 = time.perf_counter()
     res = train(root / "train", root / "run", steps=args.steps, device="cpu", seed=args.seed,
-                train_config={"ckpt_every": 0})
+                train_config={"ckpt_every": 0, "mask_weight": args.mask_weight})
     train_s = time.perf_counter() - t0
     ck = load_checkpoint(res["checkpoint"])
     model = SlotSegmenter(SlotSegmenterConfig.from_dict(ck.config["model"]))
@@ -68,7 +70,7 @@ def main() -> None:
 
     print(f"moving-shapes: {args.train_videos} train / {args.test_videos} test videos, {args.frames} frames, "
           f"{args.size}x{args.size}; model {res['parameters']} parameters, {args.steps} steps "
-          f"(batch 8 clips x 4 frames), training {train_s:.0f} s on {args.threads} CPU thread(s)")
+          f"(batch 8 clips x 4 frames, mask weight {args.mask_weight}), training {train_s:.0f} s on {args.threads} CPU thread(s)")
     print(f"{'method':16s} {'fg-ari':>8s} {'m-iou':>8s} {'fg-ari(vid)':>12s} {'m-iou(vid)':>11s} {'s/video':>8s}")
     for r in rows:
         print(f"{r['method']:16s} {r['fg_ari']:8.3f} {r['matched_iou']:8.3f} {r['fg_ari_video']:12.3f} "

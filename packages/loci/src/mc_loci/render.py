@@ -13,7 +13,7 @@ OVERLAY_COLOURS = np.array([
 ], dtype=np.float32)
 
 
-def overlay(rgb: np.ndarray, ids: np.ndarray, alpha: float = 0.6) -> np.ndarray:
+def overlay(rgb: np.ndarray, ids: np.ndarray, alpha: float = 0.85) -> np.ndarray:
     """Blend instance colours over frames: rgb (T,H,W,3) uint8, ids (T,H,W) -> (T,H,W,3) uint8."""
     ids = np.asarray(ids)
     colours = OVERLAY_COLOURS[np.where(ids == 0, 0, (ids - 1) % (len(OVERLAY_COLOURS) - 1) + 1)]
