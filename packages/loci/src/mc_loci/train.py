@@ -126,6 +126,8 @@ def train(data: str | Path, out_dir: str | Path, *, steps: int | None = None, re
     unknown = set(tcfg) - set(DEFAULT_TRAIN)
     if unknown:
         raise UsageError(f"unknown training option(s): {', '.join(sorted(unknown))}")
+    if float(tcfg["mask_weight"]) <= 0 and float(tcfg["recon_weight"]) <= 0:
+        raise UsageError("mask_weight and recon_weight cannot both be 0 (nothing to train)")
     if steps is not None:
         tcfg["steps"] = steps
     if seed is not None:
