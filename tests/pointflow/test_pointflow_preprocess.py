@@ -38,10 +38,11 @@ def test_preprocess_stores_masks_that_match_their_points(mc, demo_root, demo_buf
         np.testing.assert_array_equal(masks[g], ref)
     assert 0 < float(np.mean(masks[:])) < 0.6
 
-    # refuses to overwrite, then overwrites with --overwrite (and new settings)
+    # never overwrites without --overwrite: same settings -> nothing written; other settings -> exit 2
     before = tree_digest(demo_buffer)
-    r = _pre(mc, demo_root)
-    assert r.exit_code == 2 and "--overwrite" in r.err and tree_digest(demo_buffer) == before
+    r = mc("pointflow", "preprocess-masks", "--buffer", demo_buffer, "--object-ids", *IDS,
+           "--distance-threshold", "0.03", "--n-points", "256")
+    assert r.exit_code == 0 and "nothing written" in r.err and tree_digest(demo_buffer) == before
     r = _pre(mc, demo_root, "--soft-sigma", "0.02")
     assert r.exit_code == 2 and "other settings" in r.err and tree_digest(demo_buffer) == before
     r = _pre(mc, demo_root, "--soft-sigma", "0.02", "--overwrite")

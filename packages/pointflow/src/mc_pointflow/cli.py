@@ -143,7 +143,9 @@ def preprocess_masks_cmd(task, data_root, split, buffer, first_id, more_ids, dis
     A sampled point is attended when it lies within --distance-threshold of a point of any listed
     object (from the segmented camera clouds) or within --gripper-radius of the gripper. The
     sampled point indices (seed episode*1000+timestep) are stored in data/attention_point_indices
-    and reused by the dataset. Restartable; --num-shards/--shard-index split the episodes.
+    and reused by the dataset. Existing masks are never overwritten without --overwrite: a rerun
+    with the same settings continues unfinished episodes and skips finished buffers; other
+    settings are refused (exit 2). --num-shards/--shard-index split the episodes.
 
     \b
     Example:
@@ -175,6 +177,10 @@ def preprocess_masks_cmd(task, data_root, split, buffer, first_id, more_ids, dis
     for path in _buffers(task, data_root, split, buffer):
         res = preprocess_buffer(path, config, overwrite=overwrite, num_shards=num_shards, shard_index=shard_index,
                                 progress=progress)
+        if res.already_done:
+            info(f"{res.location}: data/attention_masks already exists with these settings; nothing written "
+                 "(pass --overwrite to recompute)")
+            continue
         cov = list(res.coverage.values())
         extra = f", mean attended fraction {sum(cov) / len(cov):.4f}" if cov else ""
         info(f"{res.location}: wrote masks for {len(res.episodes_done)} episodes, "

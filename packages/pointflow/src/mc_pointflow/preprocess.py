@@ -114,6 +114,7 @@ class PreprocessResult:
     episodes_done: list[int]
     episodes_skipped: list[int]
     coverage: dict[int, float]
+    already_done: bool = False
 
 
 def _create_arrays(buf: ReplayBuffer, config: MaskConfig, *, replace: bool) -> None:
@@ -176,10 +177,10 @@ def preprocess_buffer(path: str | Path, config: MaskConfig, *, overwrite: bool =
             raise UsageError(f"{buf.location}: changing the settings of data/{MASKS_KEY} must be done by one "
                              "process (run once without --num-shards, then shard)")
         recreate = replace = True
-    elif old is not None and mine and flags[mine].all() and not overwrite:
-        raise UsageError(f"{buf.location}: data/{MASKS_KEY} already exists for "
-                         f"{'all episodes' if num_shards == 1 else f'the episodes of shard {shard_index}'}; "
-                         "pass --overwrite to recompute")
+    elif old is not None and DONE_KEY in buf.meta and flags[mine].all() and not overwrite:
+        # same settings, all done: write nothing (a rerun of `--split both` after an interruption
+        # must go on to the next buffer); --overwrite recomputes
+        return PreprocessResult(buf.location, [], mine, {}, already_done=True)
     buf = ReplayBuffer.open(path, mode="a")
     if recreate:
         _create_arrays(buf, config, replace=replace)
