@@ -173,3 +173,17 @@ def test_advanced_flags_reach_the_stored_masks(mc, demo_root, demo_buffer):
     assert cfg["object_thresholds"] == [0.03, 0.08] and np.all(wide >= hard) and wide.sum() > hard.sum()
     r = _pre(mc, demo_root, "--overwrite", "--object-thresholds", "0.03")
     assert r.exit_code == 2 and "one per object id" in r.err
+
+
+def test_split_both_rerun_skips_the_finished_split_and_does_the_other(mc, demo_root, demo_buffer):
+    valid = demo_buffer.parent / "valid_segmented"
+    shutil.copytree(demo_buffer, valid)
+    r = mc("pointflow", "preprocess-masks", "--task", "unplug_charger_like", "--data-root", demo_root,
+           "--split", "train", "--object-ids", *IDS, "--n-points", "64", "-q")
+    assert r.exit_code == 0 and MASKS_KEY not in ReplayBuffer.open(valid)
+    r = mc("pointflow", "preprocess-masks", "--task", "unplug_charger_like", "--data-root", demo_root,
+           "--split", "both", "--object-ids", *IDS, "--n-points", "64")
+    assert r.exit_code == 0, r.err
+    assert "train_segmented: data/attention_masks already exists" in r.err
+    assert "valid_segmented: wrote masks for 3 episodes" in r.err
+    assert np.all(ReplayBuffer.open(valid).meta[DONE_KEY][:] == 1)
