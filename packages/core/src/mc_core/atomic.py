@@ -16,34 +16,11 @@ from typing import IO, Any, Iterator
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "wb", **open_kwargs: Any) -> Iterator[IO]:
-    """Open a temporary file for writing; on success it replaces `path` atomically.
-
-    >>> with atomic_write("out.json", "w") as f:
-    ...     f.write("{}")
-    """
-    if not any(m in mode for m in "wax"):
-        raise ValueError(f"atomic_write needs a write mode, got {mode!r}")
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, mode.replace("x", "w").replace("a", "w"), **open_kwargs) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-@contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path to hand to a library that writes by file name (PIL, numpy, ...).
+    """Yield a temporary path beside `path`; on success it is renamed over `path`.
 
-    The suffix is kept so format detection by extension still works.
+    For libraries that write by file name (PIL, numpy, ...): the suffix is kept so format
+    detection by extension still works. On error the temporary file is removed.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -56,6 +33,22 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "wb", **open_kwargs: Any) -> Iterator[IO]:
+    """Open a temporary file for writing; on success it replaces `path` atomically.
+
+    >>> with atomic_write("out.json", "w") as f:
+    ...     f.write("{}")
+    """
+    if not any(m in mode for m in "wax"):
+        raise ValueError(f"atomic_write needs a write mode, got {mode!r}")
+    with atomic_path(path) as tmp:
+        with open(tmp, mode.replace("x", "w").replace("a", "w"), **open_kwargs) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
 
 
 @contextlib.contextmanager
