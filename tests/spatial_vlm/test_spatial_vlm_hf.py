@@ -121,3 +121,26 @@ def test_sft_loss_goes_down_and_model_reloads(setup, tmp_path, capsys):
                        "--output-json", tmp_path / "e.json", "--max-new-tokens", "4", "--image-size", "28",
                        "--device", "cpu", "-q")
     assert code == 0, err
+
+
+@pytest.mark.e2e
+def test_sft_resume_continues_where_it_stopped(setup, tmp_path):
+    from mc_spatial_vlm.sft import train_sft
+
+    root, model = setup
+    data = str(root / "t2b_train_multi_small.json")
+    kw = dict(max_steps=6, batch_size=2, lr=1e-2, image_size=28, device="cpu", log_every=1, save_every=2)
+    full = train_sft(model, data, str(tmp_path / "a"), echo=lambda m: None, **kw)["losses"]
+
+    def stop_at_step_5(msg):
+        if msg.startswith("step 5 "):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_sft(model, data, str(tmp_path / "b"), echo=stop_at_step_5, **kw)
+    assert (tmp_path / "b.resume" / "train_state.json").is_file() and not (tmp_path / "b").exists()
+    said = []
+    resumed = train_sft(model, data, str(tmp_path / "b"), resume=True, echo=said.append, **kw)["losses"]
+    assert any("resuming" in m and "step 4" in m for m in said)
+    assert resumed == pytest.approx(full, rel=1e-4)
+    assert not (tmp_path / "b.resume").exists() and (tmp_path / "b" / "model.safetensors").is_file()

@@ -224,11 +224,15 @@ def check_dataloader_cmd(data_json, model, image_folder, batch_size, image_aspec
 @click.option("--grad-accum", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--lr", type=float, default=1e-5, show_default=True)
 @click.option("--log-every", type=click.IntRange(min=0), default=10, show_default=True)
+@click.option("--save-every", type=click.IntRange(min=0), default=100, show_default=True,
+              help="Save a resume point (OUT_DIR.resume/) every N steps; 0: never.")
+@click.option("--resume", is_flag=True, help="Continue from OUT_DIR.resume/ if it exists.")
 @device_option
 @seed_option(0)
 @quiet_option
 def sft_cmd(model, data_json, out_dir, image_folder, freeze_vision, image_aspect_ratio, image_size,
-            model_max_length, max_steps, batch_size, grad_accum, lr, log_every, device, seed, quiet):
+            model_max_length, max_steps, batch_size, grad_accum, lr, log_every, save_every, resume, device, seed,
+            quiet):
     """Supervised fine-tuning on a task JSON; only answer tokens count in the loss.
 
     Runs through Hugging Face accelerate, so `accelerate launch -m mc_core spatial-vlm sft ...`
@@ -246,7 +250,8 @@ def sft_cmd(model, data_json, out_dir, image_folder, freeze_vision, image_aspect
     log = train_sft(model, data_json, out_dir, image_folder=image_folder, freeze_vision_tower=freeze_vision,
                     image_aspect_ratio=image_aspect_ratio, image_size=image_size, model_max_length=model_max_length,
                     max_steps=max_steps, batch_size=batch_size, lr=lr, grad_accum=grad_accum, seed=seed,
-                    device=device, log_every=log_every, progress=progress, echo=info)
+                    device=device, log_every=log_every, save_every=save_every, resume=resume, progress=progress,
+                    echo=info)
     if log["losses"]:
         click.echo(f"steps {log['steps']}  first loss {log['losses'][0]:.4f}  last loss {log['losses'][-1]:.4f}")
     info(f"wrote {out_dir}")

@@ -163,13 +163,22 @@ def freeze_vision(model) -> int:
 def train_sft(model: str, data_json: str, out_dir: str, *, image_folder: str = "/", freeze_vision_tower: bool = False,
               image_aspect_ratio: str = "resize", image_size: int = 448, model_max_length: int = 8192,
               max_steps: int = 100, batch_size: int = 1, lr: float = 1e-5, grad_accum: int = 1, seed: int = 0,
-              device: str = "auto", log_every: int = 1, progress: Callable | None = None,
-              echo: Callable[[str], None] = print) -> dict[str, Any]:
-    """Fine-tune and save an HF model folder (safetensors + processor) that `eval` loads like any other."""
+              device: str = "auto", log_every: int = 1, save_every: int = 0, resume: bool = False,
+              progress: Callable | None = None, echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """Fine-tune and save an HF model folder (safetensors + processor) that `eval` loads like any other.
+
+    Every `save_every` steps the model, optimizer state and position in the data go to
+    `<out_dir>.resume/` (atomically); `resume=True` continues from there. That folder is removed
+    once the final model is written.
+    """
+    import json
+    import shutil
+
     import torch
     from accelerate import Accelerator
 
     from mc_core.atomic import atomic_dir, write_json, write_text
+    from mc_core.checkpoint import load_state, save_state
     from mc_core.device import resolve_device
     from mc_core.seeding import seed_everything
     from mc_spatial_vlm.models.hf_vlm import load_model, load_processor
@@ -181,7 +190,14 @@ def train_sft(model: str, data_json: str, out_dir: str, *, image_folder: str = "
     samples = load_task_json(data_json)
     ds = SpatialSFTDataset(samples, processor, image_folder=image_folder, image_aspect_ratio=image_aspect_ratio,
                            image_size=image_size, model_max_length=model_max_length, source=data_json)
-    net = load_model(model, "cpu")
+    resume_dir = Path(str(out_dir).rstrip("/") + ".resume")
+    state = None
+    if resume and (resume_dir / "train_state.json").is_file():
+        state = json.loads((resume_dir / "train_state.json").read_text())
+        net = load_model(resume_dir, "cpu")
+        echo(f"resuming from {resume_dir} at step {state['step']}")
+    else:
+        net = load_model(model, "cpu")
     frozen = freeze_vision(net) if freeze_vision_tower else 0
     params = [p for p in net.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr)
@@ -191,10 +207,25 @@ def train_sft(model: str, data_json: str, out_dir: str, *, image_folder: str = "
     net, optimizer, dl = accelerator.prepare(net, optimizer, dl)
     net.train()
     losses: list[float] = []
-    step = 0
-    bar = progress(total=max_steps, desc="sft") if progress else None
+    step, epoch, skip = 0, 0, 0
+    if state is not None:
+        optimizer.load_state_dict(load_state(resume_dir / "optimizer.safetensors"))
+        step, epoch, skip, losses = state["step"], state["epoch"], state["batch_in_epoch"], state["losses"]
+
+    def save_resume(position: int) -> None:
+        if not accelerator.is_main_process:
+            return
+        with atomic_dir(resume_dir) as tmp:
+            accelerator.unwrap_model(net).save_pretrained(tmp)
+            save_state(Path(tmp) / "optimizer.safetensors", optimizer.state_dict())
+            write_json(Path(tmp) / "train_state.json", {"step": step, "epoch": epoch, "batch_in_epoch": position,
+                                                        "losses": losses})
+
+    bar = progress(total=max_steps, initial=step, desc="sft") if progress else None
     while step < max_steps:
-        for batch in dl:
+        gen.manual_seed(seed + epoch)  # the order of each epoch depends on (seed, epoch) only
+        batches = accelerator.skip_first_batches(dl, skip) if skip else dl
+        for position, batch in enumerate(batches, start=skip + 1):
             with accelerator.accumulate(net):
                 out = net(**batch)
                 loss = out.loss
@@ -213,8 +244,12 @@ def train_sft(model: str, data_json: str, out_dir: str, *, image_folder: str = "
                     bar.set_postfix(loss=f"{losses[-1]:.4f}")
                 if log_every and step % log_every == 0 and accelerator.is_main_process:
                     echo(f"step {step} loss {losses[-1]:.4f}")
+                if save_every and step % save_every == 0 and step < max_steps:
+                    save_resume(position)
                 if step >= max_steps:
                     break
+        else:
+            epoch, skip = epoch + 1, 0
     if bar is not None:
         bar.close()
     accelerator.wait_for_everyone()
@@ -229,6 +264,7 @@ def train_sft(model: str, data_json: str, out_dir: str, *, image_folder: str = "
             processor.save_pretrained(tmp)
             write_json(Path(tmp) / "train_log.json", log)
             write_text(Path(tmp) / "loss.csv", "step,loss\n" + "".join(f"{i + 1},{v}\n" for i, v in enumerate(losses)))
+        shutil.rmtree(resume_dir, ignore_errors=True)
     return log
 
 
