@@ -116,7 +116,7 @@ def _cameras(rng, target, occluder):
     """5 (eye, look-at point) pairs: 3 looking at the target, 1 hidden behind the occluder, 1 turned away."""
     cams = []
     away = target[:2] / np.linalg.norm(target[:2])
-    for k in range(3):
+    for _ in range(3):
         ang = np.arctan2(away[1], away[0]) + rng.uniform(-1.0, 1.0)
         r = rng.uniform(3.5, 5.0)
         eye = target + np.array([r * np.cos(ang), r * np.sin(ang), rng.uniform(1.0, 2.5)])
