@@ -111,7 +111,7 @@ def test_row_reader_matches_zarr(tmp_path, fmt, compressor):
     buf = ReplayBuffer.open(tmp_path / "b")
     for key in ("m", "i", "s"):
         reader = RowReader(buf, key)
-        assert (reader.path_of is not None) == (key != "s")  # fast path only for one-row chunks
+        assert reader.fast == (key != "s")  # fast path only for one-row chunks
         for t in range(5):
             np.testing.assert_array_equal(reader(t), ep[key][t])
         np.testing.assert_array_equal(reader.rows(1, 4), ep[key][1:4])

@@ -88,3 +88,9 @@ def test_dataset_through_the_registry_factory(demo_buffer):
     assert isinstance(ds, torch.utils.data.Dataset)
     batch = next(iter(torch.utils.data.DataLoader(ds, batch_size=5)))
     assert tuple(batch["pcd"].shape) == (5, 200, 3) and tuple(batch["action"].shape) == (5, 2, 10)
+    # picklable, so DataLoader workers started with "spawn" (macOS, Windows) get a working copy
+    import pickle
+
+    ds[3]  # after readers were opened
+    copy = pickle.loads(pickle.dumps(ds))
+    assert np.array_equal(copy[3]["attention_mask"].numpy(), ds[3]["attention_mask"].numpy())

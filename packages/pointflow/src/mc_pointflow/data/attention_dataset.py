@@ -142,13 +142,28 @@ class PointFlowAttentionDataset:
         return item
 
 
+_TORCH_CLASS = None
+
+
 def _torch_dataset_class():
-    import torch.utils.data
+    """`PointFlowAttentionDataset` that is also a `torch.utils.data.Dataset` (torch imported lazily)."""
+    global _TORCH_CLASS
+    if _TORCH_CLASS is None:
+        import torch.utils.data
 
-    class _TorchPointFlowAttentionDataset(PointFlowAttentionDataset, torch.utils.data.Dataset):
-        pass
+        class PointFlowAttentionTorchDataset(PointFlowAttentionDataset, torch.utils.data.Dataset):
+            pass
 
-    return _TorchPointFlowAttentionDataset
+        PointFlowAttentionTorchDataset.__qualname__ = "PointFlowAttentionTorchDataset"
+        _TORCH_CLASS = PointFlowAttentionTorchDataset
+    return _TORCH_CLASS
+
+
+def __getattr__(name: str):
+    # lets pickle find the lazily made class (DataLoader workers started with "spawn")
+    if name == "PointFlowAttentionTorchDataset":
+        return _torch_dataset_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def make_dataset(path: str | Path, **kwargs) -> PointFlowAttentionDataset:

@@ -305,12 +305,16 @@ class RowReader:
         self.row_shape = tuple(self.arr.shape[1:])
         self.fill = self.arr.fill_value
         self.decoder = None
-        self.path_of = None
+        self._base: Path | None = None
+        self._tmpl: str | None = None  # chunk file name pattern; None: read through zarr
         self._made_dirs: set = set()
         try:
             self._plan(buf, key)
         except Exception:  # noqa: BLE001 - anything unusual: use zarr
-            self.path_of = None
+            self._tmpl = None
+
+    def path_of(self, i: int) -> Path:
+        return self._base / self._tmpl.format(i=i)
 
     def _plan(self, buf: ReplayBuffer, key: str) -> None:
         import numcodecs
@@ -326,7 +330,7 @@ class RowReader:
             comp = meta.get("compressor")
             sep = meta.get("dimension_separator") or "."
             rest = sep.join(["0"] * len(self.row_shape))
-            self.path_of = lambda i: base / (f"{i}{sep}{rest}" if rest else f"{i}")
+            self._base, self._tmpl = base, ("{i}" + sep + rest) if rest else "{i}"
         else:
             codecs = list(meta["codecs"])
             enc = meta["chunk_key_encoding"]
@@ -343,11 +347,10 @@ class RowReader:
                         "shuffle": shuffle, "blocksize": int(cfg.get("blocksize", 0))}
             sep = enc.get("configuration", {}).get("separator", "/")
             parts = ["c", "{i}"] + ["0"] * len(self.row_shape)
-            tmpl = sep.join(parts)
-            self.path_of = lambda i: base / tmpl.format(i=i)
+            self._base, self._tmpl = base, sep.join(parts)
         if comp is not None:
             if comp["id"] != "blosc":
-                self.path_of = None
+                self._tmpl = None
                 return
             self.decoder = numcodecs.Blosc(cname=comp.get("cname", "lz4"), clevel=int(comp.get("clevel", 5)),
                                            shuffle=int(comp.get("shuffle", 1)), blocksize=int(comp.get("blocksize", 0)))
@@ -359,7 +362,7 @@ class RowReader:
 
     def rows(self, start: int, stop: int) -> np.ndarray:
         """Rows start..stop-1 stacked, decoded straight into one array."""
-        if self.path_of is None:
+        if self._tmpl is None:
             return np.asarray(self.arr[start:stop])
         out = np.empty((stop - start,) + self.row_shape, dtype=self.dtype)
         for j in range(stop - start):
@@ -367,7 +370,7 @@ class RowReader:
         return out
 
     def _read_into(self, i: int, out: np.ndarray) -> None:
-        if self.path_of is None:
+        if self._tmpl is None:
             out[...] = np.asarray(self.arr[i])
             return
         try:
@@ -382,7 +385,7 @@ class RowReader:
 
     @property
     def fast(self) -> bool:
-        return self.path_of is not None
+        return self._tmpl is not None
 
     def write(self, i: int, row: np.ndarray) -> None:
         """Write one row's chunk file in place (as zarr does); through zarr when not `fast`.
@@ -393,7 +396,7 @@ class RowReader:
         row = np.ascontiguousarray(row, dtype=self.dtype)
         if row.shape != self.row_shape:
             raise ValueError(f"row shape {row.shape} differs from {self.row_shape}")
-        if self.path_of is None:
+        if self._tmpl is None:
             self.arr[i] = row
             return
         data = self.decoder.encode(row) if self.decoder is not None else row.tobytes()
