@@ -1,0 +1,153 @@
+"""The learned codec: bit-exact round trips, thread independence, escapes and clean failures."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from PIL import Image
+
+from mc_core.checkpoint import save_checkpoint
+from mc_core.errors import BadInputError
+
+from mc_codec.coding.api import decode, encode, encode_with_stats, load_model
+from mc_codec.models import build_model
+
+
+def _tiny(tmp_path, arch="rle-lm", vocab=6, seed=0, use_2d=True, name="ck"):
+    torch.manual_seed(seed)
+    args = {"embed_dim": 8, "hidden_dim": 8} if arch == "rle-lm" else {
+        "timesteps": 3, "vocab_dim": 4, "hidden_dim": 8, "ffn_dim": 8, "layers": 1}
+    m = build_model(arch, {"vocab_size": vocab, "use_2d": use_2d, **args})
+    path = tmp_path / name
+    save_checkpoint(path, m.state_dict(), model=arch, config=m.config)
+    return load_model(path)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("models")
+    return {"rle-lm": _tiny(tmp), "msdzip": _tiny(tmp, "msdzip", name="ms"),
+            "flat": _tiny(tmp, use_2d=False, name="flat")}
+
+
+masks = st.tuples(st.integers(1, 9), st.integers(1, 23), st.integers(1, 6)).flatmap(
+    lambda t: arrays(np.uint8, (t[0], t[1]), elements=st.integers(0, t[2] - 1)))
+
+
+@settings(max_examples=25, deadline=None)
+@given(masks, st.sampled_from(["rle-lm", "msdzip", "flat"]), st.sampled_from([1, 2, 64]))
+def test_roundtrip_random_masks(models, mask, arch, band):
+    data = encode(mask, models[arch], band_height=band)
+    out = decode(data, models[arch])
+    assert out.dtype == mask.dtype and np.array_equal(out, mask)
+
+
+def test_coded_size_close_to_ideal(models):
+    rng = np.random.default_rng(0)
+    mask = np.repeat(np.repeat(rng.integers(0, 6, (8, 10)), 6, 0), 7, 1).astype(np.uint8)
+    data, bits = encode_with_stats(mask, models["rle-lm"])
+    from mc_codec.container import unpack
+
+    _, payload = unpack(data)
+    assert len(payload) * 8 <= bits * 1.05 + 64
+
+
+def test_same_bytes_across_thread_counts(models):
+    rng = np.random.default_rng(1)
+    mask = rng.integers(0, 4, (30, 40)).astype(np.uint8)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        a = encode(mask, models["msdzip"])
+        torch.set_num_threads(1)
+        b = encode(mask, models["msdzip"])
+        assert a == b
+        torch.set_num_threads(2)
+        assert np.array_equal(decode(b, models["msdzip"]), mask)
+    finally:
+        torch.set_num_threads(before)
+    assert torch.get_num_threads() == before
+
+
+def test_escape_path_for_ids_beyond_vocabulary(models):
+    mask = np.array([[300, 300, 7], [7, 65000, 65000]], np.uint16)  # 3 ids <= vocab 6, but ids > 6
+    assert np.array_equal(decode(encode(mask, models["rle-lm"]), models["rle-lm"]), mask)
+    too_many = np.arange(20, dtype=np.uint8).reshape(4, 5) + 10
+    with pytest.raises(BadInputError, match="more than the model's vocabulary"):
+        encode(too_many, models["rle-lm"])
+
+
+def test_wrong_model_truncated_and_corrupt_are_clean_errors(models):
+    mask = np.random.default_rng(2).integers(0, 3, (12, 15)).astype(np.uint8)
+    data = encode(mask, models["rle-lm"])
+    with pytest.raises(BadInputError, match="model"):
+        decode(data, models["msdzip"])
+    with pytest.raises(BadInputError):
+        decode(data[:-9], models["rle-lm"])
+    bad = bytearray(data)
+    bad[len(bad) // 2] ^= 0x5A
+    with pytest.raises(BadInputError):
+        decode(bytes(bad), models["rle-lm"])
+
+
+def test_corrupt_payload_with_valid_file_crc_never_returns_wrong_mask(models):
+    """Re-pack a mutated payload (so the container CRC is right): the decoder must still refuse."""
+    from mc_codec.container import pack, unpack
+
+    mask = np.random.default_rng(3).integers(0, 4, (10, 13)).astype(np.uint8)
+    header, payload = unpack(encode(mask, models["rle-lm"]))
+    rng = np.random.default_rng(4)
+    for _ in range(30):
+        p = bytearray(payload)
+        i = int(rng.integers(7, len(p)))
+        p[i] ^= int(rng.integers(1, 256))
+        try:
+            out = decode(pack(header, bytes(p)), models["rle-lm"])
+        except BadInputError:
+            continue
+        assert np.array_equal(out, mask)
+
+
+def _write_png(path, arr):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr).save(path)
+
+
+def _mc(*args):
+    return subprocess.run([sys.executable, "-m", "mc_core", "codec", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_cli_compress_decompress_folder_and_errors(models, tmp_path):
+    rng = np.random.default_rng(5)
+    for i in range(2):
+        _write_png(tmp_path / "in" / f"sub/m{i}.png", rng.integers(0, 5, (9, 11)).astype(np.uint8))
+    ck = str(models["rle-lm"].path)
+    r = _mc("compress", str(tmp_path / "in"), str(tmp_path / "z"), "--checkpoint", ck, "-q")
+    assert r.returncode == 0, r.stderr
+    r = _mc("decompress", str(tmp_path / "z"), str(tmp_path / "out"), "--checkpoint", ck, "-q")
+    assert r.returncode == 0, r.stderr
+    for i in range(2):
+        a = np.array(Image.open(tmp_path / "in" / f"sub/m{i}.png"))
+        b = np.array(Image.open(tmp_path / "out" / f"sub/m{i}.png"))
+        assert np.array_equal(a, b)
+    # an RGB image where a mask is expected
+    Image.fromarray(rng.integers(0, 255, (4, 4, 3)).astype(np.uint8)).save(tmp_path / "rgb.png")
+    r = _mc("compress", str(tmp_path / "rgb.png"), str(tmp_path / "rgb.mcz"), "--checkpoint", ck)
+    assert r.returncode == 2 and "rgb.png" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "rgb.mcz").exists()
+    # a truncated file
+    z = next((tmp_path / "z").rglob("*.mcz"))
+    (tmp_path / "cut.mcz").write_bytes(z.read_bytes()[:20])
+    r = _mc("decompress", str(tmp_path / "cut.mcz"), str(tmp_path / "cut.png"), "--checkpoint", ck)
+    assert r.returncode == 2 and "cut.mcz" in r.stderr and not (tmp_path / "cut.png").exists()
+    # a checkpoint that is not a codec model
+    save_checkpoint(tmp_path / "other", {"w": torch.zeros(2)}, model="unet", config={})
+    r = _mc("compress", str(tmp_path / "rgb.png"), str(tmp_path / "x.mcz"), "--checkpoint",
+            str(tmp_path / "other"))
+    assert r.returncode == 2 and "other" in r.stderr
