@@ -86,7 +86,8 @@ def write_pictures(model, maps: np.ndarray, out_dir: Path, step: int, n_vis: int
     g = torch.Generator().manual_seed(seed + step)
     with torch.no_grad():
         gen = model.sample(n_vis, steps=gen_steps, generator=g)
-        gt = torch.as_tensor(maps[:n_vis]).long()
+        pick = np.unique(np.linspace(0, len(maps) - 1, min(n_vis, len(maps))).round().astype(int))
+        gt = torch.as_tensor(maps[pick]).long()  # spread over the data set, not the first few
         order = model.random_order(len(gt), g)
         tokens = gt.to(model.device).flatten(1).gather(1, order)
         pred_tok = model(tokens, order).argmax(-1)
