@@ -101,3 +101,16 @@ def test_bad_input_exits_2(patches, tmp_path):
     assert r.exit_code == 2 and "--size" in r.output
     r = run("eval-inpaint", "--data", patches)  # randar without a checkpoint
     assert r.exit_code == 2 and "--checkpoint" in r.output
+
+
+def test_potts_cache_gives_same_result(patches, tmp_path):
+    cache = tmp_path / "potts.json"
+    outs = []
+    for i in range(2):  # first run fits and writes the cache, second reads it
+        out = tmp_path / f"p{i}.json"
+        r = run("eval-inpaint", "--method", "potts", "--data", patches, "--n-images", 4, "--potts-model", cache,
+                "--save-results", out, "--quiet")
+        assert r.exit_code == 0, r.output
+        outs.append(json.loads(out.read_text())["metrics"])
+    assert json.loads(cache.read_text())["model"] == "potts"
+    assert outs[0]["accuracy"] == outs[1]["accuracy"] and outs[0]["log_loss_nats"] == outs[1]["log_loss_nats"]

@@ -84,7 +84,11 @@ def _potts_for(data, potts_path, num_classes, rng, quiet_msg=True):
     if train.shape[0] == 0:
         raise BadInputError(data, "the train set is empty: the Potts baseline is fitted on it")
     info(f"fitting Potts MRF by pseudo-likelihood on {train.shape[0]} training maps")
-    model = fit_potts(train, num_classes, rng=rng)
+    # the fit's pixel subsample has its own fixed seed: the fit depends on the data only, and
+    # fitting (or reading a cached fit) leaves the caller's random stream untouched
+    import numpy as np
+
+    model = fit_potts(train, num_classes, rng=np.random.default_rng(0))
     info(f"Potts: beta={model.beta:.3f}")
     if potts_path:
         model.save(potts_path)
