@@ -207,3 +207,19 @@ def test_shard_slice_partitions_items():
     assert sorted(sum(shards, [])) == items and shards[0] == [0, 3, 6, 9]
     with pytest.raises(ClickUsageError):
         shard_slice(items, 2, 2)
+
+
+def test_atomic_outputs_get_normal_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        atomic.write_text(tmp_path / "new.txt", "x")
+        with atomic.atomic_dir(tmp_path / "d") as d:
+            (d / "f").write_text("1")
+        (tmp_path / "kept.txt").write_text("old")
+        os.chmod(tmp_path / "kept.txt", 0o640)
+        atomic.write_text(tmp_path / "kept.txt", "new")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "new.txt").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "kept.txt").stat().st_mode & 0o777 == 0o640
