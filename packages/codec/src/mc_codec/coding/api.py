@@ -134,7 +134,7 @@ def decode(data: bytes, model=None, *, source: str | os.PathLike | None = None) 
         ids = decode_ids(cm.model, payload, h, w)
     except CorruptPayload as exc:
         raise BadInputError(src, f"corrupt payload ({exc})") from None
-    except (ValueError, RuntimeError, OverflowError) as exc:  # constriction on garbage input
+    except (ValueError, RuntimeError, OverflowError, AssertionError) as exc:  # constriction on garbage
         raise BadInputError(src, f"corrupt payload ({str(exc).splitlines()[0] if str(exc) else exc})") from None
     if table is not None:
         if ids.max() >= len(table):
