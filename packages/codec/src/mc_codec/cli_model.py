@@ -146,7 +146,8 @@ def train_cmd(data_root, subdir, out_dir, epochs, batch_size, lr, arch, use_2d_c
                 "data_root": str(data_root), "subdir": subdir, "epochs": epochs, "batch_size": batch_size,
                 "lr": lr, "arch": arch, "use_2d_context": use_2d_context, "seed": seed}}
     res = train(cfg, train_src, val_src, out, device=device, resume=resume, meta=meta, log=info)
-    click.echo(f"best val {res['best_val_bpp']:.4f} bits/pixel; checkpoints in {out / 'checkpoints'}")
+    what = "val bits/pixel" if splits["val"] else "train bits/token (no val split)"
+    click.echo(f"best {what}: {res['best_val_bpp']:.4f}; checkpoints in {out / 'checkpoints'}")
 
 
 @click.command("eval")

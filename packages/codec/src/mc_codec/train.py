@@ -115,8 +115,9 @@ def train(cfg: TrainConfig, train_src, val_src, out_dir: Path, *, device: str = 
         if len(val_src):
             bits, pix = split_bits(raw, val_src, range(len(val_src)), acc.device)
             val_bpp = bits / pix
-        else:
-            val_bpp = nats_sum / max(tok_sum, 1) / math.log(2)
+        else:  # no validation images: keep the checkpoint with the lowest training loss
+            val_bpp = float("nan")
+        score = val_bpp if len(val_src) else nats_sum / max(tok_sum, 1) / math.log(2)
         row = {"epoch": epoch + 1, "train_bits_per_token": nats_sum / max(tok_sum, 1) / math.log(2),
                "train_tokens_per_s": tok_sum / dt, "val_bpp": val_bpp, "epoch_s": dt, "lr": cfg.lr}
         history.append(row)
@@ -125,8 +126,8 @@ def train(cfg: TrainConfig, train_src, val_src, out_dir: Path, *, device: str = 
         if acc.is_main_process:
             sd = {k: v.detach().cpu() for k, v in raw.state_dict().items()}
             m = {**(meta or {}), "epoch": epoch + 1, "val_bpp": val_bpp}
-            if val_bpp < best:
-                best = val_bpp
+            if score < best:
+                best = score
                 save_checkpoint(ckpt_dir / "best", sd, model=cfg.arch, config=model_cfg, meta=m)
             save_checkpoint(ckpt_dir / "last", sd, model=cfg.arch, config=model_cfg, meta=m,
                             training_state={"optimizer": opt.state_dict(), "epoch": epoch + 1,
