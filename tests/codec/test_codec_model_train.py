@@ -121,3 +121,19 @@ def test_default_matrix_on_shipped_samples(tmp_path):
     summary = {line.split()[0]: line.split() for line in r.stdout.splitlines()[2:] if line.strip()}
     assert "learned" in summary and summary["learned"][-1] == "yes"
     assert float(summary["learned"][1]) < float(summary["png"][1])
+
+
+def test_msdzip_train_and_matrix(data, tmp_path):
+    out = tmp_path / "ms"
+    r = _mc("train", "--data-root", str(data), "--subdir", "masks", "--out-dir", str(out), "--arch", "msdzip",
+            "--timesteps", "4", "--vocab-dim", "4", "--hidden-dim", "8", "--ffn-dim", "8", "--layers", "1",
+            "--epochs", "1", "--use-2d-context", "-q")
+    assert r.returncode == 0, r.stderr
+    ck = str(out / "checkpoints" / "best")
+    r = _mc("matrix", "--data-root", str(data), "--subdir", "masks", "--checkpoint", ck, "--arch", "msdzip",
+            "--splits-dir", str(out / "splits"), "--split", "train", "--out-csv", str(tmp_path / "m.csv"),
+            "--codecs", "png", "-q")
+    assert r.returncode == 0, r.stderr
+    r = _mc("matrix", "--data-root", str(data), "--subdir", "masks", "--checkpoint", ck, "--arch", "rle-lm",
+            "--splits-dir", str(out / "splits"), "--out-csv", str(tmp_path / "m2.csv"))
+    assert r.returncode == 2 and "msdzip" in r.stderr
