@@ -15,7 +15,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 
 def main(argv=None):
@@ -31,7 +30,7 @@ def main(argv=None):
 
     import torch
 
-    from mc_codec.data.masks import find_masks, make_splits, read_mask
+    from mc_codec.data.masks import find_masks, make_splits
     from mc_codec.rows import MaskSource
     from mc_codec.train import TrainConfig, train
 
