@@ -109,15 +109,22 @@ class Attention(nn.Module):
         q, k, v = self.qkv(x).view(b, s, 3, self.n_head, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         if cache is not None:
-            if "k" in cache:
-                k_all = torch.cat([cache["k"], k], dim=2)
-                v_all = torch.cat([cache["v"], v], dim=2)
-            else:
-                k_all, v_all = k, v
-            if commit:
-                cache["k"] = k_all[:, :, : k_all.shape[2] - s + commit]
-                cache["v"] = v_all[:, :, : v_all.shape[2] - s + commit]
-            k, v = k_all, v_all
+            # preallocated buffers: new keys/values are written after the committed ones and
+            # attention reads a view, so a step costs no copy of the whole cache
+            n0 = cache.get("len", 0)
+            cap = cache.get("cap", 0)
+            if "k" not in cache or n0 + s > cache["k"].shape[2]:
+                grow = max(cap, n0 + s)
+                kb = k.new_empty(b, self.n_head, grow, self.head_dim)
+                vb = v.new_empty(b, self.n_head, grow, self.head_dim)
+                if n0:
+                    kb[:, :, :n0] = cache["k"][:, :, :n0]
+                    vb[:, :, :n0] = cache["v"][:, :, :n0]
+                cache["k"], cache["v"] = kb, vb
+            cache["k"][:, :, n0:n0 + s] = k
+            cache["v"][:, :, n0:n0 + s] = v
+            k, v = cache["k"][:, :, :n0 + s], cache["v"][:, :, :n0 + s]
+            cache["len"] = n0 + commit
         drop = self.dropout if self.training else 0.0
         if mask is None:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=drop)
@@ -376,7 +383,7 @@ class RandAR(nn.Module):
         out = torch.where(km_flat, known.flatten(1), torch.full_like(known.flatten(1), -1))
         frames = [out.view(n, self.size, self.size).clone().cpu()] if return_frames else None
 
-        caches = [dict() for _ in self.blocks]
+        caches = [{"cap": 2 * L + 2} for _ in self.blocks]
         # prefill: BOS + known pairs, padded to kmax (padding masked out of every later query)
         tok_known = out.gather(1, order[:, :kmax]).clamp_min(0)
         x, rc = self._interleave(tok_known, order[:, :kmax])
@@ -410,7 +417,7 @@ class RandAR(nn.Module):
             rcs.append(self._rc(q_pos))
             xs, rcs = torch.cat(parts, 1), torch.cat(rcs, 1)
             s_new = xs.shape[1]
-            cache_len = caches[0]["k"].shape[2]
+            cache_len = caches[0]["len"]
             new_valid = (torch.cat([pend_valid.repeat_interleave(2, 1), q_valid], 1)
                          if pend_pos is not None else q_valid)
             key_valid = torch.cat([kv_valid, new_valid], 1)  # (n, cache_len + s_new)
