@@ -85,12 +85,19 @@ def test_train_eval_resume_cache_matrix(data, tmp_path):
 
     r = _mc("matrix", "--data-root", str(data), "--subdir", "masks", "--checkpoint",
             str(out / "checkpoints" / "best"), "--splits-dir", str(out / "splits"), "--split", "train",
-            "--out-csv", str(tmp_path / "mx.csv"), "--codecs", "png,zstd", "-q")
+            "--out-csv", str(tmp_path / "mx.csv"), "--codecs", "png,zstd", "-q", "--jobs", "1")
     assert r.returncode == 0, r.stderr
     mx = _read_csv(tmp_path / "mx.csv")
     assert {"learned", "learned-ideal", "png", "zstd", "context-model-ideal"} <= {x["codec"] for x in mx}
     assert all(x["lossless"] == "True" for x in mx if x["codec"] == "learned")
     assert (tmp_path / "mx.png").exists() and "learned" in r.stdout
+    # one worker process or two: the same rows (sizes and losslessness; timings differ)
+    r = _mc("matrix", "--data-root", str(data), "--subdir", "masks", "--checkpoint",
+            str(out / "checkpoints" / "best"), "--splits-dir", str(out / "splits"), "--split", "train",
+            "--out-csv", str(tmp_path / "mx2.csv"), "--codecs", "png,zstd", "-q", "--jobs", "2")
+    assert r.returncode == 0, r.stderr
+    key = lambda rows: [(x["image"], x["codec"], x["bytes"], x["lossless"]) for x in rows]  # noqa: E731
+    assert key(_read_csv(tmp_path / "mx2.csv")) == key(mx)
 
 
 def test_bad_inputs(tmp_path):

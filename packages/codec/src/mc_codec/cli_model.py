@@ -5,6 +5,7 @@ torch and the models are imported inside the command bodies, so `mc --help` stay
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -305,8 +306,10 @@ def decompress_cmd(inp, out, checkpoint, quiet):
 @click.option("--codecs", default=None, help="Comma-separated classical codecs (default: all installed).")
 @click.option("--arch", type=click.Choice(ARCHES), default=None,
               help="Expected architecture of --checkpoint (checked; any is accepted by default).")
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=0,
+              help="Worker processes, one image each at a time (default 0: one per CPU core).")
 @quiet_option
-def matrix_cmd(data_root, subdir, checkpoint, splits_dir, split, out_csv, codecs, arch, quiet):
+def matrix_cmd(data_root, subdir, checkpoint, splits_dir, split, out_csv, codecs, arch, jobs, quiet):
     """Code every image of a split with the learned codec (verified lossless) and the classical
     codecs; print bits per pixel, ratio to PNG and MP/s, write a CSV and a bar chart.
 
@@ -341,8 +344,10 @@ def matrix_cmd(data_root, subdir, checkpoint, splits_dir, split, out_csv, codecs
     if not rel:
         raise BadInputError(Path(splits_dir) / f"{split}.txt", "split is empty")
     wanted = [c.strip() for c in codecs.split(",")] if codecs else None
-    rows = run_matrix(folder, rel, cm, codecs=wanted,
-                      progress=lambda it: progress(it, desc="matrix", unit="img"))
+    if not jobs:
+        jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    rows = run_matrix(folder, rel, cm, codecs=wanted, jobs=jobs,
+                      progress=lambda it: progress(it, desc="matrix", unit="img", total=len(rel)))
     summary = summarize(rows)
     write_csv(Path(out_csv), rows)
     chart = Path(out_csv).with_suffix(".png")

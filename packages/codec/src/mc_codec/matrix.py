@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +17,43 @@ IDEAL = "learned-ideal"
 CONTEXT = "context-model-ideal"
 
 
-def run_matrix(folder: Path, rel_paths: list[str], model, *, codecs=None, progress=None) -> list[dict]:
+def run_matrix(folder: Path, rel_paths: list[str], model, *, codecs=None, progress=None,
+               jobs: int = 1) -> list[dict]:
+    """Rows of the matrix for every image, in the order of `rel_paths`.
+
+    With ``jobs > 1`` images are coded in that many worker processes (one torch thread each);
+    every timing is still measured around one codec call on one image inside a worker.
+    """
+    jobs = max(1, min(int(jobs), len(rel_paths)))
+    task = functools.partial(_image_rows, folder, codecs=codecs)
+    if jobs == 1:
+        _WORKER["model"] = model
+        it = map(task, rel_paths)
+        chunks = list(progress(it) if progress else it)
+    else:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(str(model.path),)) as pool:
+            it = pool.map(task, rel_paths)
+            chunks = list(progress(it) if progress else it)
+    return [row for chunk in chunks for row in chunk]
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(checkpoint: str) -> None:
+    import torch
+
+    from mc_codec.coding.api import load_model
+
+    torch.set_num_threads(1)
+    _WORKER["model"] = load_model(checkpoint)
+
+
+def _image_rows(folder: Path, rel: str, *, codecs=None) -> list[dict]:
     from mc_codec.classical import available_codecs
     from mc_codec.coding.api import decode, encode_with_stats
     from mc_codec.context_model import context_model_bits
@@ -23,39 +61,38 @@ def run_matrix(folder: Path, rel_paths: list[str], model, *, codecs=None, progre
     from mc_codec.evaluate import image_bits
     from mc_codec.rows import image_tokens
 
+    model = _WORKER["model"]
     classical = available_codecs()
     if codecs:
         classical = {k: v for k, v in classical.items() if k in codecs}
     rows = []
-    it = progress(rel_paths) if progress else rel_paths
-    for rel in it:
-        path = folder / rel
-        mask = read_mask(path)
-        px = mask.size
+    path = folder / rel
+    mask = read_mask(path)
+    px = mask.size
+    t0 = time.perf_counter()
+    data, _ = encode_with_stats(mask, model, source=path)
+    t1 = time.perf_counter()
+    back = decode(data, model, source=path)
+    t2 = time.perf_counter()
+    rows.append(_row(rel, LEARNED, len(data), px, t1 - t0, t2 - t1, np.array_equal(back, mask)))
+    ids = mask.astype(np.int64)
+    if ids.max() < model.vocab_size:
         t0 = time.perf_counter()
-        data, _ = encode_with_stats(mask, model, source=path)
+        tok = image_tokens(ids, model.model.use_2d)
+        bits = image_bits(model.model, tok)["bits"]
+        rows.append(_row(rel, IDEAL, bits / 8, px, time.perf_counter() - t0, None, None))
+    t0 = time.perf_counter()
+    cbits = context_model_bits(mask)
+    rows.append(_row(rel, CONTEXT, cbits / 8, px, time.perf_counter() - t0, None, None))
+    for name, codec in classical.items():
+        if not codec.supports(mask):
+            continue
+        t0 = time.perf_counter()
+        enc = codec.encode(mask)
         t1 = time.perf_counter()
-        back = decode(data, model, source=path)
+        dec = codec.decode(enc, mask.shape, mask.dtype)
         t2 = time.perf_counter()
-        rows.append(_row(rel, LEARNED, len(data), px, t1 - t0, t2 - t1, np.array_equal(back, mask)))
-        ids = mask.astype(np.int64)
-        if ids.max() < model.vocab_size:
-            t0 = time.perf_counter()
-            tok = image_tokens(ids, model.model.use_2d)
-            bits = image_bits(model.model, tok)["bits"]
-            rows.append(_row(rel, IDEAL, bits / 8, px, time.perf_counter() - t0, None, None))
-        t0 = time.perf_counter()
-        cbits = context_model_bits(mask)
-        rows.append(_row(rel, CONTEXT, cbits / 8, px, time.perf_counter() - t0, None, None))
-        for name, codec in classical.items():
-            if not codec.supports(mask):
-                continue
-            t0 = time.perf_counter()
-            enc = codec.encode(mask)
-            t1 = time.perf_counter()
-            dec = codec.decode(enc, mask.shape, mask.dtype)
-            t2 = time.perf_counter()
-            rows.append(_row(rel, name, len(enc), px, t1 - t0, t2 - t1, np.array_equal(dec, mask)))
+        rows.append(_row(rel, name, len(enc), px, t1 - t0, t2 - t1, np.array_equal(dec, mask)))
     return rows
 
 
