@@ -9,21 +9,10 @@ from PIL import Image
 
 
 def _mc(*args):
-    """Run `mc codec ...` in-process (as the `mc` script does); returns (returncode, stdout, stderr)."""
-    import contextlib
-    import io
-    from types import SimpleNamespace
+    """Run `mc codec ...` in-process (as the `mc` script does)."""
+    from mc_core.testing import invoke
 
-    from mc_core.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(["codec", *args])
-        except SystemExit as exc:
-            code = exc.code or 0
-    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
+    return invoke("codec", *args)
 
 
 @pytest.fixture()

@@ -90,3 +90,12 @@ def test_disable_plugins_env(mc):
     assert rows["codec"] == rows["loci"] == "disabled" and rows["landcover"] == "ok"
     helped = mc("--help", env=env)
     assert "\n  codec " not in helped.stdout and "\n  landcover " in helped.stdout
+
+
+def test_testing_invoke_reports_exit_codes_and_streams():
+    from mc_core.testing import invoke
+
+    ok = invoke("list", "metrics", "--plugin", "core")
+    assert ok.exit_code == 0 and "pixel-accuracy" in ok.stdout and ok.stderr == ""
+    bad = invoke("codek")
+    assert bad.returncode == 2 and bad.stdout == "" and bad.stderr.startswith("error: unknown plugin")

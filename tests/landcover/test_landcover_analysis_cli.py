@@ -4,10 +4,8 @@ import json
 
 import numpy as np
 import pytest
-import contextlib
-import io
 
-from mc_core.cli import main as mc_main
+from mc_core.testing import invoke
 from mc_landcover.legend import CODES
 
 
@@ -31,21 +29,9 @@ def patches(tmp_path):
     return path
 
 
-class Result:
-    def __init__(self, exit_code, output):
-        self.exit_code, self.output = exit_code, output
-
-
 def run(*args):
     """`mc landcover ARGS` in-process through the real entry point (one-line errors, exit codes)."""
-    buf = io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
-        try:
-            mc_main(["landcover", *map(str, args)])
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
-    return Result(code, buf.getvalue())
+    return invoke("landcover", *args)
 
 
 def test_eval_inpaint_baselines_write_json_and_panels(patches, tmp_path):

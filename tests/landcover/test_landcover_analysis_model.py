@@ -1,7 +1,5 @@
 """Model-based analysis (RandAR): inpainting, perplexity, Gibbs chains with MH, embeddings, prob-dev."""
 
-import contextlib
-import io
 import itertools
 import json
 
@@ -11,7 +9,7 @@ import torch
 import yaml
 
 from mc_core.checkpoint import save_checkpoint
-from mc_core.cli import main as mc_main
+from mc_core.testing import invoke
 from mc_landcover.legend import CODES, DEVELOPED_INDICES
 from mc_landcover.models.randar import RandAR
 
@@ -21,14 +19,8 @@ MODEL_CFG = {"size": SIZE, "n_layer": 1, "n_embd": 16, "n_head": 2, "mlp_ratio":
 
 
 def run(*args):
-    buf = io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
-        try:
-            mc_main(["landcover", *map(str, args)])
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
-    return code, buf.getvalue()
+    r = invoke("landcover", *args)
+    return r.exit_code, r.output
 
 
 def stripes(n, rng):

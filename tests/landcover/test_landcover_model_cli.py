@@ -1,32 +1,19 @@
 """prepare / train / generate through the real `mc` entry point on tiny synthetic rasters."""
 
-import contextlib
-import io
 import json
 
 import numpy as np
 import pytest
 
-from mc_core.cli import main as mc_main
+from mc_core.testing import invoke
 
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
 
 
-class Result:
-    def __init__(self, exit_code, output):
-        self.exit_code, self.output = exit_code, output
-
-
 def run(*args):
-    buf = io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
-        try:
-            mc_main(["landcover", *map(str, args)])
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
-    return Result(code, buf.getvalue())
+    """`mc landcover ARGS` in-process through the real entry point (one-line errors, exit codes)."""
+    return invoke("landcover", *args)
 
 
 def last_json(output):
