@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mc_core.cli import main
+from mc_core.testing import invoke
 from mc_codec.data.a2d2 import base_name, load_legend
 from mc_codec.data.masks import find_masks, read_mask
 
@@ -18,13 +18,9 @@ COLOURS = np.array([[255, 0, 0], [200, 0, 0], [0, 255, 0], [0, 0, 255], [255, 25
                    np.uint8)
 
 
-def run(argv, capsys):
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as e:
-        code = e.code
-    return code, capsys.readouterr().err
+def run(argv):
+    r = invoke(*argv)
+    return r.exit_code, r.stderr
 
 
 @pytest.fixture
@@ -57,11 +53,11 @@ def test_legend_and_variants(tmp_path):
     assert merged.colours[0] == ["#ff0000", "#c80000"]
 
 
-def test_convert_separate_ids(a2d2, tmp_path, capsys):
+def test_convert_separate_ids(a2d2, tmp_path):
     root, truth = a2d2
     out = tmp_path / "out"
     code, err = run(["codec", "prepare-a2d2", "--a2d2-root", str(root), "--out-root", str(out),
-                     "--camera", "front_center", "--out-subdir", "warped_masks", "--quiet"], capsys)
+                     "--camera", "front_center", "--out-subdir", "warped_masks", "--quiet"])
     assert code == 0, err
     rel = find_masks(out, "warped_masks")
     assert len(rel) == 4 and all(r.split("/")[0].startswith("2018") for r in rel)
@@ -73,24 +69,24 @@ def test_convert_separate_ids(a2d2, tmp_path, capsys):
     assert table["classes"]["0"]["name"] == "Car 1" and table["classes"]["5"]["name"] == "Pedestrian 2"
 
 
-def test_convert_merged_and_resume(a2d2, tmp_path, capsys):
+def test_convert_merged_and_resume(a2d2, tmp_path):
     root, truth = a2d2
     out = tmp_path / "out"
     args = ["codec", "prepare-a2d2", "--a2d2-root", str(root), "--out-root", str(out), "--merge-variants"]
-    assert run(args + ["--num-shards", "2", "--shard-index", "0", "-q"], capsys)[0] == 0
+    assert run(args + ["--num-shards", "2", "--shard-index", "0", "-q"])[0] == 0
     assert len(find_masks(out, "warped_masks")) == 2
-    code, err = run(args, capsys)   # the rest; the first shard's files are kept
+    code, err = run(args)   # the rest; the first shard's files are kept
     assert code == 0 and "2 converted, 2 already present" in err
     merge = np.array([0, 0, 1, 2, 3, 3])
     for (seq, cam, name), ids in truth.items():
         if cam == "cam_front_center":
             assert np.array_equal(read_mask(out / "warped_masks" / seq / name), merge[ids])
     # a run with another id table into the same output is refused
-    code, err = run(["codec", "prepare-a2d2", "--a2d2-root", str(root), "--out-root", str(out)], capsys)
+    code, err = run(["codec", "prepare-a2d2", "--a2d2-root", str(root), "--out-root", str(out)])
     assert code == 2 and "class_names.json" in err and "different id table" in err
 
 
-def test_unknown_colours(a2d2, tmp_path, capsys):
+def test_unknown_colours(a2d2, tmp_path):
     root, _ = a2d2
     bad = root / "camera_lidar_semantic" / "20180807_145028" / "label" / "cam_front_center" / "zz_odd.png"
     img = np.zeros((4, 5, 3), np.uint8)
@@ -99,31 +95,31 @@ def test_unknown_colours(a2d2, tmp_path, capsys):
     img[1, 0] = [9, 9, 9]
     Image.fromarray(img).save(bad)
     out = tmp_path / "out"
-    code, err = run(["codec", "prepare-a2d2", "--a2d2-root", str(root), "--out-root", str(out), "-q"], capsys)
+    code, err = run(["codec", "prepare-a2d2", "--a2d2-root", str(root), "--out-root", str(out), "-q"])
     assert code == 2
     assert "zz_odd.png" in err and "#010203 (3 px)" in err and "#090909 (1 px)" in err
     assert err.count("\n") == 1
     code, err = run(["codec", "prepare-a2d2", "--a2d2-root", str(root), "--out-root", str(out), "-q",
-                     "--unknown-to-ignore", "--overwrite"], capsys)
+                     "--unknown-to-ignore", "--overwrite"])
     assert code == 0, err
     got = read_mask(out / "warped_masks" / "20180807_145028" / "zz_odd.png")
     assert got[0, 0] == 255 and got[1, 0] == 255 and got[2, 2] == 2
     code, err = run(["codec", "prepare-a2d2", "--a2d2-root", str(root), "--out-root", str(tmp_path / "o2"),
-                     "--unknown-to-ignore", "--ignore-id", "3"], capsys)
+                     "--unknown-to-ignore", "--ignore-id", "3"])
     assert code == 2 and "collides" in err
 
 
-def test_bad_input_errors(tmp_path, capsys):
+def test_bad_input_errors(tmp_path):
     code, err = run(["codec", "prepare-a2d2", "--a2d2-root", str(tmp_path / "none"),
-                     "--out-root", str(tmp_path / "o")], capsys)
+                     "--out-root", str(tmp_path / "o")])
     assert code == 2 and "class_list.json" in err
     root = tmp_path / "r"
     (root / "camera_lidar_semantic" / "s1" / "label" / "cam_front_center").mkdir(parents=True)
     (root / "class_list.json").write_text("{not json")
-    code, err = run(["codec", "prepare-a2d2", "--a2d2-root", str(root), "--out-root", str(tmp_path / "o")], capsys)
+    code, err = run(["codec", "prepare-a2d2", "--a2d2-root", str(root), "--out-root", str(tmp_path / "o")])
     assert code == 2 and "class_list.json" in err
     (root / "class_list.json").write_text(json.dumps(LEGEND))
-    code, err = run(["codec", "prepare-a2d2", "--a2d2-root", str(root), "--out-root", str(tmp_path / "o")], capsys)
+    code, err = run(["codec", "prepare-a2d2", "--a2d2-root", str(root), "--out-root", str(tmp_path / "o")])
     assert code == 2 and "no label PNGs" in err
     (root / "camera_lidar_semantic" / "s1" / "label" / "cam_front_center" / "x.png").write_bytes(b"\x89PNG broken")
     # through a real process: one line on stderr, exit 2, no traceback

@@ -5,19 +5,14 @@ import json
 import numpy as np
 import pytest
 
-from mc_core.cli import main as mc_main
+from mc_core.testing import invoke
 
 TINY = ["--num-slots", "3", "--hidden", "8", "--slot-dim", "8", "--pixel-dim", "8"]
 
 
-def run(capsys, *args):
-    try:
-        mc_main(["loci", *args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
+def run(*args):
+    r = invoke("loci", *args)
+    return r.exit_code, r.stdout, r.stderr
 
 
 def _ok(code, out, err):
@@ -25,40 +20,40 @@ def _ok(code, out, err):
     return out
 
 
-def test_help_of_every_command_has_an_example(capsys):
+def test_help_of_every_command_has_an_example():
     for cmd in ("make-data", "train", "eval", "segment"):
-        out = _ok(*run(capsys, cmd, "--help"))
+        out = _ok(*run(cmd, "--help"))
         assert "Example" in out and f"mc loci {cmd}" in out
 
 
 @pytest.mark.e2e
-def test_make_data_train_resume_eval_segment(tmp_path, capsys):
+def test_make_data_train_resume_eval_segment(tmp_path):
     d = tmp_path / "data"
-    _ok(*run(capsys, "make-data", "--out-dir", str(d), "--videos", "3", "--frames", "3", "--size", "16", "-q"))
+    _ok(*run("make-data", "--out-dir", str(d), "--videos", "3", "--frames", "3", "--size", "16", "-q"))
     assert len(list((d / "videos").glob("*.npz"))) == 3 and (d / "meta.json").exists()
 
     run_dir = tmp_path / "run"
-    out = _ok(*run(capsys, "train", "--data", str(d), "--out-dir", str(run_dir), "--steps", "2", "--batch-size", "2",
+    out = _ok(*run("train", "--data", str(d), "--out-dir", str(run_dir), "--steps", "2", "--batch-size", "2",
                    "--clip-frames", "2", "--device", "cpu", "-q", *TINY))
     assert json.loads(out)["steps"] == 2
-    out = _ok(*run(capsys, "train", "--data", str(d), "--out-dir", str(run_dir), "--steps", "3", "--batch-size", "2",
+    out = _ok(*run("train", "--data", str(d), "--out-dir", str(run_dir), "--steps", "3", "--batch-size", "2",
                    "--clip-frames", "2", "--device", "cpu", "-q", "--resume", *TINY))
     assert json.loads(out)["steps"] == 3
     ckpt = run_dir / "checkpoints" / "final"
     assert (ckpt / "model.safetensors").exists()
 
     res_json = tmp_path / "m.json"
-    out = _ok(*run(capsys, "eval", "--data", str(d), "--checkpoint", str(ckpt), "--out-json", str(res_json),
+    out = _ok(*run("eval", "--data", str(d), "--checkpoint", str(ckpt), "--out-json", str(res_json),
                    "--device", "cpu", "-q"))
     res = json.loads(res_json.read_text())
     assert res["videos"] == 3 and 0.0 <= res["matched_iou"] <= 1.0 and -1.0 <= res["fg_ari"] <= 1.0
     assert len(res["per_video"]) == 3
-    base = json.loads(_ok(*run(capsys, "eval", "--data", str(d), "--method", "all-background", "-q")))
+    base = json.loads(_ok(*run("eval", "--data", str(d), "--method", "all-background", "-q")))
     assert base["matched_iou"] == 0.0 and base["fg_ari"] == 0.0
 
     gif = tmp_path / "seg.gif"
     ids_npz = tmp_path / "ids.npz"
-    _ok(*run(capsys, "segment", "--checkpoint", str(ckpt), "--video", str(d / "videos" / "video_00000.npz"),
+    _ok(*run("segment", "--checkpoint", str(ckpt), "--video", str(d / "videos" / "video_00000.npz"),
              "--out-gif", str(gif), "--out-npz", str(ids_npz), "--device", "cpu"))
     from PIL import Image
 
@@ -67,35 +62,35 @@ def test_make_data_train_resume_eval_segment(tmp_path, capsys):
     assert np.load(ids_npz)["ids"].shape == (3, 16, 16)
 
 
-def test_bad_input_is_one_line_exit_2(tmp_path, capsys):
-    code, _, err = run(capsys, "eval", "--data", str(tmp_path / "missing"), "--method", "median-cc")
+def test_bad_input_is_one_line_exit_2(tmp_path):
+    code, _, err = run("eval", "--data", str(tmp_path / "missing"), "--method", "median-cc")
     assert code == 2 and "missing: data folder not found" in err and "Traceback" not in err
 
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"garbage")
-    code, _, err = run(capsys, "segment", "--method", "median-cc", "--video", str(bad), "--out-gif",
+    code, _, err = run("segment", "--method", "median-cc", "--video", str(bad), "--out-gif",
                        str(tmp_path / "x.gif"))
     assert code == 2 and "bad.npz: not a readable npz" in err
     assert not (tmp_path / "x.gif").exists()
 
-    code, _, err = run(capsys, "eval", "--data", str(tmp_path), "--checkpoint", str(tmp_path / "nockpt"))
+    code, _, err = run("eval", "--data", str(tmp_path), "--checkpoint", str(tmp_path / "nockpt"))
     assert code == 2 and err.startswith("error:")
 
-    code, _, err = run(capsys, "eval", "--data", str(tmp_path))  # model without --checkpoint
+    code, _, err = run("eval", "--data", str(tmp_path))  # model without --checkpoint
     assert code == 2 and "--checkpoint" in err
 
-    code, _, err = run(capsys, "make-data", "--out-dir", str(tmp_path / "d"), "--min-objects", "5",
+    code, _, err = run("make-data", "--out-dir", str(tmp_path / "d"), "--min-objects", "5",
                        "--max-objects", "3")
     assert code == 2 and "--min-objects" in err
 
 
-def test_segment_with_baseline_writes_gif(tmp_path, capsys):
+def test_segment_with_baseline_writes_gif(tmp_path):
     from mc_loci.data.moving_shapes import make_video, write_video
 
     video = tmp_path / "v.npz"
     write_video(video, make_video(1, 0, frames=4, size=32))
     gif = tmp_path / "cc.gif"
-    out = _ok(*run(capsys, "segment", "--method", "median-cc", "--video", str(video), "--out-gif", str(gif),
+    out = _ok(*run("segment", "--method", "median-cc", "--video", str(video), "--out-gif", str(gif),
                    "--scale", "1"))
     assert "fg_ari=" in out
     from PIL import Image

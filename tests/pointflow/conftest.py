@@ -49,24 +49,9 @@ def digest():
     return tree_digest
 
 
-class Result:
-    def __init__(self, code: int, out: str, err: str):
-        self.exit_code, self.out, self.err = code, out, err
-
-
 @pytest.fixture
-def mc(capsys):
-    """Run `mc ARGS` in-process through mc_core's real entry point; returns exit code and output."""
-    from mc_core.cli import main
+def mc():
+    """Run `mc ARGS` in-process through mc_core's real entry point (exit code, stdout, stderr)."""
+    from mc_core.testing import invoke
 
-    def run(*args) -> Result:
-        capsys.readouterr()
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        cap = capsys.readouterr()
-        return Result(code, cap.out, cap.err)
-
-    return run
+    return invoke

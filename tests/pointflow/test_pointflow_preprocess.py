@@ -22,7 +22,7 @@ def _pre(mc, root, *extra):
 def test_preprocess_stores_masks_that_match_their_points(mc, demo_root, demo_buffer, digest):
     tree_digest = digest
     r = _pre(mc, demo_root)
-    assert r.exit_code == 0, r.err
+    assert r.exit_code == 0, r.stderr
     buf = ReplayBuffer.open(demo_buffer)
     masks, idx = buf[MASKS_KEY], buf[INDICES_KEY]
     assert masks.shape == (buf.n_steps, 256) and masks.dtype == np.float32
@@ -42,20 +42,20 @@ def test_preprocess_stores_masks_that_match_their_points(mc, demo_root, demo_buf
     before = tree_digest(demo_buffer)
     r = mc("pointflow", "preprocess-masks", "--buffer", demo_buffer, "--object-ids", *IDS,
            "--distance-threshold", "0.03", "--n-points", "256")
-    assert r.exit_code == 0 and "nothing written" in r.err and tree_digest(demo_buffer) == before
+    assert r.exit_code == 0 and "nothing written" in r.stderr and tree_digest(demo_buffer) == before
     r = _pre(mc, demo_root, "--soft-sigma", "0.02")
-    assert r.exit_code == 2 and "other settings" in r.err and tree_digest(demo_buffer) == before
+    assert r.exit_code == 2 and "other settings" in r.stderr and tree_digest(demo_buffer) == before
     r = _pre(mc, demo_root, "--soft-sigma", "0.02", "--overwrite")
-    assert r.exit_code == 0, r.err
+    assert r.exit_code == 0, r.stderr
     soft = ReplayBuffer.open(demo_buffer)[MASKS_KEY][:]
     assert np.any((soft > 0) & (soft < 1))
 
     # verify-masks reports shapes, coverage and a dataset batch, and draws a PNG
     png = demo_root / "mask.png"
     r = mc("pointflow", "verify-masks", "--buffer", demo_buffer, "--plot", png, "--out-json", demo_root / "v.json")
-    assert r.exit_code == 0, r.err
-    assert "attention_masks (18, 256) float32" in r.out and "episode    2" in r.out
-    assert "pcd (4, 256, 3)" in r.out and "attention_mask (4, 256)" in r.out
+    assert r.exit_code == 0, r.stderr
+    assert "attention_masks (18, 256) float32" in r.stdout and "episode    2" in r.stdout
+    assert "pcd (4, 256, 3)" in r.stdout and "attention_mask (4, 256)" in r.stdout
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
@@ -98,7 +98,7 @@ def test_collect_and_object_names(mc, tmp_path):
     r = mc("pointflow", "collect-demos", "--task", "reach_target", "--episodes", "2", "--split", "valid",
            "--out-dir", out, "--steps", "3", "--image-size", "16", "--n-cams", "2", "--n-points", "50",
            "--zarr-format", "3", "-q")
-    assert r.exit_code == 0, r.err
+    assert r.exit_code == 0, r.stderr
     buf = ReplayBuffer.open(out / "valid_segmented")
     assert buf.zarr_format == 3 and buf.n_episodes == 2
     assert buf["camera_point_clouds"].shape == (6, 2, 256, 3) and buf["camera_point_clouds"].dtype == np.float32
@@ -114,7 +114,7 @@ def test_collect_and_object_names(mc, tmp_path):
     assert r.exit_code == 0 and ReplayBuffer.open(out / "valid_segmented").n_episodes == 3
     r = mc("pointflow", "object-names", "--buffer", out / "valid_segmented")
     assert r.exit_code == 0
-    lines = {ln.split()[0]: ln.split() for ln in r.out.splitlines()[1:]}
+    lines = {ln.split()[0]: ln.split() for ln in r.stdout.splitlines()[1:]}
     seg = buf["segmentation_masks"][:]
     assert lines["2"][2] == "table" and int(lines["2"][1]) > 0
     assert int(lines["90"][1]) == int((ReplayBuffer.open(out / "valid_segmented")["segmentation_masks"][:] == 90).sum())
@@ -130,10 +130,10 @@ def test_bad_input_is_one_line_exit_2_and_leaves_the_buffer_untouched(mc, demo_b
     before = tree_digest(demo_buffer)
     # object ids that do not occur
     r = _bad(mc, demo_buffer, "77", "--n-points", "64")
-    assert r.exit_code == 2 and "[77] do not occur" in r.err and str(demo_buffer) in r.err
+    assert r.exit_code == 2 and "[77] do not occur" in r.stderr and str(demo_buffer) in r.stderr
     # n_points larger than the stored cloud (400 points)
     r = _bad(mc, demo_buffer, "--n-points", "401")
-    assert r.exit_code == 2 and "data/pcd_xyz" in r.err and "400" in r.err
+    assert r.exit_code == 2 and "data/pcd_xyz" in r.stderr and "400" in r.stderr
     assert tree_digest(demo_buffer) == before
     # missing segmentation keys
     noseg = tmp_path / "noseg"
@@ -141,7 +141,7 @@ def test_bad_input_is_one_line_exit_2_and_leaves_the_buffer_untouched(mc, demo_b
     ReplayBuffer.open(noseg, mode="a").delete_key("segmentation_masks")
     before = tree_digest(noseg)
     r = _bad(mc, noseg, "--n-points", "64")
-    assert r.exit_code == 2 and "data/segmentation_masks" in r.err and str(noseg) in r.err
+    assert r.exit_code == 2 and "data/segmentation_masks" in r.stderr and str(noseg) in r.stderr
     assert tree_digest(noseg) == before
     # a store without meta/episode_ends
     noends = tmp_path / "noends"
@@ -149,18 +149,18 @@ def test_bad_input_is_one_line_exit_2_and_leaves_the_buffer_untouched(mc, demo_b
     shutil.rmtree(noends / "meta" / "episode_ends")
     before = tree_digest(noends)
     r = _bad(mc, noends, "--n-points", "64")
-    assert r.exit_code == 2 and "meta/episode_ends" in r.err and str(noends) in r.err
+    assert r.exit_code == 2 and "meta/episode_ends" in r.stderr and str(noends) in r.stderr
     assert tree_digest(noends) == before
-    assert len(r.err.strip().splitlines()) == 1 and "Traceback" not in r.err
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
     # verify-masks on a buffer without masks fails the run (exit 1)
     r = mc("pointflow", "verify-masks", "--buffer", demo_buffer)
-    assert r.exit_code == 1 and "no preprocessed attention masks" in r.out
+    assert r.exit_code == 1 and "no preprocessed attention masks" in r.stdout
 
 
 def test_advanced_flags_reach_the_stored_masks(mc, demo_root, demo_buffer):
     def run(*flags):
         r = _pre(mc, demo_root, "--overwrite", *flags)
-        assert r.exit_code == 0, r.err
+        assert r.exit_code == 0, r.stderr
         buf = ReplayBuffer.open(demo_buffer)
         return buf[MASKS_KEY][:], buf[MASKS_KEY].attrs["mask_config"]
 
@@ -172,7 +172,7 @@ def test_advanced_flags_reach_the_stored_masks(mc, demo_root, demo_buffer):
     wide, cfg = run("--object-thresholds", "0.03,0.08")
     assert cfg["object_thresholds"] == [0.03, 0.08] and np.all(wide >= hard) and wide.sum() > hard.sum()
     r = _pre(mc, demo_root, "--overwrite", "--object-thresholds", "0.03")
-    assert r.exit_code == 2 and "one per object id" in r.err
+    assert r.exit_code == 2 and "one per object id" in r.stderr
 
 
 def test_split_both_rerun_skips_the_finished_split_and_does_the_other(mc, demo_root, demo_buffer):
@@ -183,7 +183,7 @@ def test_split_both_rerun_skips_the_finished_split_and_does_the_other(mc, demo_r
     assert r.exit_code == 0 and MASKS_KEY not in ReplayBuffer.open(valid)
     r = mc("pointflow", "preprocess-masks", "--task", "unplug_charger_like", "--data-root", demo_root,
            "--split", "both", "--object-ids", *IDS, "--n-points", "64")
-    assert r.exit_code == 0, r.err
-    assert "train_segmented: data/attention_masks already exists" in r.err
-    assert "valid_segmented: wrote masks for 3 episodes" in r.err
+    assert r.exit_code == 0, r.stderr
+    assert "train_segmented: data/attention_masks already exists" in r.stderr
+    assert "valid_segmented: wrote masks for 3 episodes" in r.stderr
     assert np.all(ReplayBuffer.open(valid).meta[DONE_KEY][:] == 1)

@@ -7,17 +7,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mc_core.cli import main
+from mc_core.testing import invoke
 
 
-def run(capsys, *args):
-    try:
-        main(["spatial-vlm", *map(str, args)])
-        code = 0
-    except SystemExit as e:
-        code = e.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
+def run(*args):
+    r = invoke("spatial-vlm", *args)
+    return r.exit_code, r.stdout, r.stderr
 
 
 @pytest.fixture(scope="module")
@@ -99,34 +94,34 @@ def test_build_outputs_follow_the_seed(demo):
         assert s["query_original"] == s["image"][1]
 
 
-def test_build_is_seeded_and_cli_works(demo, tmp_path, capsys):
+def test_build_is_seeded_and_cli_works(demo, tmp_path):
     root, _ = demo
-    code, _, err = run(capsys, "build", "--data-root", root / "data", "--out-dir", tmp_path / "t", "--mode", "all",
+    code, _, err = run("build", "--data-root", root / "data", "--out-dir", tmp_path / "t", "--mode", "all",
                        "--use-dilated-mask", "--emit-concat", "0", "-q")
     assert code == 0, err
     assert not (tmp_path / "t" / "t1_val_concat.json").exists()
     t_all = json.loads((tmp_path / "t" / "t1_val_multi.json").read_text())
     assert len(t_all) > len(load(root, "t1_val_multi.json"))  # every visible view is a reference
-    run(capsys, "build", "--data-root", root / "data", "--out-dir", tmp_path / "t2", "--mode", "all",
+    run("build", "--data-root", root / "data", "--out-dir", tmp_path / "t2", "--mode", "all",
         "--use-dilated-mask", "--emit-concat", "0", "-q")
     assert (tmp_path / "t2" / "t1_val_multi.json").read_text().replace("/t2/", "/t/") == \
         (tmp_path / "t" / "t1_val_multi.json").read_text()
 
 
-def test_eval_baselines_and_pixel_diff_target(demo, tmp_path, capsys):
+def test_eval_baselines_and_pixel_diff_target(demo, tmp_path):
     root, _ = demo
     out = tmp_path / "pd.json"
-    code, stdout, err = run(capsys, "eval", "--model", "pixel-diff", "--data-json", root / "tasks" / "t2b_val_multi.json",
+    code, stdout, err = run("eval", "--model", "pixel-diff", "--data-json", root / "tasks" / "t2b_val_multi.json",
                             "--output-json", out, "-q")
     assert code == 0, err
     res = json.loads(out.read_text())
     assert set(res) == {"metrics", "results"}
     assert res["metrics"]["hit_at_mask"] >= 0.9
     assert len(res["results"]) == res["metrics"]["total"]
-    code, _, _ = run(capsys, "eval", "--model", "not-visible", "--data-json", root / "tasks" / "t2a_val_multi.json",
+    code, _, _ = run("eval", "--model", "not-visible", "--data-json", root / "tasks" / "t2a_val_multi.json",
                      "--output-json", out, "-q")
     assert json.loads(out.read_text())["metrics"]["not_visible_accuracy"] == 1.0
-    code, _, _ = run(capsys, "eval", "--model", "center", "--data-json", root / "tasks" / "t1_val_concat.json",
+    code, _, _ = run("eval", "--model", "center", "--data-json", root / "tasks" / "t1_val_concat.json",
                      "--output-json", out, "-q")
     m = json.loads(out.read_text())
     assert m["metrics"]["not_visible_accuracy"] == 0.0
@@ -139,7 +134,7 @@ def test_eval_baselines_and_pixel_diff_target(demo, tmp_path, capsys):
     assert m["metrics"]["hit_at_mask_count"] == expect
 
 
-def test_bad_sample_is_recorded_not_fatal(demo, tmp_path, capsys):
+def test_bad_sample_is_recorded_not_fatal(demo, tmp_path):
     root, _ = demo
     samples = load(root, "t2b_val_multi.json")[:3]
     samples[0] = dict(samples[0], image=[samples[0]["image"][0], str(tmp_path / "missing_inpainted.png")])
@@ -153,7 +148,7 @@ def test_bad_sample_is_recorded_not_fatal(demo, tmp_path, capsys):
     j = tmp_path / "bad.json"
     j.write_text(json.dumps(samples))
     out = tmp_path / "o.json"
-    code, _, err = run(capsys, "eval", "--model", "pixel-diff", "--data-json", j, "--output-json", out, "-q")
+    code, _, err = run("eval", "--model", "pixel-diff", "--data-json", j, "--output-json", out, "-q")
     assert code == 0, err
     res = json.loads(out.read_text())
     errs = [r["error"] for r in res["results"]]
@@ -165,13 +160,13 @@ def test_bad_sample_is_recorded_not_fatal(demo, tmp_path, capsys):
     assert res["metrics"]["hit_at_mask_count"] == 1
 
 
-def test_bad_input_errors(demo, tmp_path, capsys):
+def test_bad_input_errors(demo, tmp_path):
     root, _ = demo
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    code, _, err = run(capsys, "eval", "--model", "center", "--data-json", bad, "--output-json", tmp_path / "o.json")
+    code, _, err = run("eval", "--model", "center", "--data-json", bad, "--output-json", tmp_path / "o.json")
     assert code == 2 and str(bad) in err and "malformed JSON" in err and "Traceback" not in err
-    code, _, err = run(capsys, "build", "--data-root", tmp_path / "nope", "--out-dir", tmp_path / "o")
+    code, _, err = run("build", "--data-root", tmp_path / "nope", "--out-dir", tmp_path / "o")
     assert code == 2 and "data root not found" in err
     # a mask whose size differs from its image
     d = tmp_path / "x3" / "val" / "s" / "uid_1"
@@ -179,29 +174,29 @@ def test_bad_input_errors(demo, tmp_path, capsys):
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(d / "01_f_original.png")
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(d / "01_f_inpainted.png")
     Image.fromarray(np.zeros((4, 8), np.uint8)).save(d / "01_f_mask.png")
-    code, _, err = run(capsys, "build", "--data-root", tmp_path / "x3", "--out-dir", tmp_path / "o")
+    code, _, err = run("build", "--data-root", tmp_path / "x3", "--out-dir", tmp_path / "o")
     assert code == 2 and "01_f_mask.png" in err and "8x4" in err
     # missing original image
     (d / "01_f_original.png").unlink()
-    code, _, err = run(capsys, "build", "--data-root", tmp_path / "x3", "--out-dir", tmp_path / "o")
+    code, _, err = run("build", "--data-root", tmp_path / "x3", "--out-dir", tmp_path / "o")
     assert code == 2 and "01_f_original.png" in err and "missing original" in err
     # a model folder without a processor
     empty = tmp_path / "model"
     empty.mkdir()
     (empty / "config.json").write_text("{}")
-    code, _, err = run(capsys, "eval", "--model", empty, "--data-json", root / "tasks" / "t2b_val_multi.json",
+    code, _, err = run("eval", "--model", empty, "--data-json", root / "tasks" / "t2b_val_multi.json",
                        "--output-json", tmp_path / "o.json", "--device", "cpu")
     assert code == 2 and str(empty) in err and "no processor" in err
-    code, _, err = run(capsys, "eval", "--model", "nonexistent-model", "--data-json",
+    code, _, err = run("eval", "--model", "nonexistent-model", "--data-json",
                        root / "tasks" / "t2b_val_multi.json", "--output-json", tmp_path / "o.json")
     assert code == 2 and "nonexistent-model" in err
 
 
-def test_zero_shot_builds_and_summarises(tmp_path, capsys):
+def test_zero_shot_builds_and_summarises(tmp_path):
     from mc_spatial_vlm.data.demo import make_demo_data
 
     make_demo_data(tmp_path / "d", train_scenes=0, val_scenes=1, objects_per_scene=2, width=48, height=40)
-    code, out, err = run(capsys, "zero-shot", "--model", "pixel-diff", "--out-dir", tmp_path / "zs",
+    code, out, err = run("zero-shot", "--model", "pixel-diff", "--out-dir", tmp_path / "zs",
                          "--data-root", tmp_path / "d", "-q")
     assert code == 0, err
     assert "t2b_val_multi" in out and "hit_at_mask" in out
@@ -214,7 +209,7 @@ def test_zero_shot_builds_and_summarises(tmp_path, capsys):
         assert (tmp_path / "zs" / "eval" / f"{name}.json").is_file()
 
 
-def test_eval_resumes_from_partial_results(demo, tmp_path, capsys):
+def test_eval_resumes_from_partial_results(demo, tmp_path):
     from mc_spatial_vlm.data.tasks import load_task_json
     from mc_spatial_vlm.evaluate import evaluate
     from mc_spatial_vlm.predictors import PixelDiffPredictor
@@ -247,22 +242,22 @@ def test_eval_resumes_from_partial_results(demo, tmp_path, capsys):
     assert Counting.calls == 100 + len(samples)
 
 
-def test_sharded_build_then_merge_equals_plain_build(demo, tmp_path, capsys):
+def test_sharded_build_then_merge_equals_plain_build(demo, tmp_path):
     root, _ = demo
     common = ["build", "--data-root", root / "data", "--use-dilated-mask", "-q"]
     for i in range(2):
-        code, _, err = run(capsys, *common, "--out-dir", tmp_path / "s", "--num-shards", "2", "--shard-index", i)
+        code, _, err = run(*common, "--out-dir", tmp_path / "s", "--num-shards", "2", "--shard-index", i)
         assert code == 0, err
     parts = sorted((tmp_path / "s" / "shards").glob("t1_val_multi.shard-*-of-002.json"))
     assert len(parts) == 2
     n_parts = sum(len(json.loads(p.read_text())) for p in parts)
     assert n_parts == len(load(root, "t1_val_multi.json"))
     images = {p: p.stat().st_mtime_ns for p in (tmp_path / "s").rglob("*_concat.jpg")}
-    code, _, err = run(capsys, *common, "--out-dir", tmp_path / "s")
+    code, _, err = run(*common, "--out-dir", tmp_path / "s")
     assert code == 0, err
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "s").rglob("*_concat.jpg")} == images  # reused
     merged = (tmp_path / "s" / "t1_val_concat.json").read_text()
     assert merged.replace(str(tmp_path / "s"), "OUT") == \
         (root / "tasks" / "t1_val_concat.json").read_text().replace(str(root / "tasks"), "OUT")
-    code, _, err = run(capsys, *common, "--out-dir", tmp_path / "s", "--num-shards", "2", "--shard-index", "2")
+    code, _, err = run(*common, "--out-dir", tmp_path / "s", "--num-shards", "2", "--shard-index", "2")
     assert code == 2 and "--shard-index" in err

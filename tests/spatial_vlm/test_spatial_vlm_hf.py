@@ -4,17 +4,12 @@ import json
 
 import pytest
 
-from mc_core.cli import main
+from mc_core.testing import invoke
 
 
-def run(capsys, *args):
-    try:
-        main(["spatial-vlm", *map(str, args)])
-        code = 0
-    except SystemExit as e:
-        code = e.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
+def run(*args):
+    r = invoke("spatial-vlm", *args)
+    return r.exit_code, r.stdout, r.stderr
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +31,11 @@ def setup(tmp_path_factory):
     return root, model
 
 
-def test_hf_vlm_eval_multi_and_concat(setup, tmp_path, capsys):
+def test_hf_vlm_eval_multi_and_concat(setup, tmp_path):
     root, model = setup
     for name in ("t1_val_multi", "t1_val_concat"):
         out = tmp_path / f"{name}.json"
-        code, stdout, err = run(capsys, "eval", "--model", model, "--data-json", root / f"{name}_small.json",
+        code, stdout, err = run("eval", "--model", model, "--data-json", root / f"{name}_small.json",
                                 "--output-json", out, "--max-new-tokens", "6", "--image-size", "28",
                                 "--device", "cpu", "-q")
         assert code == 0, err
@@ -50,18 +45,18 @@ def test_hf_vlm_eval_multi_and_concat(setup, tmp_path, capsys):
         assert all(isinstance(r["pred_text"], str) for r in res["results"])
 
 
-def test_hf_vlm_eval_with_chat_template_override(setup, tmp_path, capsys):
+def test_hf_vlm_eval_with_chat_template_override(setup, tmp_path):
     from mc_spatial_vlm.models.tiny_qwen2vl import CHAT_TEMPLATE
 
     root, model = setup
     tpl = tmp_path / "t.jinja"
     tpl.write_text(CHAT_TEMPLATE)
     for choice in ("qwen2", tpl):
-        code, _, err = run(capsys, "eval", "--model", model, "--data-json", root / "t1_val_concat_small.json",
+        code, _, err = run("eval", "--model", model, "--data-json", root / "t1_val_concat_small.json",
                            "--output-json", tmp_path / "o.json", "--max-new-tokens", "3", "--image-size", "28",
                            "--chat-template", choice, "--device", "cpu", "-q")
         assert code == 0, err
-    code, _, err = run(capsys, "eval", "--model", model, "--data-json", root / "t1_val_concat_small.json",
+    code, _, err = run("eval", "--model", model, "--data-json", root / "t1_val_concat_small.json",
                        "--output-json", tmp_path / "o.json", "--chat-template", "nope", "--device", "cpu")
     assert code == 2 and "--chat-template" in err
 
@@ -92,23 +87,23 @@ def test_sft_labels_mask_the_prompt(setup):
     assert (item["labels"][: len(item["labels"]) - len(kept)] == IGNORE_INDEX).all()
 
 
-def test_check_dataloader_cli(setup, capsys):
+def test_check_dataloader_cli(setup):
     root, model = setup
-    code, out, err = run(capsys, "check-dataloader", "--data-json", root / "t1_val_multi_small.json", "--model", model,
+    code, out, err = run("check-dataloader", "--data-json", root / "t1_val_multi_small.json", "--model", model,
                          "--batch-size", "2", "--image-size", "28")
     assert code == 0, err
     assert "media['image']: len = 2" in out and "pixel_values" in out
     assert out.strip().splitlines()[-1] == "OK: one-batch dataloader check passed"
-    code, out, err = run(capsys, "check-dataloader", "--data-json", root / "t1_val_concat_small.json", "--model", model,
+    code, out, err = run("check-dataloader", "--data-json", root / "t1_val_concat_small.json", "--model", model,
                          "--image-size", "28")
     assert code == 0 and "media['image']: len = 1" in out
 
 
 @pytest.mark.e2e
-def test_sft_loss_goes_down_and_model_reloads(setup, tmp_path, capsys):
+def test_sft_loss_goes_down_and_model_reloads(setup, tmp_path):
     root, model = setup
     out = tmp_path / "sft"
-    code, stdout, err = run(capsys, "sft", "--model", model, "--data-json", root / "t2b_train_multi_small.json",
+    code, stdout, err = run("sft", "--model", model, "--data-json", root / "t2b_train_multi_small.json",
                             "--out-dir", out, "--max-steps", "10", "--batch-size", "2", "--lr", "1e-2",
                             "--image-size", "28", "--freeze-vision", "--device", "cpu", "--log-every", "0", "-q")
     assert code == 0, err
@@ -117,7 +112,7 @@ def test_sft_loss_goes_down_and_model_reloads(setup, tmp_path, capsys):
     assert len(losses) == 10 and log["frozen_vision_parameters"] > 0
     assert sum(losses[-2:]) / 2 < 0.85 * sum(losses[:2]) / 2
     assert (out / "model.safetensors").is_file() and (out / "loss.csv").is_file()
-    code, _, err = run(capsys, "eval", "--model", out, "--data-json", root / "t2b_train_multi_small.json",
+    code, _, err = run("eval", "--model", out, "--data-json", root / "t2b_train_multi_small.json",
                        "--output-json", tmp_path / "e.json", "--max-new-tokens", "4", "--image-size", "28",
                        "--device", "cpu", "-q")
     assert code == 0, err
