@@ -7,7 +7,6 @@ libraries (torch, transformers, rasterio) inside their command bodies so `mc --h
 from __future__ import annotations
 
 import json
-import os
 import sys
 import warnings
 from typing import Any, Sequence
@@ -15,7 +14,7 @@ from typing import Any, Sequence
 import click
 
 from mc_core import __version__
-from mc_core.errors import McError
+from mc_core.errors import McError, describe, env_flag
 from mc_core.registry import suggest
 
 REGISTRY_KINDS = ("datasets", "models", "metrics")
@@ -223,7 +222,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the `mc` script: one-line errors, exit 2 for bad usage or input."""
-    debug = os.environ.get("MC_DEBUG", "") not in ("", "0")
+    debug = env_flag("MC_DEBUG")
     warnings.showwarning = _show_warning
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="mc", standalone_mode=False)
@@ -253,10 +252,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no tracebacks for users
         if debug:
             raise
-        first = (str(exc).strip().splitlines() or [""])[0]
-        click.echo(
-            f"error: {type(exc).__name__}: {first} (set MC_DEBUG=1 for the traceback)", err=True
-        )
+        click.echo(f"error: {describe(exc)} (set MC_DEBUG=1 for the traceback)", err=True)
         sys.exit(1)
 
 

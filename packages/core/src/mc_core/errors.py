@@ -34,3 +34,14 @@ class RegistryError(UsageError):
 
 class PluginError(McError):
     """A plugin failed to load while MC_STRICT_PLUGINS=1."""
+
+
+def describe(exc: BaseException) -> str:
+    """`Type: first line of the message`, for one-line reports."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+def env_flag(name: str) -> bool:
+    """Whether an MC_* switch in the environment is on (1, true, yes, on)."""
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")

@@ -23,7 +23,7 @@ from typing import Any, Callable
 import pluggy
 
 from mc_core import hookspecs
-from mc_core.errors import PluginError
+from mc_core.errors import PluginError, describe, env_flag
 from mc_core.registry import Registry
 
 REGISTRY_HOOKS = {
@@ -63,18 +63,9 @@ class Registries:
         return getattr(self, kind)
 
 
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
-
-
 def _disabled_names() -> set[str]:
     raw = os.environ.get("MC_DISABLE_PLUGINS", "")
     return {p.strip() for p in raw.split(",") if p.strip()}
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 class PluginManager:
@@ -83,7 +74,7 @@ class PluginManager:
     def __init__(self, *, strict: bool | None = None, disabled: set[str] | None = None):
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
-        self.strict = _env_flag("MC_STRICT_PLUGINS") if strict is None else strict
+        self.strict = env_flag("MC_STRICT_PLUGINS") if strict is None else strict
         self.disabled = _disabled_names() if disabled is None else set(disabled)
         self.infos: dict[str, PluginInfo] = {}
         self._registries: Registries | None = None
@@ -121,7 +112,7 @@ class PluginManager:
         try:
             plugin = ep.load()
         except Exception as exc:  # noqa: BLE001 - isolation is the point
-            info.error = f"failed to import {ep.value}: {_describe(exc)}"
+            info.error = f"failed to import {ep.value}: {describe(exc)}"
             self._record_failure(info, ep.name, exc)
             return
         self._register(plugin, info)
@@ -147,7 +138,7 @@ class PluginManager:
         try:
             self.pm.register(plugin, name=info.name)
         except Exception as exc:  # noqa: BLE001 - pluggy validation errors, bad hook signatures
-            info.error = f"invalid plugin: {_describe(exc)}"
+            info.error = f"invalid plugin: {describe(exc)}"
             self._record_failure(info, info.name, exc)
             return
         info.hooks = sorted(
@@ -160,7 +151,7 @@ class PluginManager:
         self.infos[key] = info
         if self.strict:
             raise PluginError(f"plugin {info.name!r}: {info.error}") from exc
-        if exc is not None and _env_flag("MC_DEBUG"):
+        if exc is not None and env_flag("MC_DEBUG"):
             traceback.print_exception(exc)
         warnings.warn(
             f"plugin {info.name!r} ({info.distribution or info.target}) is broken and was "
@@ -185,7 +176,7 @@ class PluginManager:
             except Exception as exc:  # noqa: BLE001
                 if before is not None:
                     before()
-                info.error = f"{hook_name} raised {_describe(exc)}"
+                info.error = f"{hook_name} raised {describe(exc)}"
                 self._record_failure(info, name, exc)
 
     @property

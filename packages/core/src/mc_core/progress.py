@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any, Iterable, TypeVar
+
+from mc_core.errors import env_flag
 
 T = TypeVar("T")
 
@@ -16,7 +17,7 @@ def set_quiet(quiet: bool) -> None:
 
 
 def is_quiet() -> bool:
-    return _quiet or os.environ.get("MC_QUIET", "") not in ("", "0")
+    return _quiet or env_flag("MC_QUIET")
 
 
 def progress(iterable: Iterable[T] | None = None, *, desc: str = "", total: int | None = None,

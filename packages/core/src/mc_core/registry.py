@@ -89,8 +89,7 @@ class Registry:
                 f"plugin {plugin!r}"
             )
         if not summary and not isinstance(target, str):
-            summary = (getattr(target, "__doc__", None) or "").strip().splitlines()[0:1]
-            summary = summary[0] if summary else ""
+            summary = next(iter((getattr(target, "__doc__", None) or "").strip().splitlines()), "")
         entry = Entry(name=name, target=target, summary=summary, plugin=plugin, kind=self.kind)
         self._entries[name] = entry
         return entry
