@@ -187,3 +187,74 @@ def test_split_both_rerun_skips_the_finished_split_and_does_the_other(mc, demo_r
     assert "train_segmented: data/attention_masks already exists" in r.stderr
     assert "valid_segmented: wrote masks for 3 episodes" in r.stderr
     assert np.all(ReplayBuffer.open(valid).meta[DONE_KEY][:] == 1)
+
+
+def _patch_create_array(monkeypatch, before_create):
+    """Run `before_create(group, name, kwargs)` just before each zarr `create_array` of preprocessing."""
+    import zarr
+
+    real = zarr.Group.create_array
+
+    def create_array(self, name, **kwargs):
+        before_create(self, name, kwargs)
+        return real(self, name, **kwargs)
+
+    monkeypatch.setattr(zarr.Group, "create_array", create_array)
+    return real
+
+
+def test_a_shard_keeps_arrays_a_concurrent_shard_created_first(demo_buffer, monkeypatch, tmp_path):
+    import zarr
+
+    cfg = MaskConfig(object_ids=(31, 92), distance_threshold=0.03, n_points=64)
+    reference = tmp_path / "reference"
+    shutil.copytree(demo_buffer, reference)
+    preprocess_buffer(reference, cfg)
+
+    raced = []
+
+    def other_shard_wins(group, name, kwargs):
+        # another shard passes the same existence check and creates the array just before this one does
+        if name in (MASKS_KEY, INDICES_KEY, DONE_KEY) and name not in raced:
+            raced.append(name)
+            other = zarr.open_group(str(demo_buffer), mode="r+")[group.path]
+            real(other, name, **kwargs)
+
+    real = _patch_create_array(monkeypatch, other_shard_wins)
+    a = preprocess_buffer(demo_buffer, cfg, num_shards=2, shard_index=0)
+    monkeypatch.undo()
+    b = preprocess_buffer(demo_buffer, cfg, num_shards=2, shard_index=1)
+    assert sorted(raced) == sorted([MASKS_KEY, INDICES_KEY, DONE_KEY])
+    assert a.episodes_done == [0, 2] and b.episodes_done == [1]
+    np.testing.assert_array_equal(ReplayBuffer.open(demo_buffer)[MASKS_KEY][:],
+                                  ReplayBuffer.open(reference)[MASKS_KEY][:])
+
+
+@pytest.mark.parametrize("failure, exit_code, message", [
+    ("permission", 1, "cannot create data/attention_masks (PermissionError: [Errno 13] Permission denied"),
+    ("group", 2, "data/attention_masks is a group, not an array"),
+    ("dtype", 1, "cannot create data/attention_point_indices (TypeError: data type"),
+])
+def test_a_failure_to_create_the_mask_arrays_is_reported_not_swallowed(mc, demo_buffer, monkeypatch, failure,
+                                                                       exit_code, message):
+    import zarr
+
+    import mc_pointflow.preprocess as pre
+
+    def fail(group, name, kwargs):
+        if name != MASKS_KEY:
+            return
+        if failure == "permission":
+            raise PermissionError(13, "Permission denied", str(demo_buffer / "data" / name))
+        if failure == "group":  # something else put a group where the array goes
+            zarr.open_group(str(demo_buffer), mode="r+")["data"].create_group(name)
+
+    _patch_create_array(monkeypatch, fail)
+    if failure == "dtype":
+        monkeypatch.setattr(pre, "index_dtype", lambda n: "not-a-dtype")
+    # a shard never replaces arrays, so it used to take any failure for a concurrent creation
+    r = _bad(mc, demo_buffer, "--n-points", "64", "--num-shards", "2", "--shard-index", "0")
+    assert r.exit_code == exit_code, r.stderr
+    assert message in r.stderr and r.stderr.startswith(f"error: {demo_buffer}")
+    assert "concurrently" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from mc_core.errors import BadInputError, UsageError
+from mc_core.errors import BadInputError, McError, UsageError, describe
 
 from mc_pointflow.data.replay_buffer import ReplayBuffer, RowReader, make_compressor
 from mc_pointflow.masks import (
@@ -117,9 +117,23 @@ class PreprocessResult:
     already_done: bool = False
 
 
+def _creation_error(buf: ReplayBuffer, where: str, exc: Exception) -> McError:
+    """A one-line error naming the store and array that could not be created: exit 2 when what is
+    already in the store is in the way (bad input), exit 1 for anything else (permissions, full disk)."""
+    from zarr.errors import ContainsArrayAndGroupError, ContainsGroupError, MetadataValidationError
+
+    if isinstance(exc, ContainsGroupError):
+        return BadInputError(buf.location, f"{where} is a group, not an array (remove it)")
+    if isinstance(exc, (ContainsArrayAndGroupError, MetadataValidationError)):
+        return BadInputError(buf.location, f"{where}: invalid zarr metadata ({describe(exc)})")
+    return McError(f"{buf.location}: cannot create {where} ({describe(exc)})")
+
+
 def _create_arrays(buf: ReplayBuffer, config: MaskConfig, *, replace: bool) -> None:
     """Create the mask arrays. With `replace` existing ones are deleted first (one process only);
     without it, arrays that exist (e.g. made by a concurrent shard) are kept, never deleted."""
+    from zarr.errors import ContainsArrayError
+
     n_stored = buf[CLOUD_KEY].shape[1]
     specs = [
         (buf.data, MASKS_KEY, (buf.n_steps, config.n_points), np.float32, {"mask_config": config.to_json()}),
@@ -134,10 +148,12 @@ def _create_arrays(buf: ReplayBuffer, config: MaskConfig, *, replace: bool) -> N
             grp.create_array(key, shape=shape, chunks=chunks, dtype=dtype, fill_value=0, overwrite=replace,
                              compressors=make_compressor("lz4", buf.zarr_format) if len(shape) > 1 else None,
                              attributes=attrs or None)
-        except Exception:
+        except ContainsArrayError:
             if replace:
                 raise
-            continue
+            continue  # a concurrent shard created it after the check above; its settings are checked below
+        except (OSError, TypeError, ValueError) as exc:
+            raise _creation_error(buf, f"{grp.path}/{key}", exc) from exc
     buf.refresh()
     if stored_config(buf) != config:
         raise UsageError(f"{buf.location}: data/{MASKS_KEY} was created concurrently with other settings; "
