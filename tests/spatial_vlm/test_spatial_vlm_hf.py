@@ -1,6 +1,8 @@
 """hf-vlm, check-dataloader and sft on a tiny random Qwen2-VL built offline."""
 
 import json
+import os
+from importlib.metadata import version
 
 import pytest
 
@@ -99,6 +101,55 @@ def test_check_dataloader_cli(setup):
     assert code == 0 and "media['image']: len = 1" in out
 
 
+def _expected_data_sha256(data_json, image_folder="/"):
+    """The documented data hash, computed here independently: sorted `name\\0sha256\\n` lines for the
+    task JSON (by file name) and each image (by its path as the JSON writes it)."""
+    import hashlib
+    import os
+
+    files = {data_json.name: data_json}
+    for s in json.loads(data_json.read_text()):
+        for img in [s["image"]] if isinstance(s["image"], str) else s["image"]:
+            files[img] = img if os.path.isabs(img) else os.path.join(image_folder, img)
+    lines = b"".join(name.encode() + b"\0" + hashlib.sha256(open(f, "rb").read()).hexdigest().encode() + b"\n"
+                     for name, f in sorted(files.items()))
+    return hashlib.sha256(lines).hexdigest()
+
+
+def test_task_data_hash_follows_json_and_image_contents_not_location(setup, tmp_path):
+    import shutil
+
+    from mc_core.errors import BadInputError
+    from mc_spatial_vlm.data.tasks import load_task_json, task_data_sha256
+
+    root, _ = setup
+    samples = json.loads((root / "t1_val_multi_small.json").read_text())
+    a = tmp_path / "a"
+    (a / "img").mkdir(parents=True)
+    for s in samples:  # a copy with image paths relative to --image-folder
+        rel = []
+        for img in s["image"]:
+            shutil.copy(img, a / "img" / os.path.basename(img))
+            rel.append(f"img/{os.path.basename(img)}")
+        s["image"] = rel
+    (a / "task.json").write_text(json.dumps(samples))
+
+    def data_hash(folder):
+        return task_data_sha256(folder / "task.json", load_task_json(folder / "task.json"), folder)
+
+    h = data_hash(a)
+    assert h == _expected_data_sha256(a / "task.json", str(a))
+    b = tmp_path / "moved"
+    shutil.copytree(a, b)
+    assert data_hash(b) == h  # same files elsewhere: same hash
+    first = b / samples[0]["image"][0]
+    first.write_bytes(first.read_bytes() + b"\0")
+    assert data_hash(b) != h  # one image changed: another hash
+    first.unlink()
+    with pytest.raises(BadInputError, match="cannot read image"):
+        data_hash(b)
+
+
 @pytest.mark.e2e
 def test_sft_loss_goes_down_and_model_reloads(setup, tmp_path):
     root, model = setup
@@ -112,6 +163,14 @@ def test_sft_loss_goes_down_and_model_reloads(setup, tmp_path):
     assert len(losses) == 10 and log["frozen_vision_parameters"] > 0
     assert sum(losses[-2:]) / 2 < 0.85 * sum(losses[:2]) / 2
     assert (out / "model.safetensors").is_file() and (out / "loss.csv").is_file()
+    # mc_meta.json: base model, versions, args and the hash of the JSON and every image it trained on
+    data = root / "t2b_train_multi_small.json"
+    meta = json.loads((out / "mc_meta.json").read_text())
+    assert meta["data_sha256"] == _expected_data_sha256(data)
+    assert meta["model"] == str(model) and meta["model_type"] == "qwen2_vl" and meta["steps"] == 10
+    assert meta["mc_spatial_vlm_version"] == version("mc-spatial-vlm") and meta["num_samples"] == 4
+    assert meta["args"]["lr"] == 1e-2 and meta["args"]["freeze_vision"] is True
+    assert meta["args"]["max_steps"] == 10 and meta["args"]["image_size"] == 28
     code, _, err = run("eval", "--model", out, "--data-json", root / "t2b_train_multi_small.json",
                        "--output-json", tmp_path / "e.json", "--max-new-tokens", "4", "--image-size", "28",
                        "--device", "cpu", "-q")

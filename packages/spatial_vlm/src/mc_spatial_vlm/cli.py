@@ -236,7 +236,8 @@ def sft_cmd(model, data_json, out_dir, image_folder, freeze_vision, image_aspect
     """Supervised fine-tuning on a task JSON; only answer tokens count in the loss.
 
     Runs through Hugging Face accelerate, so `accelerate launch -m mc_core spatial-vlm sft ...`
-    trains on several GPUs. Writes the model folder with train_log.json and loss.csv.
+    trains on several GPUs. Writes the model folder with train_log.json, loss.csv and
+    mc_meta.json (base model, versions, training args, data hash).
 
     \b
     Example:

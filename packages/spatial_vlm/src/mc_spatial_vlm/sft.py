@@ -14,10 +14,12 @@ from typing import Any, Callable
 
 from mc_core.errors import BadInputError, McError
 from mc_spatial_vlm.data.tasks import (human_and_answer, is_concat, load_task_json, sample_images,
-                                       split_image_tokens, with_image_tokens)
+                                       split_image_tokens, task_data_sha256, with_image_tokens)
 from mc_spatial_vlm.models.hf_vlm import prepare_images, user_message
 
 IGNORE_INDEX = -100
+META_FILE = "mc_meta.json"  # written beside the HF files of a fine-tuned model folder
+META_FORMAT = "mc-spatial-vlm-sft"
 
 
 class SpatialSFTDataset:
@@ -160,6 +162,25 @@ def freeze_vision(model) -> int:
     return n
 
 
+def sft_metadata(model: str, model_type: str | None, data_json: str, data_sha256: str, num_samples: int,
+                 steps: int, args: dict[str, Any]) -> dict[str, Any]:
+    """The contents of `mc_meta.json`: what was trained from what, with which code and settings."""
+    import datetime as dt
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for dist in ("mc-spatial-vlm", "mc-core", "torch", "transformers", "accelerate"):
+        try:
+            versions[dist] = version(dist)
+        except PackageNotFoundError:
+            pass
+    return {"format": META_FORMAT, "model": str(model), "model_type": model_type,
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "mc_spatial_vlm_version": versions.get("mc-spatial-vlm"), "versions": versions,
+            "data_json": str(data_json), "data_sha256": data_sha256, "num_samples": num_samples,
+            "steps": steps, "args": args}
+
+
 def train_sft(model: str, data_json: str, out_dir: str, *, image_folder: str = "/", freeze_vision_tower: bool = False,
               image_aspect_ratio: str = "resize", image_size: int = 448, model_max_length: int = 8192,
               max_steps: int = 100, batch_size: int = 1, lr: float = 1e-5, grad_accum: int = 1, seed: int = 0,
@@ -169,7 +190,8 @@ def train_sft(model: str, data_json: str, out_dir: str, *, image_folder: str = "
 
     Every `save_every` steps the model, optimizer state and position in the data go to
     `<out_dir>.resume/` (atomically); `resume=True` continues from there. That folder is removed
-    once the final model is written.
+    once the final model is written, with `mc_meta.json` (base model, versions, training args and
+    the data hash of :func:`task_data_sha256`) beside the HF files.
     """
     import json
     import shutil
@@ -190,6 +212,7 @@ def train_sft(model: str, data_json: str, out_dir: str, *, image_folder: str = "
     samples = load_task_json(data_json)
     ds = SpatialSFTDataset(samples, processor, image_folder=image_folder, image_aspect_ratio=image_aspect_ratio,
                            image_size=image_size, model_max_length=model_max_length, source=data_json)
+    data_sha256 = task_data_sha256(data_json, samples, image_folder)  # before training: a missing image fails now
     resume_dir = Path(str(out_dir).rstrip("/") + ".resume")
     state = None
     if resume and (resume_dir / "train_state.json").is_file():
@@ -253,16 +276,21 @@ def train_sft(model: str, data_json: str, out_dir: str, *, image_folder: str = "
     if bar is not None:
         bar.close()
     accelerator.wait_for_everyone()
+    args = {"image_aspect_ratio": image_aspect_ratio, "image_size": image_size, "model_max_length": model_max_length,
+            "batch_size": batch_size, "lr": lr, "grad_accum": grad_accum, "seed": seed,
+            "freeze_vision": freeze_vision_tower, "max_steps": max_steps, "image_folder": str(image_folder),
+            "num_processes": accelerator.num_processes}
     log = {"model": str(model), "data_json": str(data_json), "steps": step, "losses": losses,
            "frozen_vision_parameters": frozen, "trainable_parameters": sum(p.numel() for p in params),
-           "args": {"image_aspect_ratio": image_aspect_ratio, "image_size": image_size,
-                    "model_max_length": model_max_length, "batch_size": batch_size, "lr": lr,
-                    "grad_accum": grad_accum, "seed": seed, "freeze_vision": freeze_vision_tower}}
+           "args": args}
     if accelerator.is_main_process:
         with atomic_dir(out_dir) as tmp:
             accelerator.unwrap_model(net).save_pretrained(tmp)
             processor.save_pretrained(tmp)
             write_json(Path(tmp) / "train_log.json", log)
+            model_type = getattr(accelerator.unwrap_model(net).config, "model_type", None)
+            write_json(Path(tmp) / META_FILE, sft_metadata(model, model_type, data_json, data_sha256, len(ds),
+                                                           step, args))
             write_text(Path(tmp) / "loss.csv", "step,loss\n" + "".join(f"{i + 1},{v}\n" for i, v in enumerate(losses)))
         shutil.rmtree(resume_dir, ignore_errors=True)
     return log

@@ -38,6 +38,36 @@ def sample_images(sample: dict[str, Any], image_folder: str | Path = "/") -> lis
     return [i if os.path.isabs(i) else os.path.join(str(image_folder), i) for i in imgs]
 
 
+def task_data_sha256(path: str | Path, samples: list[dict[str, Any]], image_folder: str | Path = "/") -> str:
+    """The data hash of a training run on a task JSON: SHA-256 over the JSON and every image it uses.
+
+    One line `<name>\\0<sha256 of the file>\\n` per file, sorted by name (the format of
+    `mc_core.checkpoint.fingerprint_files`): the JSON is named by its file name, each distinct image
+    by its path as the JSON writes it. So the hash follows the contents, not where the JSON lies.
+    """
+    import hashlib
+
+    from mc_core.checkpoint import sha256_file
+
+    p = Path(path)
+    files = {p.name: p}
+    for i, s in enumerate(samples):
+        try:
+            written, resolved = sample_images(s, ""), sample_images(s, image_folder)
+        except ValueError as e:
+            raise BadInputError(p, f"sample {i} ({s.get('id')}): {e}") from None
+        for name, file in zip(written, resolved):
+            files.setdefault(name, Path(file))
+    h = hashlib.sha256()
+    for name in sorted(files):
+        try:
+            digest = sha256_file(files[name])
+        except OSError as e:
+            raise BadInputError(p, f"cannot read image {files[name]} ({e.strerror or e})") from None
+        h.update(name.encode() + b"\0" + digest.encode() + b"\n")
+    return h.hexdigest()
+
+
 def is_concat(sample: dict[str, Any]) -> bool:
     """A concat (side-by-side) sample: one image given as a string."""
     return isinstance(sample.get("image"), str)
