@@ -150,3 +150,64 @@ def test_cli_compress_decompress_folder_and_errors(models, tmp_path):
     r = _mc("compress", str(tmp_path / "rgb.png"), str(tmp_path / "x.mcz"), "--checkpoint",
             str(tmp_path / "other"))
     assert r.returncode == 2 and "other" in r.stderr
+
+
+def test_fused_stepper_matches_the_model(tmp_path):
+    """The numpy stepper the coder uses computes the same logits as the torch model."""
+    from mc_codec.coding.stepper import RleStepper, make_stepper, quantize
+    from mc_codec.tokens import NUM_DIST_BUCKETS, NUM_LEN_SYMBOLS
+
+    cm = _tiny(tmp_path, vocab=7, seed=3)
+    model, st = cm.model, RleStepper(cm.model)
+    rng = np.random.default_rng(0)
+    k = 9
+    feats = np.stack([rng.integers(-1, 7, k), rng.integers(-1, NUM_LEN_SYMBOLS, k),
+                      rng.integers(-1, 7, k), rng.integers(-1, 7, k),
+                      rng.integers(0, NUM_DIST_BUCKETS, k), rng.integers(0, 2, k),
+                      rng.integers(0, 2, k), rng.integers(0, 2, k),
+                      rng.integers(0, NUM_DIST_BUCKETS, k)], axis=1).astype(np.int64)
+    state = rng.normal(size=(k, 8)).astype(np.float32)
+    cls = rng.integers(0, 7, k).astype(np.int64)
+    cls[:3] = feats[:3, 2].clip(0)  # some runs equal the class above
+    with torch.no_grad():
+        ft = torch.from_numpy(feats)
+        ctx_t, h_t = model.step_context(torch.from_numpy(state), ft)
+        cl_t = model.heads.class_logits(ctx_t).numpy()
+        ll_t = model.heads.length_logits(ctx_t, torch.from_numpy(cls), ft).numpy()
+    ctx, h = st.context(state, feats)
+    np.testing.assert_allclose(h, h_t.numpy(), atol=1e-5)
+    np.testing.assert_allclose(ctx, ctx_t.numpy(), atol=1e-5)
+    np.testing.assert_allclose(st._hc[:, :7], cl_t, atol=1e-5)
+    freq = st.length_freqs(ctx, cls)
+    assert np.abs(freq - quantize(ll_t)).max() <= 2  # same frequencies up to float rounding
+    # the cached stepper is rebuilt when the weights change
+    s1 = make_stepper(model)
+    assert make_stepper(model) is s1
+    with torch.no_grad():
+        model.heads.cls_head.bias.add_(1.0)
+    assert make_stepper(model) is not s1
+
+
+_ENCODE_SCRIPT = """
+import hashlib, sys
+import numpy as np
+from mc_codec import encode
+from mc_codec.samples import generate_street_like
+m = np.asarray(generate_street_like(seed=5, height=96, width=200)).astype(np.uint8)
+print(hashlib.sha256(encode(m, band_height=8)).hexdigest())
+"""
+
+
+def test_same_bytes_across_blas_and_torch_thread_counts():
+    """The shipped model's files are identical whatever BLAS/OpenMP/torch thread count is set."""
+    import os
+    import subprocess
+    import sys
+
+    digests = set()
+    for n in ("1", "2", "4"):
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": n, "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n}
+        out = subprocess.run([sys.executable, "-c", _ENCODE_SCRIPT], env=env, capture_output=True,
+                             text=True, check=True)
+        digests.add(out.stdout.strip())
+    assert len(digests) == 1, digests

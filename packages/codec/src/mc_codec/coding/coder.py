@@ -6,8 +6,9 @@ How encoder and decoder stay bit-exact:
   bands are coded in lock-step, one token of every band per step, so a step is one batched model
   call (K bands) instead of K calls. A band's first row sees no row above (tokens.py), which is
   what makes the bands independent.
-* The model runs on the CPU in float32 with one torch thread and deterministic algorithms, on
-  tensors of identical shapes in the encoder and the decoder.
+* The model runs on the CPU in float32 on arrays of identical shapes in the encoder and the
+  decoder: `rle-lm` through the folded numpy stepper (stepper.py), other models through torch
+  with one thread.
 * Its probabilities are quantised to integer frequencies: ``1 + floor(p * (2**16 - n))`` for an
   alphabet of n symbols (so no symbol has zero probability). These integers (exact in float32) are
   what constriction's ``Categorical(perfect=False)`` sees.
@@ -24,12 +25,12 @@ import struct
 
 import numpy as np
 
+from mc_codec.coding.stepper import make_stepper
 from mc_codec.tokens import (
     DEFAULT_BAND_HEIGHT, NEAR, NONE, NUM_FEATURES, NUM_NEAR, length_symbols,
     log2_bucket, row_runs,
 )
 
-FREQ_TOTAL = 1 << 16
 PAYLOAD_VERSION = 1
 _HEAD = struct.Struct("<BHI")  # payload version, band height, number of 32-bit words
 
@@ -38,32 +39,22 @@ class CorruptPayload(ValueError):
     """The payload does not decode to a valid mask with this model."""
 
 
-def quantize(logits) -> np.ndarray:
-    """Deterministic integer frequencies (as float32) from logits (K, n)."""
-    lg = logits.detach().to("cpu").double().numpy()
-    lg = lg - lg.max(axis=1, keepdims=True)
-    e = np.exp(lg)
-    p = e / e.sum(axis=1, keepdims=True)
-    n = lg.shape[1]
-    freq = np.floor(p * (FREQ_TOTAL - n)) + 1.0
-    return freq.astype(np.float32)
-
-
 @contextlib.contextmanager
 def coding_mode():
-    """One thread and deterministic ops while coding; restores the caller's settings."""
+    """One torch thread and no autograd while coding; restores the caller's thread count.
+
+    (`torch.use_deterministic_algorithms` is not needed: it concerns CUDA kernels and atomics,
+    and the CPU ops used here are deterministic for fixed shapes on one thread. Turning it on
+    would also import torch._inductor, seconds of start-up per process.)"""
     import torch
 
     threads = torch.get_num_threads()
-    det = torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
     try:
         with torch.inference_mode():
             yield
     finally:
         torch.set_num_threads(threads)
-        torch.use_deterministic_algorithms(det)
 
 
 def _bits_of(freqs: np.ndarray, syms: np.ndarray) -> float:
@@ -75,7 +66,6 @@ def _run(model, height: int, width: int, band_height: int, mask: np.ndarray | No
     """The shared encode/decode loop. With `mask` it encodes into `coder` (a RangeEncoder) and
     returns (mask, ideal_bits); without, it decodes from `coder` (a RangeDecoder)."""
     import constriction
-    import torch
 
     cat = constriction.stream.model.Categorical(perfect=False)
     uni = constriction.stream.model.Uniform()
@@ -96,7 +86,8 @@ def _run(model, height: int, width: int, band_height: int, mask: np.ndarray | No
     above_nxt = np.full((k, width), width, np.int64)
     has_above = np.zeros(k, bool)
     lb = log2_bucket(np.arange(width + 1))
-    state = model.init_state(k)
+    stepper = make_stepper(model)
+    state = stepper.init_state(k)
     bits = 0.0
     max_steps = height * width + k
     steps = 0
@@ -131,9 +122,8 @@ def _run(model, height: int, width: int, band_height: int, mask: np.ndarray | No
         else:
             d_above = width - x
         feats[:, 8] = lb[width - x]
-        ft = torch.from_numpy(feats)
-        ctx, new_state = model.step_context(state, ft)
-        cls_freq = quantize(model.heads.class_logits(ctx))[a]
+        ctx, new_state = stepper.context(state, feats)
+        cls_freq = stepper.class_freqs(ctx)[a]
         if encoding:
             cur = [runs[b][row[b] - b * bh] for b in a]
             cls = np.array([c[1][run_i[b]] for c, b in zip(cur, a)], np.int64)
@@ -146,7 +136,7 @@ def _run(model, height: int, width: int, band_height: int, mask: np.ndarray | No
                 raise CorruptPayload("two neighbouring runs share a class")
         cls_full = np.zeros(k, np.int64)
         cls_full[a] = cls
-        len_freq = quantize(model.heads.length_logits(ctx, torch.from_numpy(cls_full), ft))[a]
+        len_freq = stepper.length_freqs(ctx, cls_full)[a]
         if encoding:
             syms, mbits, mant = length_symbols(lens, d_above[a])
             coder.encode(syms.astype(np.int32), cat, len_freq)
