@@ -6,7 +6,7 @@ import json
 
 import click
 
-from mc_core.options import device_option, quiet_option, seed_option
+from mc_core.options import device_option, quiet_option, seed_option, shard_options
 
 
 @click.command("prepare")
@@ -24,9 +24,13 @@ from mc_core.options import device_option, quiet_option, seed_option
 @click.option("--max-patches", type=click.IntRange(min=1), default=None, help="Stop after this many patches.")
 @click.option("--preview", type=click.Path(dir_okay=False), default=None,
               help="PNG preview of sample patches [default: <out>_preview.png].")
+@shard_options
+@click.option("--overwrite", is_flag=True,
+              help="With --num-shards > 1: redo this shard even if its part file is already complete.")
 @seed_option(0)
 @quiet_option
-def prepare_cmd(raster, elevation, size, out, test_fraction, stride, block, max_patches, preview, seed, quiet):
+def prepare_cmd(raster, elevation, size, out, test_fraction, stride, block, max_patches, preview,
+                num_shards, shard_index, overwrite, seed, quiet):
     """Cut square NLCD patches into a train/test npz, reading the raster window by window.
 
     Patches with nodata are dropped; train and test come from separate spatial blocks, so no
@@ -34,30 +38,110 @@ def prepare_cmd(raster, elevation, size, out, test_fraction, stride, block, max_
     (channel 0 = class index in the NLCD legend, channel 1 = elevation scaled to 0..255 when
     --elevation is given), `train_coords`/`test_coords` (lon, lat of patch centres) and the legend.
 
+    With --num-shards N --shard-index I, this process handles every N-th block from block I and
+    writes the part file <out stem>.shard-I-of-N.npz (a complete part with the same arguments is
+    skipped on a rerun); `mc landcover prepare-merge --out OUT --num-shards N` then writes the
+    same npz an unsharded run would.
+
     \b
     Example:
       mc landcover prepare --size 16 --out data_16.npz
       mc landcover prepare --raster nlcd_2021_land_cover_l48_20230630.img --size 32 --out data_32.npz
+      mc landcover prepare --raster nlcd.img --size 32 --out data_32.npz \\
+          --num-shards 64 --shard-index $SLURM_ARRAY_TASK_ID
     """
     from pathlib import Path
 
+    from mc_core.errors import UsageError
+    from mc_core.options import check_shard
     from mc_core.progress import info
-    from mc_landcover.data.nlcd import prepare_patches, save_patches
+    from mc_landcover.data.nlcd import extract_blocks, prepare_settings
+
+    check_shard(num_shards, shard_index)
+    out = Path(out or f"data_{size}.npz")
+    settings = prepare_settings(raster, size=size, stride=stride, block=block, test_fraction=test_fraction,
+                                seed=seed, elevation=elevation, max_patches=max_patches)
+    if num_shards == 1:
+        from mc_landcover.data.nlcd import assemble_patches
+
+        _write_patches(assemble_patches([extract_blocks(settings)]), out, preview)
+        return
+    from mc_landcover.data.shards import part_is_done, part_path, save_part
+
+    if preview:
+        raise UsageError("--preview goes with `mc landcover prepare-merge` when --num-shards > 1")
+    part = part_path(out, shard_index, num_shards)
+    skipped = not overwrite and part_is_done(part, settings, shard_index, num_shards)
+    if skipped:
+        info(f"{part} is already complete with these arguments; skipped (--overwrite redoes it)")
+        n_blocks = n_patches = None
+    else:
+        extracted = extract_blocks(settings, num_shards=num_shards, shard_index=shard_index,
+                                   progress_desc=f"prepare {shard_index + 1}/{num_shards}")
+        save_part(extracted, part, shard_index, num_shards)
+        n_blocks, n_patches = len(extracted.visited), len(extracted.maps)
+        info(f"wrote {part}: {n_patches} patches from {n_blocks} blocks (shard {shard_index} of {num_shards}); "
+             f"merge with: mc landcover prepare-merge --out {out} --num-shards {num_shards}")
+    click.echo(json.dumps({"part": str(part), "shard_index": shard_index, "num_shards": num_shards,
+                           "skipped": skipped, "n_blocks": n_blocks, "n_patches": n_patches}))
+
+
+def _write_patches(prepared, out, preview, **extra) -> None:
+    """The npz, its preview PNG and the summary line shared by `prepare` and `prepare-merge`."""
+    from pathlib import Path
+
+    from mc_core.progress import info
+    from mc_landcover.data.nlcd import save_patches
     from mc_landcover.viz import save_grid_png
 
-    out = Path(out or f"data_{size}.npz")
-    prepared = prepare_patches(raster, size=size, stride=stride, block=block, test_fraction=test_fraction,
-                               seed=seed, elevation=elevation, max_patches=max_patches)
     save_patches(prepared, out)
     preview = Path(preview) if preview else out.with_name(out.stem + "_preview.png")
     sample = prepared.train if len(prepared.train) else prepared.test
     pick = sample[:: max(1, len(sample) // 16)][:16, 0]
     save_grid_png(pick, preview)
+    size = prepared.info["size"]
     info(f"wrote {out}: {len(prepared.train)} train and {len(prepared.test)} test patches of {size}x{size}; "
          f"preview {preview}")
     click.echo(json.dumps({"out": str(out), "preview": str(preview), "n_train": len(prepared.train),
                            "n_test": len(prepared.test), **{k: prepared.info[k] for k in
-                                                             ("size", "stride", "block", "dropped_patches")}}))
+                                                             ("size", "stride", "block", "dropped_patches")},
+                           **extra}))
+
+
+@click.command("prepare-merge")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="The --out given to the sharded `prepare` runs; the merged npz is written there.")
+@click.option("--num-shards", type=click.IntRange(min=2), required=True,
+              help="The --num-shards of those runs (all parts 0..N-1 must exist).")
+@click.option("--preview", type=click.Path(dir_okay=False), default=None,
+              help="PNG preview of sample patches [default: <out>_preview.png].")
+@click.option("--remove-parts", is_flag=True, help="Delete the part files once the npz is written.")
+@quiet_option
+def prepare_merge_cmd(out, num_shards, preview, remove_parts, quiet):
+    """Assemble the part files of a sharded `prepare` into the npz an unsharded run writes.
+
+    Checks that the parts are shards 0..N-1 of one run (same arguments, same input files) and
+    puts the patches back in block order, applies --max-patches and scales the elevation channel
+    over the whole data set, so the result equals `prepare` without shard flags.
+
+    \b
+    Example:
+      mc landcover prepare --size 16 --out data_16.npz --num-shards 2 --shard-index 0
+      mc landcover prepare --size 16 --out data_16.npz --num-shards 2 --shard-index 1
+      mc landcover prepare-merge --out data_16.npz --num-shards 2
+    """
+    from pathlib import Path
+
+    from mc_core.progress import info
+    from mc_landcover.data.shards import merge_parts
+
+    out = Path(out)
+    prepared, paths = merge_parts(out, num_shards)
+    _write_patches(prepared, out, preview, parts=num_shards)
+    if remove_parts:
+        for p in paths:
+            p.unlink(missing_ok=True)
+        info(f"removed {len(paths)} part files")
 
 
 @click.command("train")
@@ -134,4 +218,4 @@ def generate_cmd(config, checkpoint, n, size, out, animation, nrows, ncols, step
     click.echo(json.dumps(result))
 
 
-COMMANDS: list = [prepare_cmd, train_cmd, generate_cmd]
+COMMANDS: list = [prepare_cmd, prepare_merge_cmd, train_cmd, generate_cmd]
