@@ -35,7 +35,7 @@ def generate(config: str | None, checkpoint: str, *, n: int = 4, size: int | Non
         raise UsageError(f"--size {size} differs from the model's map size {model.size}")
     g = torch.Generator().manual_seed(seed)
     maps, frames = model.sample(n, steps=steps, temperature=temperature, top_k=top_k, generator=g,
-                                return_frames=True)
+                                return_frames=True, progress=_step_bar)
     maps_np = maps.cpu().numpy()
     save_grid_png(maps_np, out, nrows, ncols)
     result = {"out": str(out), "n": n, "size": model.size, "steps": len(frames) - 1}
@@ -54,3 +54,10 @@ def generate(config: str | None, checkpoint: str, *, n: int = 4, size: int | Non
             np.savez_compressed(fh, maps=maps_np.astype(np.uint8), codes=index_to_codes(maps_np))
         result["array"] = str(save_array)
     return result
+
+
+def _step_bar(counts: list[int]):
+    """The decoding steps of `RandAR.sample` in a progress bar (one tick a step; --quiet silences it)."""
+    from mc_core.progress import progress
+
+    return progress(counts, desc="generate", unit="step", total=len(counts))

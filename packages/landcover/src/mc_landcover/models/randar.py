@@ -21,7 +21,7 @@ import math
 import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable
 
 import torch
 import torch.nn.functional as F
@@ -347,13 +347,15 @@ class RandAR(nn.Module):
     @torch.no_grad()
     def sample(self, n: int, *, known: torch.Tensor | None = None, known_mask: torch.Tensor | None = None,
                steps: int | None = None, temperature: float = 1.0, top_k: int | None = None,
-               generator: torch.Generator | None = None, return_frames: bool = False):
+               generator: torch.Generator | None = None, return_frames: bool = False,
+               progress: Callable[[list[int]], Iterable[int]] | None = None):
         """Generate n maps (n, H, W) long in random order with a KV cache.
 
         `steps=None` decodes one pixel per step; `steps=K` decodes the unknown pixels in K steps of
         growing size (cosine schedule), each step predicting its pixels in parallel. With
         `known`/`known_mask`, the known pixels are fed first (inpainting) and kept as given.
         With `return_frames`, also returns the partial maps after each step (unknown = -1).
+        `progress` wraps the list of per-step pixel counts (e.g. in a progress bar).
         """
         if temperature <= 0:
             raise ValueError("temperature must be positive")
@@ -401,7 +403,7 @@ class RandAR(nn.Module):
         pend_pos = pend_tok = None  # pairs decoded in the previous step, not yet in the cache
         pend_valid = None
         ar = torch.arange(n, device=dev)
-        for cnt in counts:
+        for cnt in progress(counts) if progress is not None else counts:
             # positions to decode now (per sample; samples with fewer unknowns get padding)
             offs = torch.arange(cnt, device=dev)[None] + done[:, None]  # (n, cnt)
             q_valid = offs < n_unknown[:, None]
