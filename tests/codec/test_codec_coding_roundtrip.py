@@ -1,5 +1,7 @@
 """The learned codec: bit-exact round trips, thread independence, escapes and clean failures."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -190,6 +192,8 @@ def test_fused_stepper_matches_the_model(tmp_path):
 
 _ENCODE_SCRIPT = """
 import hashlib, sys
+import dataclasses
+
 import numpy as np
 from mc_codec import encode
 from mc_codec.samples import generate_street_like
@@ -211,3 +215,29 @@ def test_same_bytes_across_blas_and_torch_thread_counts():
                              text=True, check=True)
         digests.add(out.stdout.strip())
     assert len(digests) == 1, digests
+
+
+def test_version_1_learned_files_still_decode(models):
+    """Files written by the first release (container and payload version 1) decode exactly."""
+    import struct
+
+    from mc_codec import container as mcz
+
+    mask = np.random.default_rng(6).integers(0, 5, (14, 19)).astype(np.uint8)
+    data = encode(mask, models["rle-lm"], band_height=4)
+    header, payload = mcz.unpack(data)
+    assert header.version == 2 and payload[0] == 4          # varint band height, then the words
+    words = payload[1:]
+    v1_payload = struct.pack("<BHI", 1, 4, len(words) // 4) + words
+    v1_header = dataclasses.replace(header, model_digest=models["rle-lm"].digest[:16])
+    old = mcz.pack_v1(v1_header, v1_payload)
+    assert np.array_equal(decode(old, models["rle-lm"]), mask)
+    with pytest.raises(BadInputError, match="model"):
+        decode(old, models["msdzip"])
+
+
+def test_learned_file_overhead_is_small(models):
+    mask = np.repeat(np.repeat(np.random.default_rng(7).integers(0, 6, (6, 8)), 5, 0), 9, 1)
+    data, bits = encode_with_stats(mask.astype(np.uint8), models["rle-lm"])
+    # header (26 bytes with 6 classes) + band-height varint + <= 2 words of coder flush
+    assert len(data) * 8 <= bits + 8 * (26 + 1 + 8)

@@ -1,7 +1,7 @@
 """`encode(mask, model=...) -> bytes` and `decode(bytes) -> mask`: the learned codec end to end.
 
 A file is codec-B's `.mcz` container (see container.py) with payload kind 16 ("learned"): the
-header holds shape, dtype, the class-id table, the first 16 bytes of the SHA-256 of the model's
+header holds shape, dtype, the class-id table, the first 8 bytes of the SHA-256 of the model's
 `model.safetensors`, and the CRC-32 of the mask; the payload is :mod:`mc_codec.coding.coder`'s.
 
 Class ids and the model vocabulary: ids below the model's `vocab_size` are coded as themselves.
@@ -31,7 +31,7 @@ _CACHE: dict[str, "CodecModel"] = {}
 class CodecModel:
     model: object          # torch module, eval mode, CPU
     name: str              # registered architecture
-    digest: bytes          # 16-byte digest of model.safetensors
+    digest: bytes          # SHA-256 of model.safetensors (files store a prefix)
     path: Path
     config: dict
 
@@ -131,7 +131,7 @@ def decode(data: bytes, model=None, *, source: str | os.PathLike | None = None) 
         raise BadInputError(src, f"corrupt header: shape {header.shape}")
     table = _symbol_map(header.classes, cm.vocab_size, src)
     try:
-        ids = decode_ids(cm.model, payload, h, w)
+        ids = decode_ids(cm.model, payload, h, w, header.version)
     except CorruptPayload as exc:
         raise BadInputError(src, f"corrupt payload ({exc})") from None
     except (ValueError, RuntimeError, OverflowError, AssertionError) as exc:  # constriction on garbage

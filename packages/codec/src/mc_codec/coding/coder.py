@@ -31,8 +31,7 @@ from mc_codec.tokens import (
     log2_bucket, row_runs,
 )
 
-PAYLOAD_VERSION = 1
-_HEAD = struct.Struct("<BHI")  # payload version, band height, number of 32-bit words
+_HEAD_V1 = struct.Struct("<BHI")  # container version 1: payload version, band height, word count
 
 
 class CorruptPayload(ValueError):
@@ -196,8 +195,13 @@ def _set_above(r: np.ndarray, above_row, above_start, above_nxt, b: int) -> None
 
 
 def encode_ids(model, ids: np.ndarray, band_height: int = DEFAULT_BAND_HEIGHT) -> tuple[bytes, float]:
-    """Code a mask of model class ids (all < model.vocab_size). Returns (payload, ideal_bits)."""
+    """Code a mask of model class ids (all < model.vocab_size). Returns (payload, ideal_bits).
+
+    The payload (container version 2) is the band height as a varint followed by the range
+    coder's 32-bit words, little-endian."""
     import constriction
+
+    from mc_codec.container import put_varint
 
     ids = np.ascontiguousarray(ids, dtype=np.int64)
     if ids.ndim != 2 or ids.size == 0:
@@ -208,22 +212,37 @@ def encode_ids(model, ids: np.ndarray, band_height: int = DEFAULT_BAND_HEIGHT) -
     enc = constriction.stream.queue.RangeEncoder()
     with coding_mode():
         _, bits = _run(model, ids.shape[0], ids.shape[1], band_height, ids, enc)
-    words = enc.get_compressed().astype("<u4")
-    return _HEAD.pack(PAYLOAD_VERSION, band_height, len(words)) + words.tobytes(), bits
+    out = bytearray()
+    put_varint(out, band_height)
+    return bytes(out) + enc.get_compressed().astype("<u4").tobytes(), bits
 
 
-def decode_ids(model, payload: bytes, height: int, width: int) -> np.ndarray:
-    """Inverse of :func:`encode_ids`; raises CorruptPayload on data that cannot be ours."""
+def decode_ids(model, payload: bytes, height: int, width: int, version: int = 2) -> np.ndarray:
+    """Inverse of :func:`encode_ids` (`version`: the container's; 1 had a 7-byte payload head);
+    raises CorruptPayload on data that cannot be ours."""
     import constriction
 
-    if len(payload) < _HEAD.size:
-        raise CorruptPayload("payload is truncated")
-    version, band_height, n = _HEAD.unpack_from(payload)
-    if version != PAYLOAD_VERSION:
-        raise CorruptPayload(f"unknown payload version {version}")
-    if band_height < 1 or len(payload) != _HEAD.size + 4 * n:
-        raise CorruptPayload("payload is truncated or has trailing bytes")
-    words = np.frombuffer(payload, dtype="<u4", offset=_HEAD.size).astype(np.uint32)
+    from mc_codec.container import get_varint
+
+    if version == 1:
+        if len(payload) < _HEAD_V1.size:
+            raise CorruptPayload("payload is truncated")
+        pv, band_height, n = _HEAD_V1.unpack_from(payload)
+        if pv != 1:
+            raise CorruptPayload(f"unknown payload version {pv}")
+        start = _HEAD_V1.size
+        if len(payload) != start + 4 * n:
+            raise CorruptPayload("payload is truncated or has trailing bytes")
+    else:
+        try:
+            band_height, start = get_varint(payload, 0)
+        except ValueError:
+            raise CorruptPayload("payload is truncated") from None
+        if (len(payload) - start) % 4:
+            raise CorruptPayload("payload is truncated or has trailing bytes")
+    if not 1 <= band_height <= 65535:
+        raise CorruptPayload(f"band height {band_height}")
+    words = np.frombuffer(payload, dtype="<u4", offset=start).astype(np.uint32)
     dec = constriction.stream.queue.RangeDecoder(words)
     with coding_mode():
         out, _ = _run(model, height, width, band_height, None, dec)
