@@ -24,6 +24,9 @@ DEFAULT_TRAIN: dict[str, Any] = {
     "lr": 2e-3,
     "mask_weight": 1.0,
     "recon_weight": 1.0,
+    "recon_loss": "mse",     # "mse" of the blended reconstruction, or "mixture": per-pixel mixture NLL
+    "sigma": 0.1,            # std of the mixture components (0..1 colour units)
+    "usage_weight": 0.0,     # sparsity prior: sum over slots of sqrt(mean mask), favours few slots
     "grad_clip": 1.0,
     "ckpt_every": 100,
     "seed": 0,
@@ -64,7 +67,34 @@ def match_targets(logits, masks, num_slots: int):
     return target
 
 
-def loss_terms(model_out, batch, num_slots: int, mask_weight: float, recon_weight: float):
+RECON_LOSSES = ("mse", "mixture")
+
+
+def mixture_nll(model_out, batch, sigma: float):
+    """Per-pixel negative log-likelihood of the frame under the mixture of components (background,
+    slot 1..K): -log sum_k m_k N(x | appearance_k, sigma^2), averaged over pixels, constants dropped.
+    Unlike the MSE of the blended image, a component that explains a pixel much better than the
+    background gets a strong gradient even while its mask weight there is still tiny."""
+    import torch
+
+    log_m = torch.log_softmax(model_out["logits"], 2)  # (B,T,1+K,H,W)
+    err = ((model_out["comp_rgb"] - batch["rgb"][:, :, None]) ** 2).sum(3)
+    if batch.get("depth") is not None:
+        err = err + ((model_out["comp_depth"] - batch["depth"][:, :, None]) ** 2).sum(3)
+    return -torch.logsumexp(log_m - err / (2 * sigma * sigma), 2).mean()
+
+
+def slot_usage_penalty(logits):
+    """Sum over slots of sqrt(fraction of the frame the slot covers), mean over frames: lowest when
+    few slots cover the foreground (an object split over two slots costs more than one slot)."""
+    import torch
+
+    usage = torch.softmax(logits, 2)[:, :, 1:].mean((3, 4))  # (B,T,K)
+    return torch.sqrt(usage + 1e-4).sum(2).mean()
+
+
+def loss_terms(model_out, batch, num_slots: int, mask_weight: float, recon_weight: float, *,
+               recon_loss: str = "mse", sigma: float = 0.1, usage_weight: float = 0.0):
     import torch.nn.functional as F
 
     logits = model_out["logits"]
@@ -78,11 +108,16 @@ def loss_terms(model_out, batch, num_slots: int, mask_weight: float, recon_weigh
     if recon_weight > 0:
         rgb_mse = F.mse_loss(model_out["rgb"], batch["rgb"])
         terms["rgb_mse"] = rgb_mse
-        total = total + recon_weight * rgb_mse
         if batch.get("depth") is not None:
-            depth_mse = F.mse_loss(model_out["depth"], batch["depth"])
-            terms["depth_mse"] = depth_mse
-            total = total + recon_weight * depth_mse
+            terms["depth_mse"] = F.mse_loss(model_out["depth"], batch["depth"])
+        if recon_loss == "mixture":
+            terms["mixture_nll"] = mixture_nll(model_out, batch, sigma)
+            total = total + recon_weight * terms["mixture_nll"]
+        else:
+            total = total + recon_weight * (rgb_mse + terms.get("depth_mse", 0.0))
+    if usage_weight > 0:
+        terms["usage"] = slot_usage_penalty(logits)
+        total = total + usage_weight * terms["usage"]
     terms["loss"] = total
     return terms
 
@@ -128,6 +163,10 @@ def train(data: str | Path, out_dir: str | Path, *, steps: int | None = None, re
         raise UsageError(f"unknown training option(s): {', '.join(sorted(unknown))}")
     if float(tcfg["mask_weight"]) <= 0 and float(tcfg["recon_weight"]) <= 0:
         raise UsageError("mask_weight and recon_weight cannot both be 0 (nothing to train)")
+    if tcfg["recon_loss"] not in RECON_LOSSES:
+        raise UsageError(f"recon_loss must be one of {', '.join(RECON_LOSSES)}, got {tcfg['recon_loss']!r}")
+    if float(tcfg["sigma"]) <= 0:
+        raise UsageError("sigma must be positive")
     if steps is not None:
         tcfg["steps"] = steps
     if seed is not None:
@@ -184,7 +223,9 @@ def train(data: str | Path, out_dir: str | Path, *, steps: int | None = None, re
         batch = clip_batch(arrays, int(tcfg["seed"]), s, int(tcfg["batch_size"]), int(tcfg["clip_frames"]),
                            accelerator.process_index, accelerator.device)
         out_m = model(batch["rgb"], batch["depth"] if mcfg.depth_input else None, batch["bg"])
-        terms = loss_terms(out_m, batch, mcfg.num_slots, float(tcfg["mask_weight"]), float(tcfg["recon_weight"]))
+        terms = loss_terms(out_m, batch, mcfg.num_slots, float(tcfg["mask_weight"]), float(tcfg["recon_weight"]),
+                           recon_loss=str(tcfg["recon_loss"]), sigma=float(tcfg["sigma"]),
+                           usage_weight=float(tcfg["usage_weight"]))
         opt.zero_grad(set_to_none=True)
         accelerator.backward(terms["loss"])
         if tcfg["grad_clip"]:

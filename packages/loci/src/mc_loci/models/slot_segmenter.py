@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 MODEL_NAME = "slot-segmenter"
+APPEARANCES = ("decoded", "mean")
 
 
 @dataclass
@@ -39,6 +40,10 @@ class SlotSegmenterConfig:
     pixel_dim: int = 16     # full-resolution pixel embedding size
     iters: int = 3          # slot-attention iterations per frame
     depth_input: bool = True
+    # how a slot gets its colour and depth: "decoded" from the slot vector (the first slice), or
+    # "mean": the mean of the input frame under the slot's soft mask (appearance by estimation, the
+    # choice that makes reconstruction-only training separate objects; see mc_loci.train)
+    appearance: str = "decoded"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "SlotSegmenterConfig":
@@ -49,6 +54,8 @@ class SlotSegmenterConfig:
         cfg = cls(**d)
         if cfg.num_slots < 1 or cfg.hidden < 1 or cfg.slot_dim < 1 or cfg.pixel_dim < 1 or cfg.iters < 1:
             raise ValueError("num_slots, hidden, slot_dim, pixel_dim and iters must be positive")
+        if cfg.appearance not in APPEARANCES:
+            raise ValueError(f"appearance must be one of {', '.join(APPEARANCES)}, got {cfg.appearance!r}")
         return cfg
 
     def to_dict(self) -> dict[str, Any]:
@@ -60,6 +67,13 @@ def _grid(h: int, w: int, device) -> torch.Tensor:
     xs = torch.linspace(0.0, 1.0, w, device=device)
     yy, xx = torch.meshgrid(ys, xs, indexing="ij")
     return torch.stack([yy, xx, 1 - yy, 1 - xx], 0)  # (4,H,W)
+
+
+def _masked_mean(weights: torch.Tensor, image: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    """Mean of image (N,C,H,W) under each soft mask of weights (N,K,H,W) -> (N,K,C); an empty mask
+    gives ~0.5 (mid-grey) instead of a division by zero."""
+    num = torch.einsum("nkhw,nchw->nkc", weights, image)
+    return (num + 0.5 * eps) / (weights.sum((2, 3))[..., None] + eps)
 
 
 class SlotAttention(nn.Module):
@@ -161,15 +175,25 @@ class SlotSegmenter(nn.Module):
         logits = torch.cat([bg_out[:, :1], obj_logits], 1)  # (BT,1+K,H,W)
         attrs = torch.sigmoid(self.slot_to_rgb_depth(slots_bt).flatten(0, 1))  # (BT,K,4)
         probs = torch.softmax(logits, 1)
-        colours = torch.cat([bg_t.flatten(0, 1)[:, None], attrs[..., :3, None, None].expand(-1, -1, 3, hh, ww)], 1)
+        rgb_in = rgb.flatten(0, 1)
+        depth_in = None if depth is None else depth.flatten(0, 1)
+        if self.config.appearance == "mean":
+            obj_rgb = _masked_mean(probs[:, 1:], rgb_in)  # (BT,K,3)
+            obj_depth = attrs[..., 3:] if depth_in is None else _masked_mean(probs[:, 1:], depth_in)
+        else:
+            obj_rgb, obj_depth = attrs[..., :3], attrs[..., 3:]
+        colours = torch.cat([bg_t.flatten(0, 1)[:, None], obj_rgb[..., None, None].expand(-1, -1, 3, hh, ww)], 1)
         rgb_rec = (probs[:, :, None] * colours).sum(1)
-        depths = torch.cat([torch.sigmoid(bg_out[:, 1:2]), attrs[..., 3, None, None].expand(-1, -1, hh, ww)], 1)
+        depths = torch.cat([torch.sigmoid(bg_out[:, 1:2]), obj_depth[..., 0, None, None].expand(-1, -1, hh, ww)], 1)
         depth_rec = (probs * depths).sum(1, keepdim=True)
         return {
             "logits": logits.reshape(b, t, 1 + k, hh, ww),
             "rgb": rgb_rec.reshape(b, t, 3, hh, ww),
             "depth": depth_rec.reshape(b, t, 1, hh, ww),
             "slots": slots_bt,
+            # per component (background, slot 1..K) appearance, for mixture-likelihood losses
+            "comp_rgb": colours.reshape(b, t, 1 + k, 3, hh, ww),
+            "comp_depth": depths.reshape(b, t, 1 + k, 1, hh, ww),
         }
 
 
