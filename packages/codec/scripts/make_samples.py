@@ -6,12 +6,13 @@ Run from the repository root:
 
 - street: 16 generated street-scene label maps (`generate_street_like(seed)`, seeds 0..15,
   480x360, CamVid-style ids 0..11).
-- nlcd: 10 tiles of 256x256 cut from the NLCD 2011 Zion crop (public domain; USGS/MRLC, crop from
-  the spDataLarge R package, CC0): the raster is cut into a grid of 256x256 tiles in raster order,
-  tiles holding nodata (255) are dropped and every second remaining tile is kept. NLCD class codes
+- nlcd: the 20 tiles of 256x256 cut from the NLCD 2011 Zion crop (public domain; USGS/MRLC, crop
+  from the spDataLarge R package, CC0): the raster is cut into a grid of 256x256 tiles in raster
+  order and tiles holding nodata (255) are dropped. Every second remaining tile is `zion_NNNN`
+  (10 tiles); the others are `zion_extra_NNNN` (10 tiles, training data only). NLCD class codes
   are mapped to contiguous ids 0..15 in legend order (see `nlcd_legend.json`).
-- splits: a fixed split: street seeds 0-9 train, 10-11 val, 12-15 test; nlcd tiles 0-5 train,
-  6 val, 7-9 test.
+- splits: a fixed split: street seeds 0-9 train, 10-11 val, 12-15 test; nlcd tiles 0-5 and all
+  extra tiles train, 6 val, 7-9 test.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ N_STREET, STREET_SPLIT = 16, {"train": range(0, 10), "val": range(10, 12), "test
 TILE, N_NLCD, NLCD_SPLIT = 256, 10, {"train": range(0, 6), "val": range(6, 7), "test": range(7, 10)}
 
 
-def nlcd_tiles(tif: Path) -> list[np.ndarray]:
+def nlcd_tiles(tif: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(the tiles named zion_NNNN, the extra training tiles)."""
     import rasterio
 
     with rasterio.open(tif) as ds:
@@ -65,7 +67,7 @@ def nlcd_tiles(tif: Path) -> list[np.ndarray]:
     kept = tiles[::2][:N_NLCD]
     if len(kept) < N_NLCD:
         raise SystemExit(f"{tif}: only {len(kept)} usable tiles, need {N_NLCD}")
-    return kept
+    return kept, tiles[1::2]
 
 
 def main() -> None:
@@ -84,12 +86,17 @@ def main() -> None:
         for name, rng in STREET_SPLIT.items():
             if seed in rng:
                 splits[name].append(rel)
-    for i, tile in enumerate(nlcd_tiles(args.nlcd)):
+    kept, extra = nlcd_tiles(args.nlcd)
+    for i, tile in enumerate(kept):
         rel = f"nlcd/zion_{i:04d}.png"
         write_mask(out / "masks" / rel, tile)
         for name, rng in NLCD_SPLIT.items():
             if i in rng:
                 splits[name].append(rel)
+    for i, tile in enumerate(extra):
+        rel = f"nlcd/zion_extra_{i:04d}.png"
+        write_mask(out / "masks" / rel, tile)
+        splits["train"].append(rel)
     (out / "splits").mkdir(parents=True, exist_ok=True)
     for name, items in splits.items():
         (out / "splits" / f"{name}.txt").write_text("".join(f"{p}\n" for p in items))
@@ -99,7 +106,7 @@ def main() -> None:
         {str(i): {"nlcd_code": code, "name": name} for i, (code, name) in enumerate(NLCD_LEGEND)},
         indent=2) + "\n")
     total = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-    print(f"wrote {out}: {N_STREET} street + {N_NLCD} nlcd masks, {total / 1024:.0f} KiB")
+    print(f"wrote {out}: {N_STREET} street + {N_NLCD} + {len(extra)} nlcd masks, {total / 1024:.0f} KiB")
 
 
 if __name__ == "__main__":
