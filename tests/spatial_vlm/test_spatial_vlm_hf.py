@@ -6,6 +6,7 @@ from importlib.metadata import version
 
 import pytest
 
+from mc_core.errors import BadInputError
 from mc_core.testing import invoke
 
 
@@ -119,7 +120,6 @@ def _expected_data_sha256(data_json, image_folder="/"):
 def test_task_data_hash_follows_json_and_image_contents_not_location(setup, tmp_path):
     import shutil
 
-    from mc_core.errors import BadInputError
     from mc_spatial_vlm.data.tasks import load_task_json, task_data_sha256
 
     root, _ = setup
@@ -192,7 +192,15 @@ def test_sft_resume_continues_where_it_stopped(setup, tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         train_sft(model, data, str(tmp_path / "b"), echo=stop_at_step_5, **kw)
-    assert (tmp_path / "b.resume" / "train_state.json").is_file() and not (tmp_path / "b").exists()
+    state_file = tmp_path / "b.resume" / "train_state.json"
+    assert state_file.is_file() and not (tmp_path / "b").exists()
+    # resuming on other data is refused (the saved state records the data hash)
+    state = json.loads(state_file.read_text())
+    assert state["data_sha256"] == _expected_data_sha256(root / "t2b_train_multi_small.json")
+    state_file.write_text(json.dumps({**state, "data_sha256": "0" * 64}))
+    with pytest.raises(BadInputError, match="not the data the interrupted run"):
+        train_sft(model, data, str(tmp_path / "b"), resume=True, echo=lambda m: None, **kw)
+    state_file.write_text(json.dumps(state))
     said = []
     resumed = train_sft(model, data, str(tmp_path / "b"), resume=True, echo=said.append, **kw)["losses"]
     assert any("resuming" in m and "step 4" in m for m in said)

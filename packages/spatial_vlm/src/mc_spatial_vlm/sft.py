@@ -217,6 +217,11 @@ def train_sft(model: str, data_json: str, out_dir: str, *, image_folder: str = "
     state = None
     if resume and (resume_dir / "train_state.json").is_file():
         state = json.loads((resume_dir / "train_state.json").read_text())
+        trained_on = state.get("data_sha256")
+        if trained_on is not None and trained_on != data_sha256:
+            raise BadInputError(data_json, f"is not the data the interrupted run in {resume_dir} trained on "
+                                           f"(data hash {data_sha256[:12]} != {trained_on[:12]}); "
+                                           "rerun without --resume to start over")
         net = load_model(resume_dir, "cpu")
         echo(f"resuming from {resume_dir} at step {state['step']}")
     else:
@@ -242,7 +247,7 @@ def train_sft(model: str, data_json: str, out_dir: str, *, image_folder: str = "
             accelerator.unwrap_model(net).save_pretrained(tmp)
             save_state(Path(tmp) / "optimizer.safetensors", optimizer.state_dict())
             write_json(Path(tmp) / "train_state.json", {"step": step, "epoch": epoch, "batch_in_epoch": position,
-                                                        "losses": losses})
+                                                        "losses": losses, "data_sha256": data_sha256})
 
     bar = progress(total=max_steps, initial=step, desc="sft") if progress else None
     while step < max_steps:
