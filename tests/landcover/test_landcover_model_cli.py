@@ -22,14 +22,14 @@ def last_json(output):
 
 def write_tif(path, arr, dtype=None, nodata=255, count=1):
     import rasterio
-    from rasterio.transform import from_origin
+    from rasterio.transform import Affine
 
     arr = np.asarray(arr)
     if arr.ndim == 2:
         arr = arr[None]
     with rasterio.open(path, "w", driver="GTiff", width=arr.shape[2], height=arr.shape[1], count=arr.shape[0],
                        dtype=dtype or arr.dtype, crs="EPSG:32612", nodata=nodata,
-                       transform=from_origin(300000, 4150000, 30, 30)) as dst:
+                       transform=Affine(30, 0, 300000, 0, -30, 4150000)) as dst:
         dst.write(arr.astype(dtype or arr.dtype))
     return path
 

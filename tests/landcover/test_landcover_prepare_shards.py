@@ -12,12 +12,12 @@ def run(*args):
 
 def write_tif(path, arr, nodata=255):
     import rasterio
-    from rasterio.transform import from_origin
+    from rasterio.transform import Affine
 
     arr = np.asarray(arr)[None]
     with rasterio.open(path, "w", driver="GTiff", width=arr.shape[2], height=arr.shape[1], count=1,
                        dtype=arr.dtype, crs="EPSG:32612", nodata=nodata,
-                       transform=from_origin(300000, 4150000, 30, 30)) as dst:
+                       transform=Affine(30, 0, 300000, 0, -30, 4150000)) as dst:
         dst.write(arr)
     return path
 
