@@ -34,11 +34,13 @@ DEFAULT_TRAIN: dict[str, Any] = {
 
 
 def prepare_arrays(data) -> dict[str, np.ndarray]:
-    """Stack a MovingShapes data set and add the per-video median background (N,H,W,3)."""
+    """Stack a MovingShapes data set and add the per-video median background colour bg (N,H,W,3)
+    and depth bg_depth (N,H,W)."""
     from mc_loci.baselines import median_background
 
     arrays = data.arrays()
     arrays["bg"] = np.stack([median_background(v) for v in arrays["rgb"]])
+    arrays["bg_depth"] = np.median(arrays["depth"], axis=1).astype(np.float32)
     return arrays
 
 
@@ -135,12 +137,12 @@ def clip_batch(arrays: dict[str, np.ndarray], seed: int, step: int, batch_size: 
     rgb = np.stack([arrays["rgb"][v, s] for v, s in sel])
     depth = np.stack([arrays["depth"][v, s] for v, s in sel])
     masks = np.stack([arrays["masks"][v, s] for v, s in sel])
-    bg = arrays["bg"][vids]
+    bg = np.concatenate([arrays["bg"][vids] / 255.0, arrays["bg_depth"][vids][..., None]], -1)
     return {
         "rgb": torch.as_tensor(rgb, dtype=torch.float32, device=device).permute(0, 1, 4, 2, 3) / 255.0,
         "depth": torch.as_tensor(depth, dtype=torch.float32, device=device)[:, :, None],
         "masks": torch.as_tensor(masks, dtype=torch.long, device=device),
-        "bg": torch.as_tensor(bg, dtype=torch.float32, device=device).permute(0, 3, 1, 2) / 255.0,
+        "bg": torch.as_tensor(bg, dtype=torch.float32, device=device).permute(0, 3, 1, 2),  # colour + depth
     }
 
 

@@ -30,6 +30,7 @@ from torch import nn
 
 MODEL_NAME = "slot-segmenter"
 APPEARANCES = ("decoded", "mean")
+BG_DEPTHS = ("head", "median")
 
 
 @dataclass
@@ -44,6 +45,9 @@ class SlotSegmenterConfig:
     # "mean": the mean of the input frame under the slot's soft mask (appearance by estimation, the
     # choice that makes reconstruction-only training separate objects; see mc_loci.train)
     appearance: str = "decoded"
+    # the background's depth: "head" (predicted from pixel features) or "median": the temporal
+    # median of the input depth, passed as a 4th channel of bg (estimated like the background colour)
+    bg_depth: str = "head"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "SlotSegmenterConfig":
@@ -56,6 +60,8 @@ class SlotSegmenterConfig:
             raise ValueError("num_slots, hidden, slot_dim, pixel_dim and iters must be positive")
         if cfg.appearance not in APPEARANCES:
             raise ValueError(f"appearance must be one of {', '.join(APPEARANCES)}, got {cfg.appearance!r}")
+        if cfg.bg_depth not in BG_DEPTHS:
+            raise ValueError(f"bg_depth must be one of {', '.join(BG_DEPTHS)}, got {cfg.bg_depth!r}")
         return cfg
 
     def to_dict(self) -> dict[str, Any]:
@@ -145,14 +151,17 @@ class SlotSegmenter(nn.Module):
         return torch.cat(parts, 1)
 
     def forward(self, rgb: torch.Tensor, depth: torch.Tensor | None, bg: torch.Tensor) -> dict[str, torch.Tensor]:
-        """rgb (B,T,3,H,W) in 0..1, depth (B,T,1,H,W) or None, bg (B,3,H,W) in 0..1.
+        """rgb (B,T,3,H,W) in 0..1, depth (B,T,1,H,W) or None, bg (B,3,H,W) in 0..1 (the background
+        colour) or (B,4,H,W) with the background depth as 4th channel (needed for bg_depth "median").
 
         Returns logits (B,T,1+K,H,W) (channel 0 = background), rgb (B,T,3,H,W), depth (B,T,1,H,W)
         reconstructions and slots (B,T,K,D).
         """
         b, t, _, hh, ww = rgb.shape
         k = self.config.num_slots
-        bg_t = bg[:, None].expand(b, t, 3, hh, ww)
+        if self.config.bg_depth == "median" and bg.shape[1] < 4:
+            raise ValueError("this model needs the background depth (bg with 4 channels)")
+        bg_t = bg[:, None, :3].expand(b, t, 3, hh, ww)
         x = self._inputs(rgb.flatten(0, 1), None if depth is None else depth.flatten(0, 1), bg_t.flatten(0, 1))
         feats = self.encoder(x)
         fh, fw = feats.shape[-2:]
@@ -184,7 +193,11 @@ class SlotSegmenter(nn.Module):
             obj_rgb, obj_depth = attrs[..., :3], attrs[..., 3:]
         colours = torch.cat([bg_t.flatten(0, 1)[:, None], obj_rgb[..., None, None].expand(-1, -1, 3, hh, ww)], 1)
         rgb_rec = (probs[:, :, None] * colours).sum(1)
-        depths = torch.cat([torch.sigmoid(bg_out[:, 1:2]), obj_depth[..., 0, None, None].expand(-1, -1, hh, ww)], 1)
+        if self.config.bg_depth == "median":
+            bg_depth = bg[:, None, 3:4].expand(b, t, 1, hh, ww).flatten(0, 1)
+        else:
+            bg_depth = torch.sigmoid(bg_out[:, 1:2])
+        depths = torch.cat([bg_depth, obj_depth[..., 0, None, None].expand(-1, -1, hh, ww)], 1)
         depth_rec = (probs * depths).sum(1, keepdim=True)
         return {
             "logits": logits.reshape(b, t, 1 + k, hh, ww),
@@ -198,7 +211,10 @@ class SlotSegmenter(nn.Module):
 
 
 def video_tensors(video: dict, device="cpu") -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-    """numpy video (rgb (T,H,W,3) uint8, depth (T,H,W), optional bg (H,W,3)) -> model inputs with B=1."""
+    """numpy video (rgb (T,H,W,3) uint8, depth (T,H,W), optional bg (H,W,3)) -> model inputs with B=1.
+
+    bg is the temporal median colour (1,3,H,W), plus the temporal median depth as a 4th channel
+    when the video has depth."""
     import numpy as np
 
     from mc_loci.baselines import median_background
@@ -211,6 +227,9 @@ def video_tensors(video: dict, device="cpu") -> tuple[torch.Tensor, torch.Tensor
     if bg_np is None:
         bg_np = median_background(video["rgb"])
     bg = torch.as_tensor(bg_np, dtype=torch.float32, device=device).permute(2, 0, 1)[None] / 255.0
+    if depth is not None:
+        bg_depth = np.median(np.asarray(video["depth"], dtype=np.float32), axis=0)  # as mc_loci.train does
+        bg = torch.cat([bg, torch.as_tensor(bg_depth, dtype=torch.float32, device=device)[None, None]], 1)
     return rgb, depth, bg
 
 
