@@ -239,3 +239,6 @@ def verify_masks_cmd(task, data_root, split, buffer, batch_size, out_json, plot)
         write_json(out_json, reports)
     if failed:
         raise McError(f"masks missing or incomplete in {', '.join(failed)}")
+
+
+from mc_pointflow import cli_policy as _cli_policy  # noqa: E402,F401  (registers train/eval/rollout)

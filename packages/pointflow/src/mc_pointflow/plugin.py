@@ -10,6 +10,12 @@ def mc_register_datasets(registry):
 
 
 @hookimpl
+def mc_register_models(registry):
+    registry.register("pointflow-policy", "mc_pointflow.models.flow_policy:build_policy",
+                      "Flow-matching policy over action chunks with an attention-pooled point-cloud encoder")
+
+
+@hookimpl
 def mc_register_metrics(registry):
     registry.register("attention-iou", "mc_pointflow.metrics:attention_iou",
                       "IoU of two per-point attention masks (binarised at 0.5)")

@@ -1,0 +1,1 @@
+"""Policies of mc-pointflow (one file per architecture)."""
