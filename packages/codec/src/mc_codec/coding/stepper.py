@@ -2,18 +2,22 @@
 
 The entropy coder calls the model once per run token (batched over the bands it codes in
 lock-step), on a handful of rows, so per-call overhead, not arithmetic, dominates decoding: a
-torch op costs 5-50 us of dispatch here, the same numpy op 1-4 us. :class:`RleStepper`
-therefore runs `rle-lm` in numpy float32, after precomputing once per model the products of the
-embedding tables with the layers that consume them (an embedding feeding a linear layer is a
-table lookup of the product). A step is then one gather-and-sum for the input, two matmuls for
-the GRU gates and the skip connection, one matmul for both heads, and one gather and one matmul
-for the length head.
+torch op costs 5-50 us of dispatch here, the same numpy op 1-4 us. And encoder and decoder, maybe
+on different machines, must compute *identical* frequencies.
 
-Both the encoder and the decoder use the same stepper on arrays of the same shapes, so they
-compute bit-identical frequencies (tests check this across BLAS and torch thread counts). The folded
-tables round differently from the unfused model (by float32 ulps), which changes the code
-length by far less than the 16-bit frequency quantisation does; `GenericStepper` runs any other
-model (msdzip) through its own `step_context`/`heads`.
+:class:`IntRleStepper` does both for `rle-lm`: it runs the model in numpy in fixed-point integer
+arithmetic, after folding the embedding tables into the layers that consume them (an embedding
+feeding a linear layer is a table lookup of the product). A step is one gather-and-sum for the
+input, two matmuls for the GRU gates and the skip connection, one for both heads, and one gather
+and one matmul for the length head; the matmuls run in float64 BLAS on integer values whose
+partial sums stay below 2**52, so they are exact whatever the order of the additions (CPU, BLAS,
+thread count). Sigmoid, tanh and the softmax's exp come from integer tables. Frequencies are then
+integer arithmetic too. Bit-exact across machines by construction; tests check the result
+against the torch model, across thread counts, and with the matmul's sums reordered.
+
+`GenericStepper` runs any other model (msdzip) through its own torch `step_context`/`heads` in
+float32 with one thread, which is bit-exact on one machine but relies on equal float results
+across machines.
 """
 
 from __future__ import annotations
@@ -62,120 +66,175 @@ class GenericStepper:
         return quantize(self.model.heads.length_logits(ctx, torch.from_numpy(cls), self._ft))
 
 
-class RleStepper:
-    """`rle-lm` with its embeddings folded into the layers that consume them, run in numpy."""
+# Fixed-point scales of the integer stepper: activations carry ACT_BITS fractional bits, weights
+# W_BITS. The nonlinearity tables cover |x| <= LUT_RANGE (sigmoid and tanh are 0/1 beyond it, to
+# the table's precision) and the softmax table covers logit gaps up to EXP_RANGE.
+ACT_BITS, W_BITS = 12, 14
+LUT_RANGE, EXP_RANGE, EXP_BITS = 12, 20, 24
+_EXACT = 2.0 ** 52   # integers below this are exact in float64, whatever the order of the sums
+
+
+def _q(t, bits: int) -> np.ndarray:
+    """round(t * 2**bits) as int64: exact (float32 -> float64 and a power-of-two scale are exact)."""
+    return np.round(t.detach().to("cpu").double().numpy() * float(1 << bits)).astype(np.int64)
+
+
+def _table(values: np.ndarray, name: str) -> np.ndarray:
+    """Round a float64 table to integers, refusing entries so close to a rounding boundary that
+    another libm's exp (accurate to a few ulps, ~1e-15 relative) might round them differently.
+    (The closest entries are about 1e-8 from a boundary; the margin asked for is ~1e-11.)"""
+    margin = np.abs(values - np.floor(values) - 0.5)
+    if (margin <= 1e-14 * np.abs(values) + 1e-12).any():
+        raise RuntimeError(f"{name} table has an entry too close to a rounding boundary")
+    return np.round(values).astype(np.int64)
+
+
+_LUTS: dict[str, np.ndarray] = {}
+
+
+def lookup_tables() -> dict[str, np.ndarray]:
+    """sigmoid, tanh (input and output at ACT_BITS) and exp(-d) (at EXP_BITS), built once."""
+    if not _LUTS:
+        a = float(1 << ACT_BITS)
+        x = np.arange(-LUT_RANGE * (1 << ACT_BITS), LUT_RANGE * (1 << ACT_BITS) + 1) / a
+        _LUTS["sigmoid"] = _table(a / (1.0 + np.exp(-x)), "sigmoid")
+        _LUTS["tanh"] = _table(a * np.tanh(x), "tanh")
+        d = np.arange(EXP_RANGE * (1 << ACT_BITS) + 1) / a
+        _LUTS["exp"] = _table(np.exp(-d) * float(1 << EXP_BITS), "exp")
+    return _LUTS
+
+
+def quantize_int_logits(logits: np.ndarray) -> np.ndarray:
+    """Integer frequencies from integer(-valued) logits (K, n) at ACT_BITS, in integer arithmetic:
+    ``1 + floor(e_i * (2**16 - n) / sum(e))`` with ``e_i = round(2**24 * exp(-(max - l_i)))``."""
+    gap = np.minimum(logits.max(axis=1, keepdims=True) - logits, EXP_RANGE << ACT_BITS)
+    e = lookup_tables()["exp"][gap.astype(np.intp)]
+    n = logits.shape[1]
+    return (1 + (e * (FREQ_TOTAL - n)) // e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+class IntRleStepper:
+    """`rle-lm` in fixed-point integer arithmetic: the same frequencies on every machine.
+
+    Every parameter is rounded to an integer (`round(w * 2**14)`, exact), the embedding tables are
+    folded into the input layer with integer products, and a step uses only integer additions,
+    shifts, table lookups and matmuls whose operands and partial sums are integers below 2**52,
+    which float64 BLAS computes exactly in any order, on any CPU, with any thread count (the
+    bounds are checked when the model is folded). Sigmoid, tanh and the softmax's exp come from
+    tables rounded with a margin no libm's error can cross. So encoder and decoder agree bit for
+    bit by construction, not by float luck.
+    """
 
     def __init__(self, model):
-        import torch
-
-        with torch.no_grad():
-            self._fold(model)
+        self._fold(model)
 
     def _fold(self, model) -> None:
         import torch
 
-        f64 = torch.float64
-
-        def f32(t):
-            return np.ascontiguousarray(t.detach().to(f64).numpy().astype(np.float32))
-
-        emb, heads = model.embed, model.heads
-        v = model.vocab_size
-        w_inp = model.inp.weight.to(f64).T  # (E, H)
-        # one table for all input features: rows [offset_i + value] hold E_i[value] @ W_inp^T
-        flags = torch.tensor([[(i >> b) & 1 for b in range(3)] for i in range(8)], dtype=f64)
-        flag_rows = flags @ emb.flags.weight.to(f64).T + emb.flags.bias.to(f64)
+        emb, heads, g = model.embed, model.heads, model.gru
+        v, wb, ab = model.vocab_size, W_BITS, ACT_BITS
+        self.v = v
+        self.hidden = hid = g.hidden_size
+        w_inp = _q(model.inp.weight, wb).T                       # (E, H) at wb
+        flags = np.array([[(i >> b) & 1 for b in range(3)] for i in range(8)], np.int64)
+        flag_rows = flags @ _q(emb.flags.weight, wb).T + _q(emb.flags.bias, wb)
         parts = [emb.prev_cls.weight, emb.prev_len.weight, emb.above_cls.weight,
                  emb.after_cls.weight, emb.d_bucket.weight, emb.rem_bucket.weight]
-        tables = [p.to(f64) @ w_inp for p in parts]
-        tables.append(flag_rows @ w_inp + model.inp.bias.to(f64))  # the input bias rides here
+        tables = [_q(p, wb) @ w_inp for p in parts]               # at 2*wb, exact int64
+        tables.append(flag_rows @ w_inp + (_q(model.inp.bias, wb) << wb))
         sizes = [t.shape[0] for t in tables]
         assert sizes == [v + 1, NUM_LEN_SYMBOLS + 1, v + 1, v + 1, NUM_DIST_BUCKETS,
                          NUM_DIST_BUCKETS, 8], sizes
         self.offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-        self.in_table = f32(torch.cat(tables))
-        self.v = v
-        g = model.gru
-        self.hidden = hid = g.hidden_size
-        # input-side products of the GRU gates and the skip connection in one matmul
-        self.x_w = f32(torch.cat([g.weight_ih_l0, model.skip.weight]).T)
-        self.x_b = f32(torch.cat([g.bias_ih_l0, model.skip.bias]))
-        self.h_w = f32(g.weight_hh_l0.T)
-        self.h_b = f32(g.bias_hh_l0)
-        assert self.x_w.shape == (hid, 4 * hid)
-        # both heads' first products from ctx in one matmul: [class logits | length hidden]
-        w_lh = heads.len_hidden.weight.to(f64)
-        self.head_w = f32(torch.cat([heads.cls_head.weight, heads.len_hidden.weight]).T)
-        self.head_b = f32(torch.cat([heads.cls_head.bias, heads.len_hidden.bias]))
-        # the length head's class input: rows [cls] = cur_cls(cls) @ W_lh^T, rows [v + eq] = the
-        # two "class equals above/after" flags through cur_flags and W_lh
-        eq = torch.tensor([[(i >> b) & 1 for b in range(2)] for i in range(4)], dtype=f64)
-        eq_rows = eq @ heads.cur_flags.weight.to(f64).T + heads.cur_flags.bias.to(f64)
-        self.len_table = f32(torch.cat([heads.cur_cls.weight.to(f64) @ w_lh.T, eq_rows @ w_lh.T]))
-        self.len_w = f32(heads.len_head.weight.T)
-        self.len_b = f32(heads.len_head.bias)
+        self.in_table = (np.concatenate(tables) >> (2 * wb - ab)).astype(np.float64)  # at ab (floor)
+        x_max = sum(int(np.maximum(t >> (2 * wb - ab), 0).max()) for t in tables)
+        with torch.no_grad():
+            self.x_w = self._weights(torch.cat([g.weight_ih_l0, model.skip.weight]).T, x_max)
+            self.x_b = self._bias(torch.cat([g.bias_ih_l0, model.skip.bias]))
+            self.h_w = self._weights(g.weight_hh_l0.T, 1 << ab)
+            self.h_b = self._bias(g.bias_hh_l0)
+            skip_max = x_max * int(np.abs(self.x_w[:, 3 * hid:]).sum(axis=0).max()) >> wb
+            ctx_max = skip_max + int(np.abs(self.x_b[3 * hid:]).max()) + (1 << ab)
+            self.head_w = self._weights(torch.cat([heads.cls_head.weight, heads.len_hidden.weight]).T,
+                                        ctx_max)
+            self.head_b = self._bias(torch.cat([heads.cls_head.bias, heads.len_hidden.bias]))
+            eq = np.array([[(i >> b) & 1 for b in range(2)] for i in range(4)], np.int64)
+            eq_rows = eq @ _q(heads.cur_flags.weight, wb).T + _q(heads.cur_flags.bias, wb)
+            w_lh = _q(heads.len_hidden.weight, wb).T
+            self.len_table = (np.concatenate([_q(heads.cur_cls.weight, wb) @ w_lh,
+                                              eq_rows @ w_lh]) >> (2 * wb - ab)).astype(np.float64)
+            hl_max = ctx_max * int(np.abs(self.head_w).sum(axis=0).max()) // (1 << wb) \
+                + int(np.abs(self.len_table).max()) * 2 + int(np.abs(self.head_b).max())
+            self.len_w = self._weights(heads.len_head.weight.T, hl_max)
+            self.len_b = self._bias(heads.len_head.bias)
+        luts = lookup_tables()
+        self.sig, self.tanh = (luts[k].astype(np.float64) for k in ("sigmoid", "tanh"))
+        self.lim = float(LUT_RANGE << ab)
+
+    @staticmethod
+    def _weights(w, in_max: int) -> np.ndarray:
+        """Integer weights as float64 for BLAS, after checking every dot product stays exact."""
+        wq = _q(w, W_BITS)
+        if float(in_max) * float(np.abs(wq).sum(axis=0).max()) >= _EXACT:
+            raise ValueError("model weights too large for exact fixed-point coding")
+        return wq.astype(np.float64)
+
+    @staticmethod
+    def _bias(b) -> np.ndarray:
+        """A bias at ACT_BITS + W_BITS (added to the matmul's integer sums), as float64."""
+        return (_q(b, ACT_BITS) << W_BITS).astype(np.float64)
+
+    @staticmethod
+    def _mm(a: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """floor((a @ w + b) / 2**W_BITS) for integer-valued a, w, b: exact."""
+        out = a @ w
+        out += b
+        out *= 1.0 / (1 << W_BITS)
+        return np.floor(out, out=out)
+
+    def _lut(self, table: np.ndarray, x: np.ndarray) -> np.ndarray:
+        x = np.minimum(x, self.lim, out=x)
+        x = np.maximum(x, -self.lim, out=x)
+        x += self.lim
+        return table[x.astype(np.intp)]
 
     def init_state(self, k: int) -> np.ndarray:
-        return np.zeros((k, self.hidden), np.float32)
+        return np.zeros((k, self.hidden), np.float64)
 
     def context(self, state: np.ndarray, feats: np.ndarray):
-        """feats (K, 9) int64 token features -> (ctx, new_state), float32 arrays."""
-        k, hid = feats.shape[0], self.hidden
+        """feats (K, 9) int64 token features -> (ctx, new_state): integers at ACT_BITS, held in
+        float64 arrays (every value and product stays far below 2**52, so they are exact)."""
+        k, hid, ab = feats.shape[0], self.hidden, ACT_BITS
         idx = np.empty((k, 7), np.int64)
-        idx[:, 0] = feats[:, 0]
-        idx[:, 1] = feats[:, 1]
-        idx[:, 2:4] = feats[:, 2:4]
+        idx[:, :4] = feats[:, :4]
         idx[:, :4] = np.where(idx[:, :4] < 0, (self.v, NUM_LEN_SYMBOLS, self.v, self.v), idx[:, :4])
         idx[:, 4] = feats[:, 4]
         idx[:, 5] = feats[:, 8]
         idx[:, 6] = feats[:, 5] + 2 * feats[:, 6] + 4 * feats[:, 7]
         idx += self.offsets
         self._above = feats[:, 2:4]
-        x = self.in_table[idx].sum(axis=1)
-        np.maximum(x, 0, out=x)
-        gx = x @ self.x_w
-        gx += self.x_b
-        gh = state @ self.h_w
-        gh += self.h_b
-        rz = gx[:, :2 * hid] + gh[:, :2 * hid]
-        _sigmoid(rz)
-        n = gh[:, 2 * hid:]
-        n *= rz[:, :hid]
-        n += gx[:, 2 * hid:3 * hid]
-        np.tanh(n, out=n)
-        # h' = (1 - z) * n + z * h = n + z * (h - n)
-        h = state - n
-        h *= rz[:, hid:]
-        h += n
-        ctx = gx[:, 3 * hid:]
-        ctx += h
-        np.maximum(ctx, 0, out=ctx)
-        self._hc = ctx @ self.head_w
-        self._hc += self.head_b
+        x = np.maximum(self.in_table[idx].sum(axis=1), 0)
+        gx = self._mm(x, self.x_w, self.x_b)
+        gh = self._mm(state, self.h_w, self.h_b)
+        scale = 1.0 / (1 << ab)
+        rz = self._lut(self.sig, gx[:, :2 * hid] + gh[:, :2 * hid])
+        r, z = rz[:, :hid], rz[:, hid:]
+        n = self._lut(self.tanh, gx[:, 2 * hid:3 * hid] + np.floor(r * gh[:, 2 * hid:] * scale))
+        h = n + np.floor(z * (state - n) * scale)          # (1 - z) * n + z * h
+        ctx = np.maximum(gx[:, 3 * hid:] + h, 0)
+        self._hc = self._mm(ctx, self.head_w, self.head_b)
         return ctx, h
 
     def class_freqs(self, ctx) -> np.ndarray:
-        return quantize(self._hc[:, :self.v])
+        return quantize_int_logits(self._hc[:, :self.v])
 
     def length_freqs(self, ctx, cls: np.ndarray) -> np.ndarray:
         above = self._above
         idx = np.empty((cls.shape[0], 2), np.int64)
         np.clip(cls, 0, self.v - 1, out=idx[:, 0])
         idx[:, 1] = self.v + (cls == above[:, 0]) + 2 * (cls == above[:, 1])
-        hl = self.len_table[idx].sum(axis=1)
-        hl += self._hc[:, self.v:]
-        np.maximum(hl, 0, out=hl)
-        out = hl @ self.len_w
-        out += self.len_b
-        return quantize(out)
-
-
-def _sigmoid(a: np.ndarray) -> None:
-    """In place: 1 / (1 + exp(-a))."""
-    np.negative(a, out=a)
-    np.exp(a, out=a)
-    a += 1.0
-    np.reciprocal(a, out=a)
+        hl = np.maximum(self.len_table[idx].sum(axis=1) + self._hc[:, self.v:], 0)
+        return quantize_int_logits(self._mm(hl, self.len_w, self.len_b))
 
 
 def make_stepper(model):
@@ -183,7 +242,7 @@ def make_stepper(model):
     version = tuple(p._version for p in model.parameters())  # changes when weights are updated
     cached = getattr(model, "_mc_stepper", None)
     if cached is None or cached[0] != version:  # first use, or weights changed since
-        st = RleStepper(model) if type(model).__name__ == "RleLM" else GenericStepper(model)
+        st = IntRleStepper(model) if type(model).__name__ == "RleLM" else GenericStepper(model)
         cached = (version, st)
         model._mc_stepper = cached
     return cached[1]
