@@ -79,11 +79,12 @@ def _run(model, height: int, width: int, band_height: int, mask: np.ndarray | No
     prev_cls = np.full(k, NONE, np.int64)
     prev_len = np.full(k, NONE, np.int64)
     active = np.ones(k, bool)
-    # the row above of each band: classes, "a run starts here", next run start right of x
-    above_row = np.zeros((k, width), np.int64)
-    above_start = np.zeros((k, width), np.int64)
-    above_nxt = np.full((k, width), width, np.int64)
-    has_above = np.zeros(k, bool)
+    # per band and position x of the row above: class above x, class after the next transition
+    # right of x, where that transition is (width: none), "a run starts above x"; rows without a
+    # row above (a band's first) see NONE, NONE, width, 0
+    above = np.empty((k, width, 4), np.int64)
+    above[:] = (NONE, NONE, width, 0)
+    kk = np.arange(k)
     lb = log2_bucket(np.arange(width + 1))
     stepper = make_stepper(model)
     state = stepper.init_state(k)
@@ -104,20 +105,13 @@ def _run(model, height: int, width: int, band_height: int, mask: np.ndarray | No
         feats[:, 0] = prev_cls
         feats[:, 1] = prev_len
         feats[:, 2:4] = NONE
-        xa = np.minimum(x, width - 1)
-        kk = np.arange(k)
         if use_2d:
-            has = has_above
-            nx = np.where(has, above_nxt[kk, xa], width)
-            d_above = np.where(has, nx - x, width - x)
-            ac = np.where(has, above_row[kk, xa], NONE)
-            af = np.where(has & (nx < width), above_row[kk, np.minimum(nx, width - 1)], NONE)
-            feats[:, 2] = ac
-            feats[:, 3] = af
+            ab = above[kk, np.minimum(x, width - 1)]
+            d_above = ab[:, 2] - x
+            feats[:, 2:4] = ab[:, :2]
             feats[:, 4] = lb[d_above]
-            feats[:, 5] = np.where(has, above_start[kk, xa], 0)
-            feats[:, 6] = (prev_cls == ac) & (ac != NONE)
-            feats[:, 7] = (prev_cls == af) & (af != NONE)
+            feats[:, 5] = ab[:, 3]
+            feats[:, 6:8] = (prev_cls[:, None] == ab[:, :2]) & (ab[:, :2] != NONE)
         else:
             d_above = width - x
         feats[:, 8] = lb[width - x]
@@ -167,8 +161,7 @@ def _run(model, height: int, width: int, band_height: int, mask: np.ndarray | No
         done = a[x[a] == width]
         for b in done:
             if use_2d:
-                _set_above(out[row[b]], above_row, above_start, above_nxt, b)
-                has_above[b] = True
+                _set_above(out[row[b]], above[b])
             row[b] += 1
             x[b] = 0
             prev_cls[b] = NONE
@@ -181,17 +174,19 @@ def _run(model, height: int, width: int, band_height: int, mask: np.ndarray | No
     return out, bits
 
 
-def _set_above(r: np.ndarray, above_row, above_start, above_nxt, b: int) -> None:
+def _set_above(r: np.ndarray, above: np.ndarray) -> None:
+    """Fill one band's (width, 4) row-above table from the row `r` just finished."""
     w = r.shape[0]
-    above_row[b] = r
     st = np.ones(w, bool)
     st[1:] = r[1:] != r[:-1]
-    above_start[b] = st
     # next start strictly right of x: reverse cumulative minimum of start positions
     pos = np.where(st, np.arange(w), w)
     nxt = np.full(w, w, np.int64)
     nxt[:-1] = np.minimum.accumulate(pos[::-1])[::-1][1:]
-    above_nxt[b] = nxt
+    above[:, 0] = r
+    above[:, 1] = np.where(nxt < w, r[np.minimum(nxt, w - 1)], NONE)
+    above[:, 2] = nxt
+    above[:, 3] = st
 
 
 def encode_ids(model, ids: np.ndarray, band_height: int = DEFAULT_BAND_HEIGHT) -> tuple[bytes, float]:
