@@ -22,15 +22,13 @@ def project_2d(x: np.ndarray, method: str = "auto", seed: int = 0) -> tuple[np.n
     """(N, 2) coordinates; method "umap", "pca" or "auto" (UMAP if importable, else PCA)."""
     if method in ("auto", "umap"):
         try:
-            import umap  # noqa: F401
+            import umap
         except ImportError:
             if method == "umap":
                 from mc_core.errors import UsageError
 
                 raise UsageError("UMAP is not installed (pip install umap-learn); use --method pca") from None
         else:
-            import umap
-
             reducer = umap.UMAP(n_components=2, n_neighbors=min(15, len(x) - 1), random_state=seed)
             return reducer.fit_transform(x), "umap", {}
     coords, ratio = pca_2d(x)
