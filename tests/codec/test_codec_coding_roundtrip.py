@@ -286,3 +286,20 @@ def test_learned_file_overhead_is_small(models):
     data, bits = encode_with_stats(mask.astype(np.uint8), models["rle-lm"])
     # header (26 bytes with 6 classes) + band-height varint + <= 2 words of coder flush
     assert len(data) * 8 <= bits + 8 * (26 + 1 + 8)
+
+
+def test_cli_info_shows_the_header_without_decoding(models, tmp_path):
+    import json
+
+    mask = np.array([[3, 3, 5], [5, 5, 3]], np.uint8)
+    (tmp_path / "m.mcz").write_bytes(encode(mask, models["rle-lm"]))
+    r = _mc("info", str(tmp_path / "m.mcz"))
+    assert r.returncode == 0, r.stderr
+    assert ".mcz v2, 2x3 uint8, kind learned, 2 classes [3, 5]" in r.stdout
+    r = _mc("info", str(tmp_path / "m.mcz"), "--json")
+    rec = json.loads(r.stdout)
+    assert rec["classes"] == [3, 5] and rec["model_digest"] == models["rle-lm"].digest[:8].hex()
+    assert rec["file_bytes"] == (tmp_path / "m.mcz").stat().st_size > rec["payload_bytes"]
+    (tmp_path / "bad.mcz").write_bytes((tmp_path / "m.mcz").read_bytes()[:-3])
+    r = _mc("info", str(tmp_path / "bad.mcz"))
+    assert r.returncode == 2 and "bad.mcz" in r.stderr and "truncated or corrupt" in r.stderr

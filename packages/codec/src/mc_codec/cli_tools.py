@@ -1,4 +1,4 @@
-"""Codec data tools: `mc codec prepare-a2d2`. Heavy libraries are imported inside command bodies."""
+"""Codec data tools: `mc codec prepare-a2d2` and `mc codec info`. Heavy libraries are imported inside command bodies."""
 
 from __future__ import annotations
 
@@ -92,4 +92,49 @@ def prepare_a2d2(a2d2_root, out_root, camera, out_subdir, class_list, merge_vari
          f"-> {out_dir} (id table: {table_path})")
 
 
-COMMANDS: list = [prepare_a2d2]
+@click.command("info")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file instead of text.")
+def info_cmd(files, as_json):
+    """Show what `.mcz` files hold, without decoding them.
+
+    Prints the format version, shape, dtype, payload kind, class ids, the model digest, the mask
+    CRC and the sizes of header and payload. Checks the file (magic, version, file check) on the
+    way, so a damaged file is reported as such (exit 2).
+
+    \b
+    Example:
+      mc codec info mask.mcz
+      mc codec info out/*.mcz --json
+    """
+    import json
+    from pathlib import Path
+
+    from mc_core.errors import BadInputError
+
+    from mc_codec.container import unpack
+
+    for f in files:
+        path = Path(f)
+        if not path.is_file():
+            raise BadInputError(path, "not found")
+        data = path.read_bytes()
+        header, payload = unpack(data, source=path)
+        h, w = header.shape
+        rec = {"file": str(path), "format_version": header.version, "shape": [h, w],
+               "dtype": header.dtype, "kind": header.kind_name, "classes": list(header.classes),
+               "model_digest": header.model_digest.hex() or None, "mask_crc32": f"{header.mask_crc:08x}",
+               "file_bytes": len(data), "payload_bytes": len(payload),
+               "bits_per_pixel": round(8 * len(data) / (h * w), 6) if h * w else None}
+        if as_json:
+            click.echo(json.dumps(rec))
+            continue
+        classes = ", ".join(map(str, header.classes[:24])) + (" ..." if len(header.classes) > 24 else "")
+        click.echo(f"{path}: .mcz v{header.version}, {h}x{w} {header.dtype}, kind {header.kind_name}, "
+                   f"{len(header.classes)} classes [{classes}]")
+        click.echo(f"  {len(data)} bytes ({len(data) - len(payload)} header + {len(payload)} payload), "
+                   f"{rec['bits_per_pixel']} bits/pixel; model {rec['model_digest'] or '-'}; "
+                   f"mask CRC-32 {rec['mask_crc32']}")
+
+
+COMMANDS: list = [prepare_a2d2, info_cmd]
