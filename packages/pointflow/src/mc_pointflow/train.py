@@ -164,7 +164,7 @@ def train(train_buffer: str | Path, out_dir: str | Path, *, valid_buffer: str | 
     seed = int(tcfg["seed"])
     seed_everything(seed)
     model = PointFlowPolicy(mcfg)
-    model.set_normalization(arrays.stats())
+    model.set_normalization(arrays.stats(mcfg.relative_xyz))
     opt = torch.optim.AdamW(model.parameters(), lr=float(tcfg["lr"]), weight_decay=float(tcfg["weight_decay"]))
     meta_base = {"train_buffer": arrays.location, "data_sha256": data_hash(train_buffer), "items": len(arrays),
                  "mask_config": arrays.mask_config.to_json(), "precomputed_masks": arrays.precomputed,

@@ -38,10 +38,14 @@ class PolicyArrays:
 
         return {k: torch.from_numpy(np.ascontiguousarray(getattr(self, k)[idx])).to(device) for k in ITEM_KEYS}
 
-    def stats(self) -> dict[str, np.ndarray]:
-        """Normalisation statistics: per-dimension mean/std of actions and states (std at least
-        0.01, so a constant dimension is not blown up), centre and one scale of the points."""
-        a = self.action.reshape(-1, self.action.shape[-1]).astype(np.float64)
+    def stats(self, relative_xyz: bool = True) -> dict[str, np.ndarray]:
+        """Normalisation statistics: per-dimension mean/std of actions (positions relative to the
+        current gripper position with `relative_xyz`) and states (std at least 0.01, so a constant
+        dimension is not blown up), centre and one scale of the points."""
+        a = self.action.astype(np.float64)
+        if relative_xyz:
+            a = np.concatenate([a[..., :3] - self.robot_state[:, -1:, :3], a[..., 3:]], axis=-1)
+        a = a.reshape(-1, a.shape[-1])
         s = self.robot_state.reshape(-1, self.robot_state.shape[-1]).astype(np.float64)
         p = self.pcd.reshape(-1, 3).astype(np.float64)
         center = p.mean(0)

@@ -8,8 +8,8 @@ point features, so which points the policy looks at is exactly what the logits s
 attention the same logits get an auxiliary binary cross-entropy against the precomputed masks
 (`attention_weight` > 0); without it they are free and learnt only through the flow loss.
 
-Policy: conditional flow matching on the normalised action chunk (horizon x 10: xyz, the 6D
-rotation of the sim, gripper). Linear path x_t = (1 - t) x0 + t x1 from Gaussian noise x0 to the
+Policy: conditional flow matching on the normalised action chunk (horizon x 10: xyz relative to
+the current gripper position, the 6D rotation of the sim, gripper). Linear path x_t = (1 - t) x0 + t x1 from Gaussian noise x0 to the
 data x1; the network regresses the velocity x1 - x0 (MSE). Sampling integrates dx/dt = v(x, t)
 from noise with `steps` Euler steps; the rotation part is then projected to a valid rotation
 (Gram-Schmidt).
@@ -39,6 +39,7 @@ class PolicyConfig:
     hidden: int = 256       # velocity network width
     n_blocks: int = 3       # residual blocks of the velocity network
     time_dim: int = 64      # sinusoidal time embedding
+    relative_xyz: bool = True  # action positions relative to the current gripper position
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PolicyConfig:
@@ -161,11 +162,16 @@ class PointFlowPolicy(nn.Module):
         for k in ("action_mean", "action_std", "state_mean", "state_std", "point_center", "point_scale"):
             getattr(self, k).copy_(torch.as_tensor(stats[k], dtype=torch.float32))
 
-    def normalize_action(self, a: torch.Tensor) -> torch.Tensor:
+    def normalize_action(self, a: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        if self.config.relative_xyz:
+            a = torch.cat([a[..., :3] - state[:, -1:, :3], a[..., 3:]], dim=-1)
         return (a - self.action_mean) / self.action_std
 
-    def denormalize_action(self, a: torch.Tensor) -> torch.Tensor:
-        return a * self.action_std + self.action_mean
+    def denormalize_action(self, a: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        a = a * self.action_std + self.action_mean
+        if self.config.relative_xyz:
+            a = torch.cat([a[..., :3] + state[:, -1:, :3], a[..., 3:]], dim=-1)
+        return a
 
     def encode(self, pcd: torch.Tensor, state: torch.Tensor):
         """(observation feature, attention logits (B, N)) of clouds (B,N,3) and states (B,n_obs,S)."""
@@ -190,7 +196,7 @@ class PointFlowPolicy(nn.Module):
                            noise: torch.Tensor, t: torch.Tensor):
         """(velocity MSE per item (B,), attention logits (B, N)) on the linear path at times t."""
         obs, logits = self.encode(pcd, state)
-        x1 = self.normalize_action(action)
+        x1 = self.normalize_action(action, state)
         tt = t.view(-1, 1, 1)
         xt = (1 - tt) * noise + tt * x1
         err = (self.velocity(xt, t, obs) - (x1 - noise)) ** 2
@@ -215,7 +221,7 @@ class PointFlowPolicy(nn.Module):
         for k in range(steps):
             t = torch.full((B,), k * dt, device=x.device)
             x = x + dt * self.velocity(x, t, obs)
-        a = self.denormalize_action(x)
+        a = self.denormalize_action(x, state)
         return torch.cat([a[..., :3], project_rot6d_torch(a[..., 3:9]), a[..., 9:]], dim=-1), logits
 
 
