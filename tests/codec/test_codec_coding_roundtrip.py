@@ -194,6 +194,31 @@ def test_integer_stepper_tracks_the_model(tmp_path):
     assert make_stepper(model) is not s1
 
 
+def test_integer_msdzip_stepper_tracks_the_model():
+    from mc_codec.coding.stepper import ACT_BITS, IntMsdzipStepper, make_stepper
+    from mc_codec.tokens import NUM_DIST_BUCKETS, NUM_LEN_SYMBOLS
+
+    torch.manual_seed(0)
+    m = build_model("msdzip", {"vocab_size": 7, "use_2d": True, "timesteps": 3, "vocab_dim": 4,
+                               "hidden_dim": 16, "ffn_dim": 32, "layers": 2}).eval()
+    st = IntMsdzipStepper(m)
+    assert isinstance(make_stepper(m), IntMsdzipStepper)
+    rng, k, one = np.random.default_rng(0), 5, float(1 << ACT_BITS)
+    feats = np.stack([rng.integers(-1, 7, k), rng.integers(-1, NUM_LEN_SYMBOLS, k),
+                      rng.integers(-1, 7, k), rng.integers(-1, 7, k),
+                      rng.integers(0, NUM_DIST_BUCKETS, k), rng.integers(0, 2, k),
+                      rng.integers(0, 2, k), rng.integers(0, 2, k),
+                      rng.integers(0, NUM_DIST_BUCKETS, k)], axis=1).astype(np.int64)
+    state = np.round(rng.normal(size=(k, 3, 4)) * one)
+    with torch.no_grad():
+        ctx_t, win_t = m.step_context(torch.from_numpy(state / one).float(), torch.from_numpy(feats))
+        cl_t = m.heads.class_logits(ctx_t).numpy()
+    ctx, win = st.context(state, feats)
+    np.testing.assert_allclose(win / one, win_t.numpy(), atol=2e-3)
+    np.testing.assert_allclose(ctx / one, ctx_t.numpy(), atol=3e-3)
+    np.testing.assert_allclose(st._hc[:, :7] / one, cl_t, atol=3e-3)
+
+
 def test_fixed_point_tables_are_platform_independent():
     """Every table entry is far from a rounding boundary (so any libm rounds it the same way),
     and the tables are the ones this package was released with."""
@@ -203,22 +228,25 @@ def test_fixed_point_tables_are_platform_independent():
 
     luts = lookup_tables()
     digest = hashlib.sha256(b"".join(luts[k].astype("<i8").tobytes()
-                                     for k in ("sigmoid", "tanh", "exp"))).hexdigest()
+                                     for k in ("sigmoid", "tanh", "gelu", "exp"))).hexdigest()
     assert digest == LUT_SHA256
     assert luts["sigmoid"][0] == 0 and luts["sigmoid"][-1] == 4096 and luts["exp"][0] == 1 << 24
 
 
-LUT_SHA256 = "91363442038b34c133fc18b004e6f25be07d9db7106e5896689b3c399efabdc0"
+LUT_SHA256 = "d76aa36b6a0982002d13faa37999d52f3410d3fbd0baa3ba038082200e58c88a"
 
 
-def test_bytes_do_not_depend_on_the_order_of_matmul_sums(tmp_path, monkeypatch):
+@pytest.mark.parametrize("arch,args", [
+    ("rle-lm", {"embed_dim": 16, "hidden_dim": 32}),
+    ("msdzip", {"timesteps": 4, "vocab_dim": 8, "hidden_dim": 32, "ffn_dim": 64, "layers": 2})])
+def test_bytes_do_not_depend_on_the_order_of_matmul_sums(tmp_path, monkeypatch, arch, args):
     """What a different BLAS, CPU or thread count changes is the order of the sums inside a matmul;
-    the integer stepper's results (and so the file) must not depend on it."""
+    the integer steppers' results (and so the file) must not depend on it."""
     from mc_codec.coding import stepper
 
     torch.manual_seed(1)
-    m = build_model("rle-lm", {"vocab_size": 6, "use_2d": True, "embed_dim": 16, "hidden_dim": 32})
-    save_checkpoint(tmp_path / "ck", m.state_dict(), model="rle-lm", config=m.config)
+    m = build_model(arch, {"vocab_size": 6, "use_2d": True, **args})
+    save_checkpoint(tmp_path / "ck", m.state_dict(), model=arch, config=m.config)
     cm = load_model(tmp_path / "ck")
     mask = np.repeat(np.random.default_rng(8).integers(0, 6, (12, 9)), 4, axis=1).astype(np.uint8)
     ref = encode(mask, cm, band_height=3)
@@ -229,7 +257,7 @@ def test_bytes_do_not_depend_on_the_order_of_matmul_sums(tmp_path, monkeypatch):
             acc += a[:, j:j + 1] * w[j]
         return np.floor((acc + b) / (1 << stepper.W_BITS))
 
-    monkeypatch.setattr(stepper.IntRleStepper, "_mm", staticmethod(reversed_order_mm))
+    monkeypatch.setattr(stepper._IntStepper, "_mm", staticmethod(reversed_order_mm))
     cm.model._mc_stepper = None
     assert encode(mask, cm, band_height=3) == ref
     assert np.array_equal(decode(ref, cm), mask)

@@ -6,9 +6,9 @@ How encoder and decoder stay bit-exact:
   bands are coded in lock-step, one token of every band per step, so a step is one batched model
   call (K bands) instead of K calls. A band's first row sees no row above (tokens.py), which is
   what makes the bands independent.
-* The model runs on arrays of identical shapes in the encoder and the decoder: `rle-lm` in
-  fixed-point integer arithmetic (stepper.IntRleStepper, identical on every machine by
-  construction), other models through torch in float32 with one thread.
+* The model runs on arrays of identical shapes in the encoder and the decoder: `rle-lm` and
+  `msdzip` in fixed-point integer arithmetic (stepper.py, identical on every machine by
+  construction), any other model through torch in float32 with one thread.
 * Its probabilities become integer frequencies ``1 + floor(p * (2**16 - n))`` for an alphabet of
   n symbols (so no symbol has zero probability). These integers (exact in float32) are what
   constriction's ``Categorical(perfect=False)`` sees.
