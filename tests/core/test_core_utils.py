@@ -223,3 +223,24 @@ def test_atomic_outputs_get_normal_permissions(tmp_path):
     assert (tmp_path / "new.txt").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755
     assert (tmp_path / "kept.txt").stat().st_mode & 0o777 == 0o640
+
+
+def test_progress_bars_wait_before_showing_and_quiet_silences(capsys, monkeypatch):
+    import time
+
+    from mc_core import progress as pg
+
+    monkeypatch.delenv("MC_QUIET", raising=False)
+    monkeypatch.delenv("MC_PROGRESS_DELAY", raising=False)
+    assert pg.progress_delay() == 0.5
+    list(pg.progress(range(3), desc="quick"))              # done before the delay: no bar at all
+    assert "quick" not in capsys.readouterr().err
+    monkeypatch.setenv("MC_PROGRESS_DELAY", "0.05")
+    for _ in pg.progress(range(3), desc="slow"):
+        time.sleep(0.05)
+    assert "slow" in capsys.readouterr().err
+    monkeypatch.setenv("MC_PROGRESS_DELAY", "0")
+    list(pg.progress(range(3), desc="hushed", quiet=True))
+    assert "hushed" not in capsys.readouterr().err
+    monkeypatch.setenv("MC_PROGRESS_DELAY", "soon")          # unreadable: the default
+    assert pg.progress_delay() == 0.5

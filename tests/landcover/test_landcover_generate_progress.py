@@ -33,6 +33,7 @@ def generate(tmp_path, ckpt, name, *extra):
 
 def test_progress_bar_and_quiet(tmp_path, checkpoint, monkeypatch):
     monkeypatch.delenv("MC_QUIET", raising=False)
+    monkeypatch.setenv("MC_PROGRESS_DELAY", "0")  # show the bar even for this quick run
     ckpt, model = checkpoint
     loud, maps = generate(tmp_path, ckpt, "loud")
     assert "generate" in loud.stderr and "/5 " in loud.stderr and "step" in loud.stderr  # 5 decoding steps

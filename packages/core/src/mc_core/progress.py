@@ -1,7 +1,12 @@
-"""Progress bars (tqdm on stderr) that `--quiet` or MC_QUIET=1 silences."""
+"""Progress bars (tqdm on stderr) that `--quiet` or MC_QUIET=1 silences.
+
+A bar appears only once its work has taken `MC_PROGRESS_DELAY` seconds (default 0.5), so quick
+commands, and commands that stop at once on bad input, print no bar at all.
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Any, Iterable, TypeVar
 
 from mc_core.errors import env_flag
@@ -26,8 +31,17 @@ def progress(iterable: Iterable[T] | None = None, *, desc: str = "", total: int 
     from tqdm.auto import tqdm
 
     disable = is_quiet() if quiet is None else quiet
+    kwargs.setdefault("delay", progress_delay())
     return tqdm(iterable, desc=desc, total=total, unit=unit, disable=disable, dynamic_ncols=True,
                 leave=False, **kwargs)
+
+
+def progress_delay() -> float:
+    """Seconds before a bar is shown (MC_PROGRESS_DELAY, default 0.5)."""
+    try:
+        return max(0.0, float(os.environ.get("MC_PROGRESS_DELAY", "0.5")))
+    except ValueError:
+        return 0.5
 
 
 def info(message: str) -> None:
