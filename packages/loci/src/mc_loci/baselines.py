@@ -4,13 +4,15 @@
 - ``median-cc``: background = per-pixel temporal median of the video; foreground = pixels whose
   colour differs from it by more than a threshold; objects = connected components per frame,
   linked over time to the component of the previous frame they overlap most.
+- ``farthest-cc``: the same with the depth-based background estimate (colour of the farthest surface
+  seen at each pixel), which has no ghosts of slow objects; needs depth.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-BASELINES = ("all-background", "median-cc")
+BASELINES = ("all-background", "median-cc", "farthest-cc")
 
 
 def median_background(rgb: np.ndarray) -> np.ndarray:
@@ -18,15 +20,44 @@ def median_background(rgb: np.ndarray) -> np.ndarray:
     return np.median(rgb.astype(np.float32), axis=0)
 
 
+BACKGROUND_ESTIMATES = ("median", "farthest")
+
+
+def estimate_background(rgb: np.ndarray, depth: np.ndarray | None = None, method: str = "median"
+                        ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Static background of a video: colour (H,W,3) float32 in 0..255 and depth (H,W) (None without
+    depth).
+
+    - ``median``: per-pixel temporal median of colour and depth. Wrong wherever an object covers a
+      pixel in half of the frames or more (slow or large objects leave a ghost in it).
+    - ``farthest``: per pixel, the colour of the frame where the depth is largest (the background is
+      behind every object, so this is right wherever the pixel is uncovered in at least one frame);
+      needs depth, falls back to the median without it.
+    """
+    if method not in BACKGROUND_ESTIMATES:
+        raise ValueError(f"unknown background estimate {method!r} (choose from {', '.join(BACKGROUND_ESTIMATES)})")
+    if depth is None:
+        return median_background(rgb), None
+    depth = np.asarray(depth, dtype=np.float32)
+    if method == "median":
+        return median_background(rgb), np.median(depth, axis=0)
+    idx = depth.argmax(axis=0)  # (H,W)
+    colour = np.take_along_axis(rgb, idx[None, :, :, None], axis=0)[0].astype(np.float32)
+    return colour, depth.max(axis=0)
+
+
 def all_background(rgb: np.ndarray) -> np.ndarray:
     return np.zeros(rgb.shape[:3], np.int64)
 
 
-def median_cc(rgb: np.ndarray, *, threshold: float = 30.0, min_area: int = 6) -> np.ndarray:
-    """Instance ids (T,H,W) from colour difference to the temporal median + connected components."""
+def median_cc(rgb: np.ndarray, *, threshold: float = 30.0, min_area: int = 6,
+              bg: np.ndarray | None = None) -> np.ndarray:
+    """Instance ids (T,H,W) from colour difference to the background (default: the temporal median)
+    + connected components."""
     from scipy import ndimage
 
-    bg = median_background(rgb)
+    if bg is None:
+        bg = median_background(rgb)
     diff = np.abs(rgb.astype(np.float32) - bg).max(axis=-1) > threshold
     out = np.zeros(rgb.shape[:3], np.int64)
     next_id = 1
@@ -57,9 +88,13 @@ def median_cc(rgb: np.ndarray, *, threshold: float = 30.0, min_area: int = 6) ->
     return out
 
 
-def run_baseline(name: str, rgb: np.ndarray) -> np.ndarray:
+def run_baseline(name: str, rgb: np.ndarray, depth: np.ndarray | None = None) -> np.ndarray:
     if name == "all-background":
         return all_background(rgb)
     if name == "median-cc":
         return median_cc(rgb)
+    if name == "farthest-cc":
+        if depth is None:
+            raise ValueError("farthest-cc needs depth")
+        return median_cc(rgb, bg=estimate_background(rgb, depth, "farthest")[0])
     raise ValueError(f"unknown baseline {name!r} (choose from {', '.join(BASELINES)})")

@@ -9,7 +9,12 @@ from mc_core.options import device_option, quiet_option, seed_option, shard_opti
 
 group = plugin_group("loci", help="Object-centric segmentation of videos (Loci-Segmented).")
 
-METHODS = ("model", "median-cc", "all-background")
+METHODS = ("model", "median-cc", "farthest-cc", "all-background")
+
+# what --unsupervised picks for the options left unset (see mc_loci.train and the README)
+UNSUPERVISED_RECIPE = {"appearance": "mean", "bg_depth": "estimate", "background": "farthest",
+                       "recon_loss": "mixture"}
+SUPERVISED_RECIPE = {"appearance": "decoded", "bg_depth": "head", "background": "median", "recon_loss": "mse"}
 
 
 @group.command("make-data")
@@ -61,8 +66,29 @@ def make_data_cmd(out_dir, videos, frames, size, min_objects, max_objects, seed,
 @click.option("--slot-dim", type=click.IntRange(min=1), default=32, show_default=True, help="Slot size.")
 @click.option("--pixel-dim", type=click.IntRange(min=1), default=16, show_default=True, help="Pixel embedding size.")
 @click.option("--no-depth-input", is_flag=True, help="Do not feed depth to the encoder (RGB only).")
-@click.option("--mask-weight", type=click.FloatRange(min=0), default=1.0, show_default=True,
-              help="Weight of the Hungarian-matched mask loss (0 = reconstruction only, unsupervised).")
+@click.option("--unsupervised", is_flag=True,
+              help="Train from reconstruction alone (no true masks): mask weight 0 and, unless set, "
+                   "--appearance mean --bg-depth estimate --background farthest (median without "
+                   "depth input) --recon-loss mixture.")
+@click.option("--mask-weight", type=click.FloatRange(min=0), default=None,
+              help="Weight of the Hungarian-matched mask loss (0 = reconstruction only). [default: 1, "
+                   "0 with --unsupervised]")
+@click.option("--appearance", type=click.Choice(["decoded", "mean"]), default=None,
+              help="Slot colour/depth decoded from the slot, or the mean of the frame under the slot's "
+                   "mask. [default: decoded; mean with --unsupervised]")
+@click.option("--background", type=click.Choice(["median", "farthest"]), default=None,
+              help="Background estimate: temporal median, or colour of the farthest surface (needs depth). "
+                   "[default: median; farthest with --unsupervised]")
+@click.option("--bg-depth", type=click.Choice(["head", "estimate"]), default=None,
+              help="Background depth predicted by a head, or estimated like the background colour. "
+                   "[default: head; estimate with --unsupervised]")
+@click.option("--recon-loss", type=click.Choice(["mse", "mixture"]), default=None,
+              help="MSE of the blended reconstruction, or per-pixel mixture NLL. "
+                   "[default: mse; mixture with --unsupervised]")
+@click.option("--sigma", type=click.FloatRange(min=0, min_open=True), default=0.1, show_default=True,
+              help="Std of the mixture components (colours in 0..1).")
+@click.option("--usage-weight", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Weight of the slot-sparsity prior (sum of sqrt of slot areas).")
 @click.option("--recon-weight", type=click.FloatRange(min=0), default=1.0, show_default=True,
               help="Weight of the RGB and depth reconstruction loss.")
 @click.option("--ckpt-every", type=click.IntRange(min=0), default=100, show_default=True,
@@ -71,7 +97,8 @@ def make_data_cmd(out_dir, videos, frames, size, min_objects, max_objects, seed,
 @seed_option(0)
 @quiet_option
 def train_cmd(data, out_dir, steps, resume, batch_size, clip_frames, lr, num_slots, hidden, slot_dim, pixel_dim,
-              no_depth_input, mask_weight, recon_weight, ckpt_every, device, seed, quiet):
+              no_depth_input, unsupervised, mask_weight, appearance, background, bg_depth, recon_loss, sigma,
+              usage_weight, recon_weight, ckpt_every, device, seed, quiet):
     """Train the slot-segmenter model on a moving-shapes data folder (through accelerate).
 
     Writes OUT_DIR/checkpoints/last (with optimizer state, for --resume), OUT_DIR/checkpoints/final
@@ -82,6 +109,7 @@ def train_cmd(data, out_dir, steps, resume, batch_size, clip_frames, lr, num_slo
       mc loci make-data --out-dir shapes_train --videos 64
       mc loci train --data shapes_train --out-dir runs/loci --steps 300
       mc loci train --data shapes_train --out-dir runs/loci --steps 600 --resume
+      mc loci train --data shapes_train --out-dir runs/unsup --steps 1000 --unsupervised
       accelerate launch -m mc_core loci train --data shapes_train --out-dir runs/loci
     """
     import json
@@ -90,14 +118,28 @@ def train_cmd(data, out_dir, steps, resume, batch_size, clip_frames, lr, num_slo
 
     from mc_loci.train import train
 
+    if mask_weight is None:
+        mask_weight = 0.0 if unsupervised else 1.0
+    if unsupervised and mask_weight > 0:
+        raise click.UsageError("--unsupervised trains without true masks; drop --mask-weight or set it to 0")
     if mask_weight == 0 and recon_weight == 0:
         raise click.UsageError("--mask-weight and --recon-weight cannot both be 0")
+    recipe = dict(UNSUPERVISED_RECIPE if unsupervised else SUPERVISED_RECIPE)
+    if unsupervised and no_depth_input:
+        recipe["background"] = "median"
+    chosen = {"appearance": appearance, "bg_depth": bg_depth, "background": background, "recon_loss": recon_loss}
+    opts = {k: recipe[k] if v is None else v for k, v in chosen.items()}
+    if no_depth_input and opts["background"] == "farthest":
+        raise click.UsageError("--background farthest needs depth input (drop --no-depth-input)")
     torch.set_num_threads(max(1, min(torch.get_num_threads(), 4)))
     result = train(data, out_dir, steps=steps, resume=resume, device=device, seed=seed,
                    model_config={"num_slots": num_slots, "hidden": hidden, "slot_dim": slot_dim,
-                                 "pixel_dim": pixel_dim, "depth_input": not no_depth_input},
+                                 "pixel_dim": pixel_dim, "depth_input": not no_depth_input,
+                                 "appearance": opts["appearance"], "bg_depth": opts["bg_depth"],
+                                 "background": opts["background"]},
                    train_config={"batch_size": batch_size, "clip_frames": clip_frames, "lr": lr,
                                  "mask_weight": mask_weight, "recon_weight": recon_weight,
+                                 "recon_loss": opts["recon_loss"], "sigma": sigma, "usage_weight": usage_weight,
                                  "ckpt_every": ckpt_every})
     click.echo(json.dumps(result, indent=2))
 
@@ -119,23 +161,29 @@ def _load_model(checkpoint: str, device: str):
 
 
 def _segmenter(method: str, checkpoint: str | None, device: str):
+    from mc_core.errors import BadInputError
     from mc_loci.baselines import run_baseline
 
     if method == "model":
         if not checkpoint:
             raise click.UsageError("--method model needs --checkpoint")
-        from mc_core.errors import BadInputError
         from mc_loci.models.slot_segmenter import segment_video
 
         model, dev = _load_model(checkpoint, device)
 
         def seg(video):
-            if model.config.depth_input and video.get("depth") is None:
+            needs_depth = model.config.depth_input or model.config.background == "farthest"
+            if needs_depth and video.get("depth") is None:
                 raise BadInputError(None, "this model needs depth input but the video has no 'depth' array")
             return segment_video(model, video, dev)
 
         return seg
-    return lambda video: run_baseline(method, video["rgb"])
+    def base(video):
+        if method == "farthest-cc" and video.get("depth") is None:
+            raise BadInputError(None, "farthest-cc needs depth but the video has no 'depth' array")
+        return run_baseline(method, video["rgb"], video.get("depth"))
+
+    return base
 
 
 @group.command("eval")
@@ -143,7 +191,8 @@ def _segmenter(method: str, checkpoint: str | None, device: str):
 @click.option("--checkpoint", type=click.Path(), default=None, help="Model checkpoint (for --method model).")
 @click.option("--method", type=click.Choice(METHODS), default="model", show_default=True,
               help="The trained model, or a baseline: median-cc (temporal-median background + connected "
-                   "components), all-background.")
+                   "components), farthest-cc (the same with the farthest-surface background; needs depth), "
+                   "all-background.")
 @click.option("--out-json", type=click.Path(dir_okay=False), default=None, help="Write the metrics here.")
 @device_option
 @quiet_option

@@ -33,14 +33,15 @@ DEFAULT_TRAIN: dict[str, Any] = {
 }
 
 
-def prepare_arrays(data) -> dict[str, np.ndarray]:
-    """Stack a MovingShapes data set and add the per-video median background colour bg (N,H,W,3)
-    and depth bg_depth (N,H,W)."""
-    from mc_loci.baselines import median_background
+def prepare_arrays(data, background: str = "median") -> dict[str, np.ndarray]:
+    """Stack a MovingShapes data set and add the per-video estimated background colour bg (N,H,W,3)
+    and depth bg_depth (N,H,W) (see ``mc_loci.baselines.estimate_background``)."""
+    from mc_loci.baselines import estimate_background
 
     arrays = data.arrays()
-    arrays["bg"] = np.stack([median_background(v) for v in arrays["rgb"]])
-    arrays["bg_depth"] = np.median(arrays["depth"], axis=1).astype(np.float32)
+    est = [estimate_background(r, d, background) for r, d in zip(arrays["rgb"], arrays["depth"])]
+    arrays["bg"] = np.stack([c for c, _ in est]).astype(np.float32)
+    arrays["bg_depth"] = np.stack([d for _, d in est]).astype(np.float32)
     return arrays
 
 
@@ -179,7 +180,7 @@ def train(data: str | Path, out_dir: str | Path, *, steps: int | None = None, re
         raise UsageError(f"bad model config: {exc}") from None
 
     ds = MovingShapes(data)
-    arrays = prepare_arrays(ds)
+    arrays = prepare_arrays(ds, mcfg.background)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     last_dir = out / "checkpoints" / "last"

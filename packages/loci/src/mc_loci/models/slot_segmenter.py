@@ -28,9 +28,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mc_loci.baselines import BACKGROUND_ESTIMATES
+
 MODEL_NAME = "slot-segmenter"
 APPEARANCES = ("decoded", "mean")
-BG_DEPTHS = ("head", "median")
+BG_DEPTHS = ("head", "estimate")
 
 
 @dataclass
@@ -45,9 +47,12 @@ class SlotSegmenterConfig:
     # "mean": the mean of the input frame under the slot's soft mask (appearance by estimation, the
     # choice that makes reconstruction-only training separate objects; see mc_loci.train)
     appearance: str = "decoded"
-    # the background's depth: "head" (predicted from pixel features) or "median": the temporal
-    # median of the input depth, passed as a 4th channel of bg (estimated like the background colour)
+    # the background's depth: "head" (predicted from pixel features) or "estimate": estimated from
+    # the video like the background colour, passed as a 4th channel of bg
     bg_depth: str = "head"
+    # how the background is estimated outside the network (mc_loci.baselines.estimate_background):
+    # "median" (temporal median) or "farthest" (colour of the farthest surface; needs depth)
+    background: str = "median"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "SlotSegmenterConfig":
@@ -62,6 +67,8 @@ class SlotSegmenterConfig:
             raise ValueError(f"appearance must be one of {', '.join(APPEARANCES)}, got {cfg.appearance!r}")
         if cfg.bg_depth not in BG_DEPTHS:
             raise ValueError(f"bg_depth must be one of {', '.join(BG_DEPTHS)}, got {cfg.bg_depth!r}")
+        if cfg.background not in BACKGROUND_ESTIMATES:
+            raise ValueError(f"background must be one of {', '.join(BACKGROUND_ESTIMATES)}, got {cfg.background!r}")
         return cfg
 
     def to_dict(self) -> dict[str, Any]:
@@ -152,14 +159,14 @@ class SlotSegmenter(nn.Module):
 
     def forward(self, rgb: torch.Tensor, depth: torch.Tensor | None, bg: torch.Tensor) -> dict[str, torch.Tensor]:
         """rgb (B,T,3,H,W) in 0..1, depth (B,T,1,H,W) or None, bg (B,3,H,W) in 0..1 (the background
-        colour) or (B,4,H,W) with the background depth as 4th channel (needed for bg_depth "median").
+        colour) or (B,4,H,W) with the background depth as 4th channel (needed for bg_depth "estimate").
 
         Returns logits (B,T,1+K,H,W) (channel 0 = background), rgb (B,T,3,H,W), depth (B,T,1,H,W)
         reconstructions and slots (B,T,K,D).
         """
         b, t, _, hh, ww = rgb.shape
         k = self.config.num_slots
-        if self.config.bg_depth == "median" and bg.shape[1] < 4:
+        if self.config.bg_depth == "estimate" and bg.shape[1] < 4:
             raise ValueError("this model needs the background depth (bg with 4 channels)")
         bg_t = bg[:, None, :3].expand(b, t, 3, hh, ww)
         x = self._inputs(rgb.flatten(0, 1), None if depth is None else depth.flatten(0, 1), bg_t.flatten(0, 1))
@@ -193,7 +200,7 @@ class SlotSegmenter(nn.Module):
             obj_rgb, obj_depth = attrs[..., :3], attrs[..., 3:]
         colours = torch.cat([bg_t.flatten(0, 1)[:, None], obj_rgb[..., None, None].expand(-1, -1, 3, hh, ww)], 1)
         rgb_rec = (probs[:, :, None] * colours).sum(1)
-        if self.config.bg_depth == "median":
+        if self.config.bg_depth == "estimate":
             bg_depth = bg[:, None, 3:4].expand(b, t, 1, hh, ww).flatten(0, 1)
         else:
             bg_depth = torch.sigmoid(bg_out[:, 1:2])
@@ -210,25 +217,29 @@ class SlotSegmenter(nn.Module):
         }
 
 
-def video_tensors(video: dict, device="cpu") -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+def video_tensors(video: dict, device="cpu", background: str = "median"
+                  ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
     """numpy video (rgb (T,H,W,3) uint8, depth (T,H,W), optional bg (H,W,3)) -> model inputs with B=1.
 
-    bg is the temporal median colour (1,3,H,W), plus the temporal median depth as a 4th channel
-    when the video has depth."""
+    bg is the estimated background colour (1,3,H,W) (``background``: see
+    ``mc_loci.baselines.estimate_background``), plus its depth as a 4th channel when the video has
+    depth."""
     import numpy as np
 
-    from mc_loci.baselines import median_background
+    from mc_loci.baselines import estimate_background
 
     rgb = torch.as_tensor(video["rgb"], dtype=torch.float32, device=device).permute(0, 3, 1, 2)[None] / 255.0
     depth = None
-    if video.get("depth") is not None:
-        depth = torch.as_tensor(np.asarray(video["depth"]), dtype=torch.float32, device=device)[None, :, None]
-    bg_np = video.get("bg")
-    if bg_np is None:
-        bg_np = median_background(video["rgb"])
+    depth_np = video.get("depth")
+    if depth_np is not None:
+        depth = torch.as_tensor(np.asarray(depth_np), dtype=torch.float32, device=device)[None, :, None]
+    if background == "farthest" and depth_np is None:
+        raise ValueError("the 'farthest' background estimate needs depth")
+    bg_np, bg_depth = estimate_background(video["rgb"], depth_np, background)
+    if video.get("bg") is not None:
+        bg_np = video["bg"]
     bg = torch.as_tensor(bg_np, dtype=torch.float32, device=device).permute(2, 0, 1)[None] / 255.0
-    if depth is not None:
-        bg_depth = np.median(np.asarray(video["depth"], dtype=np.float32), axis=0)  # as mc_loci.train does
+    if bg_depth is not None:
         bg = torch.cat([bg, torch.as_tensor(bg_depth, dtype=torch.float32, device=device)[None, None]], 1)
     return rgb, depth, bg
 
@@ -237,6 +248,6 @@ def video_tensors(video: dict, device="cpu") -> tuple[torch.Tensor, torch.Tensor
 def segment_video(model: SlotSegmenter, video: dict, device="cpu") -> "np.ndarray":  # noqa: F821
     """Instance ids (T,H,W) int64 for one video: 0 = background, k = slot k (consistent over time)."""
     model.eval()
-    rgb, depth, bg = video_tensors(video, device)
+    rgb, depth, bg = video_tensors(video, device, model.config.background)
     out = model(rgb, depth, bg)
     return out["logits"][0].argmax(1).cpu().numpy().astype("int64")
