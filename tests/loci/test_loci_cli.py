@@ -97,3 +97,26 @@ def test_segment_with_baseline_writes_gif(tmp_path):
 
     with Image.open(gif) as im:
         assert im.n_frames == 4 and im.size == (96, 32)
+
+
+def test_train_unsupervised_recipe_and_its_usage_errors(tmp_path):
+    d = tmp_path / "data"
+    _ok(*run("make-data", "--out-dir", str(d), "--videos", "2", "--frames", "3", "--size", "16", "-q"))
+    run_dir = tmp_path / "run"
+    _ok(*run("train", "--data", str(d), "--out-dir", str(run_dir), "--steps", "2", "--batch-size", "2",
+             "--clip-frames", "2", "--device", "cpu", "-q", "--unsupervised", *TINY))
+    cfg = json.loads((run_dir / "checkpoints" / "final" / "config.json").read_text())
+    text = json.dumps(cfg)
+    assert '"appearance": "mean"' in text and '"background": "farthest"' in text
+    assert '"recon_loss": "mixture"' in text and '"mask_weight": 0.0' in text
+    out = _ok(*run("eval", "--data", str(d), "--checkpoint", str(run_dir / "checkpoints" / "final"), "-q"))
+    assert json.loads(out)["videos"] == 2
+    out = _ok(*run("eval", "--data", str(d), "--method", "farthest-cc", "-q"))
+    assert json.loads(out)["method"] == "farthest-cc"
+
+    code, _, err = run("train", "--data", str(d), "--out-dir", str(tmp_path / "x"), "--unsupervised",
+                       "--mask-weight", "1")
+    assert code == 2 and "--unsupervised" in err
+    code, _, err = run("train", "--data", str(d), "--out-dir", str(tmp_path / "x"), "--no-depth-input",
+                       "--background", "farthest")
+    assert code == 2 and "needs depth" in err
