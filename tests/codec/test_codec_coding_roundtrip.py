@@ -331,3 +331,30 @@ def test_cli_info_shows_the_header_without_decoding(models, tmp_path):
     (tmp_path / "bad.mcz").write_bytes((tmp_path / "m.mcz").read_bytes()[:-3])
     r = _mc("info", str(tmp_path / "bad.mcz"))
     assert r.returncode == 2 and "bad.mcz" in r.stderr and "truncated or corrupt" in r.stderr
+
+
+def test_cli_compress_band_height_and_folder_resume(models, tmp_path):
+    from mc_codec import container as mcz
+    from mc_codec.cli_model import compress_cmd
+    from mc_codec.tokens import DEFAULT_BAND_HEIGHT
+
+    assert next(p.default for p in compress_cmd.params if p.name == "band_height") == DEFAULT_BAND_HEIGHT
+    rng = np.random.default_rng(9)
+    for i in range(2):
+        _write_png(tmp_path / "in" / f"m{i}.png", rng.integers(0, 5, (20, 11)).astype(np.uint8))
+    ck = str(models["rle-lm"].path)
+    r = _mc("compress", str(tmp_path / "in"), str(tmp_path / "z"), "--checkpoint", ck, "--band-height", "4")
+    assert r.returncode == 0, r.stderr
+    _, payload = mcz.unpack((tmp_path / "z" / "m0.mcz").read_bytes())
+    assert payload[0] == 4                                   # the band height the file was coded with
+    first = (tmp_path / "z" / "m1.mcz").stat().st_mtime_ns
+    (tmp_path / "z" / "m0.mcz").unlink()                     # as if interrupted after m1
+    r = _mc("compress", str(tmp_path / "in"), str(tmp_path / "z"), "--checkpoint", ck)
+    assert r.returncode == 0 and "1 already up to date" in r.stderr
+    assert (tmp_path / "z" / "m1.mcz").stat().st_mtime_ns == first and (tmp_path / "z" / "m0.mcz").is_file()
+    r = _mc("compress", str(tmp_path / "in"), str(tmp_path / "z"), "--checkpoint", ck, "--overwrite")
+    assert r.returncode == 0 and "already up to date" not in r.stderr
+    r = _mc("decompress", str(tmp_path / "z"), str(tmp_path / "out"), "--checkpoint", ck, "-q")
+    for i in range(2):
+        assert np.array_equal(np.array(Image.open(tmp_path / "out" / f"m{i}.png")),
+                              np.array(Image.open(tmp_path / "in" / f"m{i}.png")))

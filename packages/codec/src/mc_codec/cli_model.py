@@ -231,14 +231,22 @@ def _inputs(inp: Path, suffix: str, out: Path) -> list[tuple[Path, Path]]:
 @click.argument("inp", metavar="IN", type=click.Path())
 @click.argument("out", metavar="OUT", type=click.Path())
 @click.option("--checkpoint", type=click.Path(), default=None, help="Codec checkpoint (default: the shipped model).")
+@click.option("--band-height", type=click.IntRange(1, 65535), default=64, show_default=True,  # tokens.DEFAULT_BAND_HEIGHT
+              help="Rows per band. Bands decode in parallel; a band's first row has no row above, so "
+                   "smaller bands decode faster but compress less (CamVid: 16 rows, 1.5x faster, +7%).")
+@click.option("--overwrite", is_flag=True, help="Folders: redo outputs that are already up to date.")
 @quiet_option
-def compress_cmd(inp, out, checkpoint, quiet):
+def compress_cmd(inp, out, checkpoint, band_height, overwrite, quiet):
     """Compress a mask PNG (or a folder of them) into .mcz files with the learned codec.
+
+    For a folder, outputs newer than their input are skipped (so an interrupted run resumes;
+    --overwrite redoes them). Every file is written atomically.
 
     \b
     Example:
       mc codec compress mask.png mask.mcz
       mc codec compress masks/ compressed/ --checkpoint output/lm/checkpoints/best
+      mc codec compress masks/ compressed/ --band-height 16
     """
     from mc_core.atomic import write_bytes
     from mc_core.progress import info, progress
@@ -247,29 +255,42 @@ def compress_cmd(inp, out, checkpoint, quiet):
     from mc_codec.data.masks import read_mask
 
     cm = load_model(checkpoint)
+    folder = Path(inp).is_dir()
     pairs = _inputs(Path(inp), ".png", Path(out))
-    total_in = total_out = 0
+    total_in = total_out = skipped = 0
     for src, dst in progress(pairs, desc="compress", unit="img"):
-        if Path(inp).is_dir():
+        if folder:
             dst = dst.with_suffix(".mcz")
+            if not overwrite and _up_to_date(src, dst):
+                skipped += 1
+                continue
         mask = read_mask(src)
         try:
-            data = encode(mask, cm)
+            data = encode(mask, cm, band_height=band_height)
         except BadInputError as exc:
             raise BadInputError(src, exc.problem) from None
         write_bytes(dst, data)
         total_in += src.stat().st_size
         total_out += len(data)
-    info(f"{len(pairs)} file(s): {total_in} bytes of PNG -> {total_out} bytes")
+    done = len(pairs) - skipped
+    info(f"{done} file(s): {total_in} bytes of PNG -> {total_out} bytes"
+         + (f"; {skipped} already up to date" if skipped else ""))
+
+
+def _up_to_date(src: Path, dst: Path) -> bool:
+    return dst.is_file() and dst.stat().st_mtime >= src.stat().st_mtime
 
 
 @click.command("decompress")
 @click.argument("inp", metavar="IN", type=click.Path())
 @click.argument("out", metavar="OUT", type=click.Path())
 @click.option("--checkpoint", type=click.Path(), default=None, help="Codec checkpoint (default: the shipped model).")
+@click.option("--overwrite", is_flag=True, help="Folders: redo outputs that are already up to date.")
 @quiet_option
-def decompress_cmd(inp, out, checkpoint, quiet):
+def decompress_cmd(inp, out, checkpoint, overwrite, quiet):
     """Decompress a .mcz file (or a folder of them) back to the exact mask PNG.
+
+    For a folder, outputs newer than their input are skipped (--overwrite redoes them).
 
     \b
     Example:
@@ -282,10 +303,13 @@ def decompress_cmd(inp, out, checkpoint, quiet):
     from mc_codec.data.masks import write_mask
 
     cm = load_model(checkpoint)
+    folder = Path(inp).is_dir()
     pairs = _inputs(Path(inp), ".mcz", Path(out))
     for src, dst in progress(pairs, desc="decompress", unit="img"):
-        if Path(inp).is_dir():
+        if folder:
             dst = dst.with_suffix(".png")
+            if not overwrite and _up_to_date(src, dst):
+                continue
         try:
             data = src.read_bytes()
         except OSError as exc:
