@@ -42,40 +42,12 @@ METRIC_COLUMNS = ["step", "epoch", "loss", "flow_loss", "attention_bce", "train_
                   "val_flow_loss", "val_attention_iou", "val_attention_topk_iou", "steps_per_s", "lr"]
 
 
-class _SingleProcess:
-    """The few Accelerator members training uses, for an environment without accelerate."""
-
-    num_processes, process_index, is_main_process = 1, 0, True
-
-    def __init__(self, device):
-        self.device = device
-
-    def prepare(self, *objs):
-        return objs
-
-    def backward(self, loss):
-        loss.backward()
-
-    def clip_grad_norm_(self, params, max_norm):
-        import torch
-
-        return torch.nn.utils.clip_grad_norm_(params, max_norm)
-
-    def unwrap_model(self, model):
-        return model
-
-    def wait_for_everyone(self):
-        pass
-
-
 def make_accelerator(device: str):
     from mc_core.device import resolve_device
 
+    from accelerate import Accelerator
+
     dev = resolve_device(device)
-    try:
-        from accelerate import Accelerator
-    except ImportError:  # accelerate is optional for a single process
-        return _SingleProcess(dev)
     return Accelerator(cpu=dev.type == "cpu")
 
 
