@@ -244,3 +244,16 @@ def test_progress_bars_wait_before_showing_and_quiet_silences(capsys, monkeypatc
     assert "hushed" not in capsys.readouterr().err
     monkeypatch.setenv("MC_PROGRESS_DELAY", "soon")          # unreadable: the default
     assert pg.progress_delay() == 0.5
+
+
+def test_errors_survive_pickling_out_of_worker_processes():
+    import pickle
+
+    from mc_core.errors import BadInputError, McError, UsageError
+
+    e = pickle.loads(pickle.dumps(BadInputError("in/a.png", "not a mask")))
+    assert isinstance(e, BadInputError) and (e.path, e.problem) == ("in/a.png", "not a mask")
+    assert str(e) == "in/a.png: not a mask" and e.exit_code == 2
+    assert str(pickle.loads(pickle.dumps(BadInputError(None, "empty")))) == "empty"
+    for cls in (McError, UsageError):
+        assert str(pickle.loads(pickle.dumps(cls("x")))) == "x"

@@ -27,6 +27,9 @@ class BadInputError(McError):
         self.problem = problem
         super().__init__(f"{self.path}: {problem}" if self.path else problem)
 
+    def __reduce__(self):  # so it survives pickling, e.g. out of a worker process
+        return type(self), (self.path, self.problem)
+
 
 class RegistryError(UsageError):
     """An unknown or duplicate registry name."""
