@@ -358,3 +358,22 @@ def test_cli_compress_band_height_and_folder_resume(models, tmp_path):
     for i in range(2):
         assert np.array_equal(np.array(Image.open(tmp_path / "out" / f"m{i}.png")),
                               np.array(Image.open(tmp_path / "in" / f"m{i}.png")))
+
+
+def test_cli_compress_folder_in_worker_processes_reports_a_bad_file(models, tmp_path):
+    rng = np.random.default_rng(10)
+    for i in range(3):
+        _write_png(tmp_path / "in" / f"m{i}.png", rng.integers(0, 5, (8, 9)).astype(np.uint8))
+    Image.fromarray(rng.integers(0, 255, (4, 4, 3)).astype(np.uint8)).save(tmp_path / "in" / "rgb.png")
+    ck = str(models["rle-lm"].path)
+    r = _mc("compress", str(tmp_path / "in"), str(tmp_path / "z"), "--checkpoint", ck, "--jobs", "2", "-q")
+    assert r.returncode == 2 and "rgb.png" in r.stderr and "RGB" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    (tmp_path / "in" / "rgb.png").unlink()
+    r = _mc("compress", str(tmp_path / "in"), str(tmp_path / "z"), "--checkpoint", ck, "--jobs", "2", "-q")
+    assert r.returncode == 0, r.stderr
+    r = _mc("decompress", str(tmp_path / "z"), str(tmp_path / "out"), "--checkpoint", ck, "-j", "2", "-q")
+    assert r.returncode == 0, r.stderr
+    for i in range(3):
+        assert np.array_equal(np.array(Image.open(tmp_path / "out" / f"m{i}.png")),
+                              np.array(Image.open(tmp_path / "in" / f"m{i}.png")))

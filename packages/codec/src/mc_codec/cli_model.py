@@ -5,7 +5,6 @@ torch and the models are imported inside the command bodies, so `mc --help` stay
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -235,8 +234,10 @@ def _inputs(inp: Path, suffix: str, out: Path) -> list[tuple[Path, Path]]:
               help="Rows per band. Bands decode in parallel; a band's first row has no row above, so "
                    "smaller bands decode faster but compress less (CamVid: 16 rows, 1.5x faster, +7%).")
 @click.option("--overwrite", is_flag=True, help="Folders: redo outputs that are already up to date.")
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=0,
+              help="Worker processes for folders (0: one per CPU core).  [default: 0]")
 @quiet_option
-def compress_cmd(inp, out, checkpoint, band_height, overwrite, quiet):
+def compress_cmd(inp, out, checkpoint, band_height, overwrite, jobs, quiet):
     """Compress a mask PNG (or a folder of them) into .mcz files with the learned codec.
 
     For a folder, outputs newer than their input are skipped (so an interrupted run resumes;
@@ -246,39 +247,63 @@ def compress_cmd(inp, out, checkpoint, band_height, overwrite, quiet):
     Example:
       mc codec compress mask.png mask.mcz
       mc codec compress masks/ compressed/ --checkpoint output/lm/checkpoints/best
-      mc codec compress masks/ compressed/ --band-height 16
+      mc codec compress masks/ compressed/ --band-height 16 --jobs 8
     """
-    from mc_core.atomic import write_bytes
+    import functools
+
     from mc_core.progress import info, progress
 
-    from mc_codec.coding.api import encode, load_model
-    from mc_codec.data.masks import read_mask
+    from mc_codec.coding.api import load_model
+    from mc_codec.workers import default_jobs, map_with_model
 
     cm = load_model(checkpoint)
-    folder = Path(inp).is_dir()
-    pairs = _inputs(Path(inp), ".png", Path(out))
-    total_in = total_out = skipped = 0
-    for src, dst in progress(pairs, desc="compress", unit="img"):
-        if folder:
-            dst = dst.with_suffix(".mcz")
-            if not overwrite and _up_to_date(src, dst):
-                skipped += 1
-                continue
-        mask = read_mask(src)
-        try:
-            data = encode(mask, cm, band_height=band_height)
-        except BadInputError as exc:
-            raise BadInputError(src, exc.problem) from None
-        write_bytes(dst, data)
-        total_in += src.stat().st_size
-        total_out += len(data)
-    done = len(pairs) - skipped
-    info(f"{done} file(s): {total_in} bytes of PNG -> {total_out} bytes"
+    todo, skipped = _todo(Path(inp), Path(out), ".png", ".mcz", overwrite)
+    sizes = map_with_model(functools.partial(_compress_one, band_height=band_height), todo, cm,
+                           jobs or default_jobs(), lambda it: progress(it, total=len(todo),
+                                                                      desc="compress", unit="img"))
+    info(f"{len(todo)} file(s): {sum(a for a, _ in sizes)} bytes of PNG -> {sum(b for _, b in sizes)} bytes"
          + (f"; {skipped} already up to date" if skipped else ""))
+
+
+def _todo(inp: Path, out: Path, suffix: str, out_suffix: str, overwrite: bool):
+    """(the (src, dst) pairs to do, how many folder outputs are already up to date)."""
+    pairs = _inputs(inp, suffix, out)
+    if not inp.is_dir():
+        return pairs, 0
+    pairs = [(src, dst.with_suffix(out_suffix)) for src, dst in pairs]
+    todo = [(s, d) for s, d in pairs if overwrite or not _up_to_date(s, d)]
+    return todo, len(pairs) - len(todo)
 
 
 def _up_to_date(src: Path, dst: Path) -> bool:
     return dst.is_file() and dst.stat().st_mtime >= src.stat().st_mtime
+
+
+def _compress_one(cm, pair, *, band_height: int) -> tuple[int, int]:
+    from mc_core.atomic import write_bytes
+
+    from mc_codec.coding.api import encode
+    from mc_codec.data.masks import read_mask
+
+    src, dst = pair
+    try:
+        data = encode(read_mask(src), cm, band_height=band_height)
+    except BadInputError as exc:
+        raise BadInputError(src, exc.problem) from None
+    write_bytes(dst, data)
+    return src.stat().st_size, len(data)
+
+
+def _decompress_one(cm, pair) -> None:
+    from mc_codec.coding.api import decode
+    from mc_codec.data.masks import write_mask
+
+    src, dst = pair
+    try:
+        data = src.read_bytes()
+    except OSError as exc:
+        raise BadInputError(src, f"cannot read ({exc.strerror})") from None
+    write_mask(dst, decode(data, cm, source=src))
 
 
 @click.command("decompress")
@@ -286,8 +311,10 @@ def _up_to_date(src: Path, dst: Path) -> bool:
 @click.argument("out", metavar="OUT", type=click.Path())
 @click.option("--checkpoint", type=click.Path(), default=None, help="Codec checkpoint (default: the shipped model).")
 @click.option("--overwrite", is_flag=True, help="Folders: redo outputs that are already up to date.")
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=0,
+              help="Worker processes for folders (0: one per CPU core).  [default: 0]")
 @quiet_option
-def decompress_cmd(inp, out, checkpoint, overwrite, quiet):
+def decompress_cmd(inp, out, checkpoint, overwrite, jobs, quiet):
     """Decompress a .mcz file (or a folder of them) back to the exact mask PNG.
 
     For a folder, outputs newer than their input are skipped (--overwrite redoes them).
@@ -299,22 +326,13 @@ def decompress_cmd(inp, out, checkpoint, overwrite, quiet):
     """
     from mc_core.progress import progress
 
-    from mc_codec.coding.api import decode, load_model
-    from mc_codec.data.masks import write_mask
+    from mc_codec.coding.api import load_model
+    from mc_codec.workers import default_jobs, map_with_model
 
     cm = load_model(checkpoint)
-    folder = Path(inp).is_dir()
-    pairs = _inputs(Path(inp), ".mcz", Path(out))
-    for src, dst in progress(pairs, desc="decompress", unit="img"):
-        if folder:
-            dst = dst.with_suffix(".png")
-            if not overwrite and _up_to_date(src, dst):
-                continue
-        try:
-            data = src.read_bytes()
-        except OSError as exc:
-            raise BadInputError(src, f"cannot read ({exc.strerror})") from None
-        write_mask(dst, decode(data, cm, source=src))
+    todo, _ = _todo(Path(inp), Path(out), ".mcz", ".png", overwrite)
+    map_with_model(_decompress_one, todo, cm, jobs or default_jobs(),
+                   lambda it: progress(it, total=len(todo), desc="decompress", unit="img"))
 
 
 @click.command("matrix")
@@ -369,7 +387,9 @@ def matrix_cmd(data_root, subdir, checkpoint, splits_dir, split, out_csv, codecs
         raise BadInputError(Path(splits_dir) / f"{split}.txt", "split is empty")
     wanted = [c.strip() for c in codecs.split(",")] if codecs else None
     if not jobs:
-        jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        from mc_codec.workers import default_jobs
+
+        jobs = default_jobs()
     rows = run_matrix(folder, rel, cm, codecs=wanted, jobs=jobs,
                       progress=lambda it: progress(it, desc="matrix", unit="img", total=len(rel)))
     summary = summarize(rows)

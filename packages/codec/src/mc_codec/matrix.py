@@ -6,7 +6,6 @@ import csv
 import functools
 import io
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -24,36 +23,14 @@ def run_matrix(folder: Path, rel_paths: list[str], model, *, codecs=None, progre
     With ``jobs > 1`` images are coded in that many worker processes (one torch thread each);
     every timing is still measured around one codec call on one image inside a worker.
     """
-    jobs = max(1, min(int(jobs), len(rel_paths)))
-    task = functools.partial(_image_rows, folder, codecs=codecs)
-    if jobs == 1:
-        _WORKER["model"] = model
-        it = map(task, rel_paths)
-        chunks = list(progress(it) if progress else it)
-    else:
-        import multiprocessing as mp
+    from mc_codec.workers import map_with_model
 
-        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-        with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(str(model.path),)) as pool:
-            it = pool.map(task, rel_paths)
-            chunks = list(progress(it) if progress else it)
+    task = functools.partial(_image_rows, folder, codecs=codecs)
+    chunks = map_with_model(task, rel_paths, model, jobs, progress)
     return [row for chunk in chunks for row in chunk]
 
 
-_WORKER: dict = {}
-
-
-def _init_worker(checkpoint: str) -> None:
-    import torch
-
-    from mc_codec.coding.api import load_model
-
-    torch.set_num_threads(1)
-    _WORKER["model"] = load_model(checkpoint)
-
-
-def _image_rows(folder: Path, rel: str, *, codecs=None) -> list[dict]:
+def _image_rows(folder: Path, model, rel: str, *, codecs=None) -> list[dict]:
     from mc_codec.classical import available_codecs
     from mc_codec.coding.api import decode, encode_with_stats
     from mc_codec.context_model import context_model_bits
@@ -61,7 +38,6 @@ def _image_rows(folder: Path, rel: str, *, codecs=None) -> list[dict]:
     from mc_codec.evaluate import image_bits
     from mc_codec.rows import image_tokens
 
-    model = _WORKER["model"]
     classical = available_codecs()
     if codecs:
         classical = {k: v for k, v in classical.items() if k in codecs}
