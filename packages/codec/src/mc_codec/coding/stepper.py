@@ -155,7 +155,7 @@ class _IntStepper:
         return table[x.astype(np.intp)]
 
     def _fold_heads(self, heads, ctx_max: float) -> None:
-        wb, ab, v = W_BITS, ACT_BITS, self.v
+        wb, ab = W_BITS, ACT_BITS
         # both heads' first products from ctx in one matmul: [class logits | length hidden]
         import torch
 
@@ -239,7 +239,7 @@ class IntRleStepper(_IntStepper):
     def context(self, state: np.ndarray, feats: np.ndarray):
         """feats (K, 9) int64 token features -> (ctx, new_state): integers at ACT_BITS, held in
         float64 arrays (every value and product stays far below 2**52, so they are exact)."""
-        k, hid, ab = feats.shape[0], self.hidden, ACT_BITS
+        hid, ab = self.hidden, ACT_BITS
         idx = _feature_rows(feats, self.v) + self.offsets
         self._above = feats[:, 2:4]
         x = np.maximum(self.in_table[idx].sum(axis=1), 0)
@@ -285,7 +285,7 @@ class IntMsdzipStepper(_IntStepper):
 
     def _fold(self, model) -> None:
         emb, ab = model.embed, ACT_BITS
-        self.v = v = model.vocab_size
+        self.v = model.vocab_size
         self.t, self.d = model.timesteps, model.vocab_dim
         self.hidden = hid = model.inp.out_features
         flags = np.array([[(i >> b) & 1 for b in range(3)] for i in range(8)], np.int64)
