@@ -218,4 +218,53 @@ def generate_cmd(config, checkpoint, n, size, out, animation, nrows, ncols, step
     click.echo(json.dumps(result))
 
 
-COMMANDS: list = [prepare_cmd, prepare_merge_cmd, train_cmd, generate_cmd]
+@click.command("generate-wide")
+@click.option("--config", default=None, help="Model config (path or shipped name) [default: the checkpoint's].")
+@click.option("--checkpoint", "--gpt-ckpt", required=True, type=click.Path(),
+              help="Checkpoint directory written by `train` (e.g. runs/tiny/checkpoints/final).")
+@click.option("--width", type=int, required=True, help="Width of each map in pixels (at least the model's size).")
+@click.option("--height", type=int, default=None, help="Height of each map [default: the model's size, one strip].")
+@click.option("--overlap", type=int, default=None,
+              help="Pixels each window shares with the previous one, 0 = independent tiles [default: half the window].")
+@click.option("--n", type=int, default=1, show_default=True, help="How many maps (stacked in the picture).")
+@click.option("--out", "--output-file", type=click.Path(dir_okay=False), default="wide.png", show_default=True,
+              help="PNG of the maps, one per row.")
+@click.option("--animation", type=click.Path(dir_okay=False), default=None,
+              help="Also write a GIF revealing the pixels in the order they were generated.")
+@click.option("--frames", type=int, default=120, show_default=True, help="Frames in the GIF (at most).")
+@click.option("--scale", type=int, default=None, help="Screen pixels per map pixel [default: up to 1024 wide, max 8].")
+@click.option("--steps", type=int, default=None,
+              help="Parallel decoding steps per window (cosine schedule) [default: one pixel per step].")
+@click.option("--temperature", type=float, default=1.0, show_default=True)
+@click.option("--top-k", type=int, default=None, help="Sample among the k most likely classes only.")
+@click.option("--save-array", type=click.Path(dir_okay=False), default=None,
+              help="Also save npz: `maps` indices, `codes` NLCD codes, `reveal` step of each pixel, `windows`.")
+@seed_option(0)
+@device_option
+@quiet_option
+def generate_wide_cmd(config, checkpoint, width, height, overlap, n, out, animation, frames, scale, steps,
+                      temperature, top_k, save_array, seed, device, quiet):
+    """Generate maps larger than the model's window by sliding-window outpainting.
+
+    Windows of the model's size are placed every (size - overlap) pixels, row by row; each one
+    keeps the pixels earlier windows generated in it and samples the rest conditioned on them,
+    so the map continues across window edges. --overlap 0 gives independent tiles (visible seams).
+    The GIF reveals the pixels in generation order (the seed's wide panoramic animation).
+
+    \b
+    Example:
+      mc landcover generate-wide --checkpoint runs/tiny/checkpoints/final --width 128 \\
+          --steps 16 --out wide.png --animation wide.gif --seed 1
+      mc landcover generate-wide --checkpoint runs/nlcd32/checkpoints/final --width 256 --height 64 \\
+          --overlap 16 --steps 32 --n 2 --save-array wide.npz
+    """
+    from mc_landcover.generate import generate_wide_files
+
+    result = generate_wide_files(config, checkpoint, width=width, height=height, overlap=overlap, n=n, out=out,
+                                 animation=animation, frames=frames, scale=scale, steps=steps,
+                                 temperature=temperature, top_k=top_k, seed=seed, device=device,
+                                 save_array=save_array)
+    click.echo(json.dumps(result))
+
+
+COMMANDS: list = [prepare_cmd, prepare_merge_cmd, train_cmd, generate_cmd, generate_wide_cmd]

@@ -56,6 +56,71 @@ def generate(config: str | None, checkpoint: str, *, n: int = 4, size: int | Non
     return result
 
 
+def generate_wide_files(config: str | None, checkpoint: str, *, width: int, height: int | None = None,
+                        overlap: int | None = None, n: int = 1, out: str = "wide.png", animation: str | None = None,
+                        frames: int = 120, scale: int | None = None, steps: int | None = None,
+                        temperature: float = 1.0, top_k: int | None = None, seed: int = 0, device: str = "auto",
+                        save_array: str | None = None) -> dict[str, Any]:
+    """Maps wider (and/or taller) than the model's window by sliding-window outpainting; see `wide`."""
+    import numpy as np
+    import torch
+
+    from mc_core.device import resolve_device
+    from mc_landcover.models.randar import load_randar
+    from mc_landcover.viz import save_animation_gif, save_grid_png
+    from mc_landcover.wide import generate_wide, reveal_frames, window_grid
+
+    if n < 1:
+        raise UsageError(f"--n must be at least 1, got {n}")
+    if temperature <= 0:
+        raise UsageError(f"--temperature must be positive, got {temperature}")
+    if steps is not None and steps < 1:
+        raise UsageError(f"--steps must be at least 1, got {steps}")
+    if top_k is not None and top_k < 1:
+        raise UsageError(f"--top-k must be at least 1, got {top_k}")
+    if frames < 2:
+        raise UsageError(f"--frames must be at least 2, got {frames}")
+    if scale is not None and scale < 1:
+        raise UsageError(f"--scale must be at least 1, got {scale}")
+    dev = resolve_device(device)
+    model = load_randar(config, checkpoint, device=dev)
+    size = model.size
+    height = size if height is None else height
+    overlap = size // 2 if overlap is None else overlap
+    for flag, value in (("--width", width), ("--height", height)):
+        if value < size:
+            raise UsageError(f"{flag} {value} is smaller than the model's window {size}")
+    if not 0 <= overlap < size:
+        raise UsageError(f"--overlap must lie in 0..{size - 1} (the model's window is {size}), got {overlap}")
+    windows = window_grid(height, width, size, overlap)
+    g = torch.Generator().manual_seed(seed)
+    maps, reveal = generate_wide(model, n, height, width, overlap=overlap, steps=steps, temperature=temperature,
+                                 top_k=top_k, generator=g, progress=_window_bar)
+    scale = scale or max(1, min(8, 1024 // max(width, 1)))
+    save_grid_png(maps, out, ncols=1, scale=scale)
+    result = {"out": str(out), "n": n, "height": height, "width": width, "window": size, "overlap": overlap,
+              "windows": len(windows), "steps": int(reveal.max()) + 1}
+    if animation:
+        save_animation_gif(reveal_frames(maps, reveal, frames), animation, ncols=1, scale=scale)
+        result["animation"] = str(animation)
+    if save_array:
+        from mc_core.atomic import atomic_write
+        from mc_landcover.legend import index_to_codes
+
+        with atomic_write(Path(save_array), "wb") as fh:
+            np.savez_compressed(fh, maps=maps, codes=index_to_codes(maps), reveal=reveal,
+                                windows=np.array(windows, dtype=np.int32).reshape(-1, 2))
+        result["array"] = str(save_array)
+    return result
+
+
+def _window_bar(windows: list):
+    """The windows of `generate_wide` in a progress bar (--quiet silences it)."""
+    from mc_core.progress import progress
+
+    return progress(windows, desc="generate-wide", unit="window", total=len(windows))
+
+
 def _step_bar(counts: list[int]):
     """The decoding steps of `RandAR.sample` in a progress bar (one tick a step; --quiet silences it)."""
     from mc_core.progress import progress
