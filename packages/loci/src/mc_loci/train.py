@@ -3,7 +3,9 @@
 Each step draws a batch of random clips (``clip_frames`` consecutive frames) from the training
 videos; the batch of step s depends only on (seed, s), so a resumed run sees the same batches as an
 uninterrupted one. Loss = mask_weight * cross-entropy of the masks after Hungarian matching of
-slots to true objects per clip + recon_weight * (MSE of RGB + MSE of depth).
+slots to true objects per clip + recon_weight * reconstruction (``recon_loss``: "mse", MSE of the
+blended RGB and depth; or "mixture", the per-pixel mixture NLL that unsupervised training needs)
++ usage_weight * slot-sparsity prior.
 """
 
 from __future__ import annotations

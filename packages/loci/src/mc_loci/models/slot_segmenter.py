@@ -9,13 +9,17 @@ frame start from learned per-slot queries (deterministic).
 
 Decoding (per slot): a mask logit at every pixel (dot product of the slot with full-resolution pixel
 embeddings), a colour and a depth (one value each per slot; enough for the flat shapes of
-moving-shapes). The background is a separate component, after the background module of
-Loci-Segmented in spirit but much simpler: its colour is a per-video background image (the
-temporal median of the frames, computed outside the network), its mask logit and depth come from
-small heads on the pixel embeddings. Masks are a softmax over [background, slot 1..K].
+moving-shapes), either decoded from the slot (``appearance="decoded"``) or estimated as the mean of
+the input frame under the slot's soft mask (``appearance="mean"``). The background is a separate
+component, after the background module of Loci-Segmented in spirit but much simpler: its colour is
+a per-video background image estimated outside the network (``background``: temporal median, or
+the colour of the farthest surface), its mask logit comes from a small head on the pixel
+embeddings and its depth from that head or the same estimate (``bg_depth``). Masks are a softmax
+over [background, slot 1..K].
 
 Training (see ``mc_loci.train``) uses reconstruction of RGB and depth plus, by default, a mask
-loss after Hungarian matching of slots to the true objects of each clip.
+loss after Hungarian matching of slots to the true objects of each clip; without it
+(unsupervised), the mixture-likelihood reconstruction loss.
 """
 
 from __future__ import annotations
