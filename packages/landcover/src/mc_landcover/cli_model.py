@@ -144,6 +144,45 @@ def prepare_merge_cmd(out, num_shards, preview, remove_parts, quiet):
         info(f"removed {len(paths)} part files")
 
 
+@click.command("import-npz")
+@click.argument("src", type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The npz to write (not SRC).")
+@click.option("--classes", type=click.Choice(["auto", "codes", "indices"]), default="auto", show_default=True,
+              help="Channel 0 holds raw NLCD codes (11..95) or indices 0..19 in legend order; auto: codes "
+                   "when any value is 20 or more.")
+@click.option("--drop-unknown", is_flag=True,
+              help="Drop patches holding a value that is no class (e.g. nodata) instead of stopping.")
+@click.option("--preview", type=click.Path(dir_okay=False), default=None,
+              help="PNG preview of sample patches [default: <out>_preview.png].")
+@quiet_option
+def import_npz_cmd(src, out, classes, drop_unknown, preview, quiet):
+    """Convert a patches npz in the seed's format (from its prep-dataset notebook) for this package.
+
+    SRC has `train_data`/`test_data` (N, C, H, W) of any numeric dtype, channel 0 the class,
+    channel 1 (optional) elevation in metres, and optionally `train_coords`/`test_coords`. The
+    result is what `prepare` writes (classes as legend indices, elevation scaled to 0..255 with
+    the metres kept, the legend stored), so train, generate and every analysis command read it.
+
+    \b
+    Example:
+      mc landcover import-npz data/data_32.npz --out data_32_mc.npz
+      mc landcover import-npz old.npz --out new.npz --classes codes --drop-unknown
+    """
+    from pathlib import Path
+
+    from mc_core.progress import progress
+    from mc_core.errors import UsageError
+    from mc_landcover.data.seed_npz import read_seed_npz
+
+    out = Path(out)
+    if out.resolve() == Path(src).resolve():
+        raise UsageError(f"--out {out} is the input file; write the import to another path")
+    prepared = read_seed_npz(src, classes=classes, drop_unknown=drop_unknown,
+                             progress=lambda starts: progress(starts, desc="import", unit="chunk"))
+    _write_patches(prepared, out, preview,
+                   **{k: prepared.info[k] for k in ("classes", "channels_in", "channels_dropped")})
+
+
 @click.command("train")
 @click.option("--config", default="tiny", show_default=True,
               help="YAML config: a path or a shipped name (tiny, randar_nlcd_16, randar_nlcd_32).")
@@ -267,4 +306,4 @@ def generate_wide_cmd(config, checkpoint, width, height, overlap, n, out, animat
     click.echo(json.dumps(result))
 
 
-COMMANDS: list = [prepare_cmd, prepare_merge_cmd, train_cmd, generate_cmd, generate_wide_cmd]
+COMMANDS: list = [prepare_cmd, prepare_merge_cmd, import_npz_cmd, train_cmd, generate_cmd, generate_wide_cmd]
