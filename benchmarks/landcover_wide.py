@@ -106,7 +106,9 @@ def main() -> None:
         tv = 0.5 * np.abs(proportions(maps) - proportions(real)).sum()
         n_windows = len(window_grid(args.height, args.width, s, overlap))
         name = "tiles (overlap 0)" if overlap == 0 else f"outpaint overlap {overlap}"
-        print(f"{name:<22} {seam:7.3f} {rest:10.3f} {seam / rest:6.2f} {edges(maps[:, :, :s]):6.3f} {edges(maps[:, :, -s:]):6.3f} {tv:9.3f} {n_windows:8d} {sec:7.2f}")
+        first, last = edges(maps[:, :, :s]), edges(maps[:, :, -s:])
+        print(f"{name:<22} {seam:7.3f} {rest:10.3f} {seam / rest:6.2f} {first:6.3f} {last:6.3f} {tv:9.3f} "
+              f"{n_windows:8d} {sec:7.2f}")
         print(f"{'  real, same pairs':<22} {real_seam:7.3f} {real_rest:10.3f} {real_seam / real_rest:6.2f} "
               f"{edges(real[:, :, :s]):6.3f} {edges(real[:, :, -s:]):6.3f}")
 
