@@ -58,6 +58,7 @@ def main() -> None:
     ap.add_argument("--height", type=int, default=16)
     ap.add_argument("--overlaps", default="0,2,4,6")
     ap.add_argument("--steps", type=int, default=None, help="decoding steps per window [default: one pixel each]")
+    ap.add_argument("--temperature", type=float, default=1.0, help="sampling temperature of the wide maps")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     args.no_model = False
@@ -74,7 +75,8 @@ def main() -> None:
     model = load_randar(config, ckpt, device="cpu")
     s = model.size
     print(f"model: {ckpt} (size {s}, {model.num_parameters()} parameters); maps {args.height}x{args.width}, "
-          f"{args.n} per row, decoding steps per window: {args.steps or 'one pixel each'}")
+          f"{args.n} per row, decoding steps per window: {args.steps or 'one pixel each'}, "
+          f"temperature {args.temperature}")
     from mc_landcover.legend import NUM_CLASSES
 
     def proportions(m):
@@ -99,7 +101,7 @@ def main() -> None:
         g = torch.Generator().manual_seed(args.seed)
         t0 = time.perf_counter()
         maps, _ = generate_wide(model, args.n, args.height, args.width, overlap=overlap, steps=args.steps,
-                                generator=g)
+                                temperature=args.temperature, generator=g)
         sec = (time.perf_counter() - t0) / args.n
         seam, rest = edge_density_at(maps, rows, cols)
         real_seam, real_rest = edge_density_at(real, rows, cols)
