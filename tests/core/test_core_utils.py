@@ -257,3 +257,15 @@ def test_errors_survive_pickling_out_of_worker_processes():
     assert str(pickle.loads(pickle.dumps(BadInputError(None, "empty")))) == "empty"
     for cls in (McError, UsageError):
         assert str(pickle.loads(pickle.dumps(cls("x")))) == "x"
+
+
+def test_write_csv_formats_and_orders_columns(tmp_path):
+    from mc_core.atomic import write_csv
+
+    rows = [{"b": 1.0 / 3, "a": "x", "extra": 5}, {"a": "y", "b": None}]
+    write_csv(tmp_path / "t.csv", rows, ["a", "b"])
+    assert (tmp_path / "t.csv").read_text() == "a,b\nx,0.333333\ny,\n"
+    write_csv(tmp_path / "u.csv", [{"k": 2, "v": 1e-9}])          # columns from the first row
+    assert (tmp_path / "u.csv").read_text() == "k,v\n2,1e-09\n"
+    write_csv(tmp_path / "e.csv", [], ["a"])
+    assert (tmp_path / "e.csv").read_text() == "a\n"

@@ -87,14 +87,9 @@ def build_cache(folder: Path, rel_paths: list[str], cache_dir: Path, *, use_2d: 
 
 
 def write_manifest(path: Path, rows: list[dict]) -> None:
-    from mc_core.atomic import write_text
+    from mc_core.atomic import write_csv
 
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
-    w.writeheader()
-    for r in sorted(rows, key=lambda r: r["image"]):
-        w.writerow(r)
-    write_text(path, buf.getvalue())
+    write_csv(path, sorted(rows, key=lambda r: r["image"]), MANIFEST_COLUMNS)
 
 
 def read_manifest(path: Path) -> list[dict]:

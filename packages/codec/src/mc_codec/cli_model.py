@@ -168,13 +168,11 @@ def eval_cmd(data_root, subdir, checkpoint, split, splits_dir, out_csv, row_cach
       mc codec eval --data-root data --checkpoint output/lm_rle_baseline/checkpoints/best \\
         --split val --splits-dir output/lm_rle_baseline/splits --out-csv output/lm_val_metrics.csv
     """
-    import csv
-    import io
     import time
 
     import torch
 
-    from mc_core.atomic import write_text
+    from mc_core.atomic import write_csv
     from mc_core.device import resolve_device
     from mc_core.progress import progress
 
@@ -203,12 +201,7 @@ def eval_cmd(data_root, subdir, checkpoint, split, splits_dir, out_csv, row_cach
                      "class_bits": r["class_bits"], "length_bits": r["length_bits"],
                      "mantissa_bits": r["mantissa_bits"]})
     dt = time.perf_counter() - t0
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-    write_text(out_csv, buf.getvalue())
+    write_csv(out_csv, rows)
     pix = sum(r["height"] * r["width"] for r in rows)
     bits = sum(r["bits"] for r in rows)
     click.echo(f"{split}: {len(rows)} images, {pix / 1e6:.2f} MP, {bits / 8 / 1024:.1f} KiB ideal, "

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import time
 from pathlib import Path
 
@@ -117,15 +115,9 @@ def format_summary(summary: list[dict]) -> str:
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
-    from mc_core.atomic import write_text
+    from mc_core.atomic import write_csv as write_table
 
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n", extrasaction="ignore")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: ("" if r[k] is None else (f"{r[k]:.6g}" if isinstance(r[k], float) else r[k]))
-                    for k in COLUMNS})
-    write_text(path, buf.getvalue())
+    write_table(path, rows, COLUMNS)
 
 
 def plot_summary(path: Path, summary: list[dict], title: str = "codec matrix") -> None:

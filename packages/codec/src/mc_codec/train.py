@@ -7,8 +7,6 @@ state for --resume), `out_dir/splits/`, `out_dir/metrics.csv` (one row per epoch
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import time
 from dataclasses import dataclass, field
@@ -151,14 +149,9 @@ def _count_batches(src, batch_rows):
 
 
 def write_metrics(path: Path, history: list[dict]) -> None:
-    from mc_core.atomic import write_text
+    from mc_core.atomic import write_csv
 
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS, lineterminator="\n", extrasaction="ignore")
-    w.writeheader()
-    for r in history:
-        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-    write_text(path, buf.getvalue())
+    write_csv(path, history, METRIC_COLUMNS)
 
 
 def plot_loss(path: Path, history: list[dict]) -> None:

@@ -98,6 +98,21 @@ def write_json(path: str | os.PathLike, obj: Any, *, indent: int = 2) -> None:
     write_text(path, json.dumps(obj, indent=indent, sort_keys=False, default=_json_default) + "\n")
 
 
+def write_csv(path: str | os.PathLike, rows: list[dict], columns: list[str] | None = None) -> None:
+    """A CSV table, atomically: `columns` (default: the first row's keys) in order, other keys
+    ignored, None as an empty cell, floats with 6 significant digits."""
+    import csv
+    import io
+
+    cols = list(columns) if columns is not None else (list(rows[0]) if rows else [])
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n", extrasaction="ignore")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: "" if v is None else (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
+    write_text(path, buf.getvalue())
+
+
 def _json_default(obj: Any) -> Any:
     # numpy scalars and arrays, paths
     if hasattr(obj, "tolist"):

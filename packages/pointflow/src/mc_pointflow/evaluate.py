@@ -104,15 +104,6 @@ def evaluate_policy(model, arrays, *, steps: int = 10, seed: int = 0, batch_size
 
 def write_rows(path, rows: list[dict]) -> None:
     """Per-item metrics as CSV (written atomically)."""
-    import csv
-    import io
+    from mc_core.atomic import write_csv
 
-    from mc_core.atomic import write_text
-
-    buf = io.StringIO()
-    cols = [c for c in ROW_COLUMNS if not rows or c in rows[0]]
-    w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n", extrasaction="ignore")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-    write_text(path, buf.getvalue())
+    write_csv(path, rows, [c for c in ROW_COLUMNS if not rows or c in rows[0]])

@@ -12,8 +12,6 @@ Loss = velocity MSE + attention_weight * BCE(attention logits, masks). Writes
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import time
@@ -243,14 +241,9 @@ def train(train_buffer: str | Path, out_dir: str | Path, *, valid_buffer: str | 
 
 
 def write_metrics(path: Path, history: list[dict]) -> None:
-    from mc_core.atomic import write_text
+    from mc_core.atomic import write_csv
 
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS, lineterminator="\n", extrasaction="ignore")
-    w.writeheader()
-    for r in history:
-        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-    write_text(path, buf.getvalue())
+    write_csv(path, history, METRIC_COLUMNS)
 
 
 def plot_loss(path: Path, history: list[dict]) -> None:
