@@ -8,6 +8,18 @@ from typing import Any
 from mc_core.errors import UsageError
 
 
+def check_sampling_args(n: int, temperature: float, steps: int | None, top_k: int | None) -> None:
+    """One-line usage errors for the sampling options `generate` and `generate-wide` share."""
+    if n < 1:
+        raise UsageError(f"--n must be at least 1, got {n}")
+    if temperature <= 0:
+        raise UsageError(f"--temperature must be positive, got {temperature}")
+    if steps is not None and steps < 1:
+        raise UsageError(f"--steps must be at least 1, got {steps}")
+    if top_k is not None and top_k < 1:
+        raise UsageError(f"--top-k must be at least 1, got {top_k}")
+
+
 def generate(config: str | None, checkpoint: str, *, n: int = 4, size: int | None = None, out: str = "samples.png",
              animation: str | None = None, nrows: int | None = None, ncols: int | None = None,
              steps: int | None = None, temperature: float = 1.0, top_k: int | None = None, seed: int = 0,
@@ -19,14 +31,7 @@ def generate(config: str | None, checkpoint: str, *, n: int = 4, size: int | Non
     from mc_landcover.models.randar import load_randar
     from mc_landcover.viz import save_animation_gif, save_grid_png
 
-    if n < 1:
-        raise UsageError(f"--n must be at least 1, got {n}")
-    if temperature <= 0:
-        raise UsageError(f"--temperature must be positive, got {temperature}")
-    if steps is not None and steps < 1:
-        raise UsageError(f"--steps must be at least 1, got {steps}")
-    if top_k is not None and top_k < 1:
-        raise UsageError(f"--top-k must be at least 1, got {top_k}")
+    check_sampling_args(n, temperature, steps, top_k)
     if nrows and ncols and nrows * ncols < n:
         raise UsageError(f"--nrows {nrows} x --ncols {ncols} cannot hold --n {n} maps")
     dev = resolve_device(device)
@@ -70,14 +75,7 @@ def generate_wide_files(config: str | None, checkpoint: str, *, width: int, heig
     from mc_landcover.viz import save_animation_gif, save_grid_png
     from mc_landcover.wide import generate_wide, reveal_frames, window_grid
 
-    if n < 1:
-        raise UsageError(f"--n must be at least 1, got {n}")
-    if temperature <= 0:
-        raise UsageError(f"--temperature must be positive, got {temperature}")
-    if steps is not None and steps < 1:
-        raise UsageError(f"--steps must be at least 1, got {steps}")
-    if top_k is not None and top_k < 1:
-        raise UsageError(f"--top-k must be at least 1, got {top_k}")
+    check_sampling_args(n, temperature, steps, top_k)
     if frames < 2:
         raise UsageError(f"--frames must be at least 2, got {frames}")
     if scale is not None and scale < 1:
