@@ -207,6 +207,8 @@ def test_zero_shot_builds_and_summarises(tmp_path):
     assert len(csv) == 5
     for name in ("t1_val_multi", "t2b_val_multi"):
         assert (tmp_path / "zs" / "eval" / f"{name}.json").is_file()
+        with Image.open(tmp_path / "zs" / "eval" / f"{name}.png") as im:  # the picture of its samples
+            assert im.format == "PNG" and im.width > 2 * 48
 
 
 def test_eval_resumes_from_partial_results(demo, tmp_path):

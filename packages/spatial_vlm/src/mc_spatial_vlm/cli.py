@@ -147,6 +147,48 @@ def eval_cmd(model, data_json, image_folder, output_json, max_new_tokens, chat_t
     info(f"wrote {output_json}")
 
 
+@group.command("visualize")
+@click.option("--eval-json", required=True, type=click.Path(dir_okay=False), help="An output JSON of eval.")
+@click.option("--out-png", required=True, type=click.Path(dir_okay=False), help="The picture to write.")
+@click.option("--data-json", type=click.Path(dir_okay=False), default=None,
+              help="The task JSON that eval ran on; needed only for eval JSONs without image paths.")
+@click.option("--image-folder", default="/", show_default=True, help="Base folder of relative image paths.")
+@click.option("--show", type=click.Choice(["all", "correct", "wrong", "error"]), default="all", show_default=True,
+              help="Which samples: correct = hits and right NOT_VISIBLE; wrong = the rest (errors included).")
+@click.option("--max-samples", type=click.IntRange(min=1), default=24, show_default=True,
+              help="Draw the first N matching samples, in the order of the eval JSON.")
+@click.option("--columns", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--tile-height", type=click.IntRange(min=32), default=160, show_default=True,
+              help="Height in pixels of the images in each tile.")
+@quiet_option
+def visualize_cmd(eval_json, out_png, data_json, image_folder, show, max_samples, columns, tile_height, quiet):
+    """Draw eval results as a PNG grid: images, ground-truth mask and point, predicted point.
+
+    On the query image the mask is tinted cyan, the ground-truth point is a green ring and the
+    answer a red cross; the caption gives HIT / MISS / NV OK / NV WRONG / ERROR, the id and the
+    answer. Nothing is written when no sample matches --show.
+
+    \b
+    Example:
+      mc spatial-vlm eval --model center --data-json tasks/t1_val_multi.json --output-json runs/t1.json
+      mc spatial-vlm visualize --eval-json runs/t1.json --out-png runs/t1_wrong.png --show wrong
+    """
+    from mc_core.progress import info, progress
+    from mc_spatial_vlm.data.tasks import load_task_json
+    from mc_spatial_vlm.visualize import attach_images, load_eval_json, visualize_results
+
+    results = load_eval_json(eval_json)
+    samples = load_task_json(data_json) if data_json else None
+    results = attach_images(results, eval_json, samples, data_json, image_folder)
+    n = visualize_results(results, out_png, show=show, max_samples=max_samples, columns=columns,
+                          height=tile_height, progress=progress)
+    if n == 0:
+        click.echo(f"nothing to draw: no sample of {eval_json} matches --show {show}")
+        return
+    click.echo(f"drew {n} samples")
+    info(f"wrote {out_png}")
+
+
 @group.command("zero-shot")
 @click.option("--model", "--model-name-or-path", "model", required=True, help=MODEL_HELP)
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False))
@@ -163,7 +205,8 @@ def zero_shot_cmd(model, out_dir, tasks_dir, data_root, max_new_tokens, chat_tem
                   image_size, device, seed, quiet):
     """Evaluate on the four validation sets and print a summary table (saved as JSON and CSV).
 
-    Sets: t1_val_multi, t1_val_concat, t2a_val_multi, t2b_val_multi.
+    Sets: t1_val_multi, t1_val_concat, t2a_val_multi, t2b_val_multi. Each gets OUT_DIR/eval/<set>.json
+    and a picture of its first 16 samples, OUT_DIR/eval/<set>.png (see `visualize`).
 
     \b
     Example:
@@ -176,7 +219,7 @@ def zero_shot_cmd(model, out_dir, tasks_dir, data_root, max_new_tokens, chat_tem
     predictor = _predictor(model, device, max_new_tokens, chat_template, image_aspect_ratio, image_size)
     run_zero_shot(predictor, out_dir, tasks_dir=tasks_dir, data_root=data_root, seed=seed, progress=progress,
                   echo=click.echo, status=info)
-    info(f"wrote {out_dir}/summary.json, summary.csv and eval/*.json")
+    info(f"wrote {out_dir}/summary.json, summary.csv, eval/*.json and eval/*.png")
 
 
 @group.command("check-dataloader")

@@ -28,12 +28,13 @@ def _gt(sample: dict[str, Any], answer_text: str | None):
 def evaluate_sample(predictor, sample: dict[str, Any], image_folder: str = "/") -> dict[str, Any]:
     rec: dict[str, Any] = {"id": sample.get("id"), "pred_text": None, "pred_kind": "error", "pred_point": None,
                            "gt_visible": None, "gt_point": None, "l2": None, "hit": None, "mask": None,
-                           "error": None}
+                           "images": None, "error": None}
     try:
         prompt, answer = human_and_answer(sample)
         visible, gt = _gt(sample, answer)
         rec["gt_visible"], rec["gt_point"] = visible, (list(gt) if gt else None)
         images = sample_images(sample, image_folder)
+        rec["images"] = images
         for p in images:
             if not Path(p).is_file():
                 raise FileNotFoundError(f"{p}: image file not found")

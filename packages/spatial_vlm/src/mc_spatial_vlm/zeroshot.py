@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 EVAL_SETS = ("t1_val_multi", "t1_val_concat", "t2a_val_multi", "t2b_val_multi")
+PICTURE_SAMPLES = 16  # tiles in each eval/<task>.png
 SUMMARY_COLUMNS = ("task", "total", "hit_at_mask", "not_visible_accuracy", "mean_l2_error",
                    "success_002", "success_005", "success_010", "errors")
 
@@ -39,6 +40,7 @@ def run_zero_shot(predictor, out_dir: str | Path, *, tasks_dir: str | Path | Non
     from mc_spatial_vlm.data.demo import make_demo_data
     from mc_spatial_vlm.data.tasks import load_task_json
     from mc_spatial_vlm.evaluate import evaluate
+    from mc_spatial_vlm.visualize import visualize_results
 
     status = status or echo
     out = Path(out_dir)
@@ -58,6 +60,7 @@ def run_zero_shot(predictor, out_dir: str | Path, *, tasks_dir: str | Path | Non
         res = evaluate(predictor, load_task_json(tasks / f"{name}.json"), progress=progress, resume_path=partial,
                        run_key=key)
         write_json(out / "eval" / f"{name}.json", res)
+        visualize_results(res["results"], out / "eval" / f"{name}.png", max_samples=PICTURE_SAMPLES)
         partial.unlink()
         results[name] = res
     rows = summary_rows(results)
