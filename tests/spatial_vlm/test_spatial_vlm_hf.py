@@ -206,3 +206,43 @@ def test_sft_resume_continues_where_it_stopped(setup, tmp_path):
     assert any("resuming" in m and "step 4" in m for m in said)
     assert resumed == pytest.approx(full, rel=1e-4)
     assert not (tmp_path / "b.resume").exists() and (tmp_path / "b" / "model.safetensors").is_file()
+
+
+@pytest.mark.e2e
+def test_sft_live_log_grows_during_training_survives_interruption_and_ends_in_the_model_folder(setup, tmp_path):
+    import re
+
+    from mc_spatial_vlm.sft import train_sft
+
+    root, model = setup
+    data = str(root / "t2b_train_multi_small.json")
+    kw = dict(max_steps=4, batch_size=2, lr=1e-2, image_size=28, device="cpu", log_every=1, save_every=2)
+    out = tmp_path / "run"
+    live = tmp_path / "run.train.log"
+    seen = {}
+
+    def stop_at_step_3(msg):
+        if msg.startswith("step "):  # what `tail -f` would show at this moment
+            seen[msg] = live.read_text()
+        if msg.startswith("step 3 "):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_sft(model, data, str(out), echo=stop_at_step_3, **kw)
+    step2 = seen[next(m for m in seen if m.startswith("step 2 "))].splitlines()
+    assert "start model=" in step2[0] and "max_steps=4" in step2[0]
+    assert [re.search(r" step (\d+)/4 ", line).group(1) for line in step2[1:]] == ["1", "2"]
+    echoed = float(next(m for m in seen if m.startswith("step 2 ")).split()[-1])
+    assert float(re.search(r"loss (\S+)", step2[2]).group(1)) == pytest.approx(echoed, abs=1e-4)
+    text = live.read_text()
+    assert "saved resume point at step 2" in text and text.splitlines()[-1].endswith("stopped at step 3: KeyboardInterrupt")
+    assert not out.exists()
+
+    train_sft(model, data, str(out), resume=True, echo=lambda m: None, **kw)
+    assert not live.exists()
+    lines = (out / "train.log").read_text().splitlines()
+    assert lines[: len(text.splitlines())] == text.splitlines()  # appended to, not started over
+    after = lines[len(text.splitlines()):]
+    assert "resume from step 2" in after[0]
+    assert [m.group(1) for m in map(re.compile(r" step (\d+)/4 ").search, after) if m] == ["3", "4"]
+    assert re.search(r"done steps 4 last_loss \S+ -> ", after[-1])

@@ -279,8 +279,9 @@ def sft_cmd(model, data_json, out_dir, image_folder, freeze_vision, image_aspect
     """Supervised fine-tuning on a task JSON; only answer tokens count in the loss.
 
     Runs through Hugging Face accelerate, so `accelerate launch -m mc_core spatial-vlm sft ...`
-    trains on several GPUs. Writes the model folder with train_log.json, loss.csv and
-    mc_meta.json (base model, versions, training args, data hash).
+    trains on several GPUs. Writes the model folder with train.log, train_log.json, loss.csv and
+    mc_meta.json (base model, versions, training args, data hash). While it runs, one line per
+    step goes to OUT_DIR.train.log: follow it with `tail -f runs/sft_t1.train.log`.
 
     \b
     Example:

@@ -188,7 +188,9 @@ def train_sft(model: str, data_json: str, out_dir: str, *, image_folder: str = "
               progress: Callable | None = None, echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Fine-tune and save an HF model folder (safetensors + processor) that `eval` loads like any other.
 
-    Every `save_every` steps the model, optimizer state and position in the data go to
+    While training runs, `OUT_DIR.train.log` gets one flushed line per step (step, epoch, loss, lr,
+    elapsed time) for `tail -f`; a resumed run appends to it, and at the end it becomes
+    `OUT_DIR/train.log`. Every `save_every` steps the model, optimizer state and position in the data go to
     `<out_dir>.resume/` (atomically); `resume=True` continues from there. That folder is removed
     once the final model is written, with `mc_meta.json` (base model, versions, training args and
     the data hash of :func:`task_data_sha256`) beside the HF files.
@@ -204,6 +206,7 @@ def train_sft(model: str, data_json: str, out_dir: str, *, image_folder: str = "
     from mc_core.device import resolve_device
     from mc_core.seeding import seed_everything
     from mc_spatial_vlm.models.hf_vlm import load_model, load_processor
+    from mc_spatial_vlm.trainlog import TrainLog, live_log_path
 
     seed_everything(seed)
     dev = resolve_device(device)
@@ -239,6 +242,20 @@ def train_sft(model: str, data_json: str, out_dir: str, *, image_folder: str = "
     if state is not None:
         optimizer.load_state_dict(load_state(resume_dir / "optimizer.safetensors"))
         step, epoch, skip, losses = state["step"], state["epoch"], state["batch_in_epoch"], state["losses"]
+    args = {"image_aspect_ratio": image_aspect_ratio, "image_size": image_size, "model_max_length": model_max_length,
+            "batch_size": batch_size, "lr": lr, "grad_accum": grad_accum, "seed": seed,
+            "freeze_vision": freeze_vision_tower, "max_steps": max_steps, "image_folder": str(image_folder),
+            "num_processes": accelerator.num_processes}
+    log_path = live_log_path(out_dir)
+    # the live log (tail -f): appended to by a resumed run, moved into OUT_DIR as train.log at the end
+    train_log = TrainLog(log_path if accelerator.is_main_process else None, append=state is not None)
+    if accelerator.is_main_process:
+        echo(f"live log: {log_path} (follow it with tail -f)")
+    if state is not None:
+        train_log.write(f"resume from step {step} ({resume_dir})")
+    else:
+        train_log.write(f"start model={model} data={data_json} samples={len(ds)} data_sha256={data_sha256[:12]} "
+                        + " ".join(f"{k}={v}" for k, v in args.items()))
 
     def save_resume(position: int) -> None:
         if not accelerator.is_main_process:
@@ -248,43 +265,46 @@ def train_sft(model: str, data_json: str, out_dir: str, *, image_folder: str = "
             save_state(Path(tmp) / "optimizer.safetensors", optimizer.state_dict())
             write_json(Path(tmp) / "train_state.json", {"step": step, "epoch": epoch, "batch_in_epoch": position,
                                                         "losses": losses, "data_sha256": data_sha256})
+        train_log.write(f"saved resume point at step {step} ({resume_dir})")
 
-    bar = progress(total=max_steps, initial=step, desc="sft") if progress else None
-    while step < max_steps:
-        gen.manual_seed(seed + epoch)  # the order of each epoch depends on (seed, epoch) only
-        batches = accelerator.skip_first_batches(dl, skip) if skip else dl
-        for position, batch in enumerate(batches, start=skip + 1):
-            with accelerator.accumulate(net):
-                out = net(**batch)
-                loss = out.loss
-                if not math.isfinite(loss.item()):
-                    raise McError(f"loss became {loss.item()} at step {step}")
-                accelerator.backward(loss)
+    try:
+        bar = progress(total=max_steps, initial=step, desc="sft") if progress else None
+        while step < max_steps:
+            gen.manual_seed(seed + epoch)  # the order of each epoch depends on (seed, epoch) only
+            batches = accelerator.skip_first_batches(dl, skip) if skip else dl
+            for position, batch in enumerate(batches, start=skip + 1):
+                with accelerator.accumulate(net):
+                    out = net(**batch)
+                    loss = out.loss
+                    if not math.isfinite(loss.item()):
+                        raise McError(f"loss became {loss.item()} at step {step}")
+                    accelerator.backward(loss)
+                    if accelerator.sync_gradients:
+                        accelerator.clip_grad_norm_(params, 1.0)
+                    optimizer.step()
+                    optimizer.zero_grad()
                 if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(params, 1.0)
-                optimizer.step()
-                optimizer.zero_grad()
-            if accelerator.sync_gradients:
-                step += 1
-                losses.append(float(accelerator.gather(loss.detach()).mean()))
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{losses[-1]:.4f}")
-                if log_every and step % log_every == 0 and accelerator.is_main_process:
-                    echo(f"step {step} loss {losses[-1]:.4f}")
-                if save_every and step % save_every == 0 and step < max_steps:
-                    save_resume(position)
-                if step >= max_steps:
-                    break
-        else:
-            epoch, skip = epoch + 1, 0
-    if bar is not None:
-        bar.close()
+                    step += 1
+                    losses.append(float(accelerator.gather(loss.detach()).mean()))
+                    if bar is not None:
+                        bar.update(1)
+                        bar.set_postfix(loss=f"{losses[-1]:.4f}")
+                    train_log.step(step, max_steps, epoch, losses[-1], optimizer.param_groups[0]["lr"])
+                    if log_every and step % log_every == 0 and accelerator.is_main_process:
+                        echo(f"step {step} loss {losses[-1]:.4f}")
+                    if save_every and step % save_every == 0 and step < max_steps:
+                        save_resume(position)
+                    if step >= max_steps:
+                        break
+            else:
+                epoch, skip = epoch + 1, 0
+        if bar is not None:
+            bar.close()
+    except BaseException as e:  # the live log says how the run ended; it stays for --resume
+        train_log.write(f"stopped at step {step}: {type(e).__name__}: {e}".rstrip(": "))
+        train_log.close()
+        raise
     accelerator.wait_for_everyone()
-    args = {"image_aspect_ratio": image_aspect_ratio, "image_size": image_size, "model_max_length": model_max_length,
-            "batch_size": batch_size, "lr": lr, "grad_accum": grad_accum, "seed": seed,
-            "freeze_vision": freeze_vision_tower, "max_steps": max_steps, "image_folder": str(image_folder),
-            "num_processes": accelerator.num_processes}
     log = {"model": str(model), "data_json": str(data_json), "steps": step, "losses": losses,
            "frozen_vision_parameters": frozen, "trainable_parameters": sum(p.numel() for p in params),
            "args": args}
@@ -297,6 +317,10 @@ def train_sft(model: str, data_json: str, out_dir: str, *, image_folder: str = "
             write_json(Path(tmp) / META_FILE, sft_metadata(model, model_type, data_json, data_sha256, len(ds),
                                                            step, args))
             write_text(Path(tmp) / "loss.csv", "step,loss\n" + "".join(f"{i + 1},{v}\n" for i, v in enumerate(losses)))
+            train_log.write(f"done steps {step}" + (f" last_loss {losses[-1]:.6f}" if losses else "") + f" -> {out_dir}")
+            train_log.close()
+            shutil.copyfile(log_path, Path(tmp) / "train.log")
+        log_path.unlink(missing_ok=True)
         shutil.rmtree(resume_dir, ignore_errors=True)
     return log
 
