@@ -18,16 +18,20 @@ def _model_options(f):
                      help="Side of the square images with --image-aspect-ratio resize.")(f)
     f = click.option("--image-aspect-ratio", type=click.Choice(["resize", "keep"]), default="resize",
                      show_default=True, help="resize: every image to --image-size squared; keep: as is.")(f)
+    f = click.option("--diff-threshold", type=click.FloatRange(min=0), default=30.0, show_default=True,
+                     help="pixel-diff only: a pixel has changed when its summed absolute RGB difference "
+                          "(0-765) is above this.")(f)
     f = click.option("--chat-template", default=None,
                      help="Override the model's chat template: 'qwen2' or a path to a Jinja file.")(f)
     return f
 
 
-def _predictor(model: str, device: str, max_new_tokens: int, chat_template, aspect: str, size: int):
+def _predictor(model: str, device: str, max_new_tokens: int, chat_template, aspect: str, size: int,
+               diff_threshold: float = 30.0):
     from mc_spatial_vlm.predictors import make_predictor
 
     return make_predictor(model, device=device, max_new_tokens=max_new_tokens, chat_template=chat_template,
-                          image_aspect_ratio=aspect, image_size=size)
+                          image_aspect_ratio=aspect, image_size=size, threshold=diff_threshold)
 
 
 @group.command("make-demo-data")
@@ -110,8 +114,8 @@ def build_cmd(data_root, out_dir, mode, anchor_k, alpha, use_dilated_mask, emit_
 @_model_options
 @device_option
 @quiet_option
-def eval_cmd(model, data_json, image_folder, output_json, max_new_tokens, chat_template, image_aspect_ratio,
-             image_size, device, quiet):
+def eval_cmd(model, data_json, image_folder, output_json, max_new_tokens, chat_template, diff_threshold,
+             image_aspect_ratio, image_size, device, quiet):
     """Evaluate a model or baseline on one task JSON (greedy decoding).
 
     Writes {"metrics": {...}, "results": [...]}; a sample that fails is recorded with its error.
@@ -121,7 +125,7 @@ def eval_cmd(model, data_json, image_folder, output_json, max_new_tokens, chat_t
     \b
     Example:
       mc spatial-vlm eval --model pixel-diff --data-json tasks/t2b_val_multi.json \\
-        --output-json runs/t2b_val_multi.json
+        --output-json runs/t2b_val_multi.json --diff-threshold 30
       mc spatial-vlm eval --model ./my-qwen2-vl --data-json tasks/t1_val_multi.json \\
         --image-aspect-ratio resize --max-new-tokens 64 --output-json runs/t1.json
     """
@@ -133,9 +137,11 @@ def eval_cmd(model, data_json, image_folder, output_json, max_new_tokens, chat_t
     import os
 
     samples = load_task_json(data_json)
-    predictor = _predictor(model, device, max_new_tokens, chat_template, image_aspect_ratio, image_size)
+    predictor = _predictor(model, device, max_new_tokens, chat_template, image_aspect_ratio, image_size,
+                           diff_threshold)
     partial = f"{output_json}.partial.jsonl"
-    key = f"{os.path.abspath(model) if os.path.isdir(model) else model}|{os.path.abspath(data_json)}|{max_new_tokens}"
+    key = (f"{os.path.abspath(model) if os.path.isdir(model) else model}|{os.path.abspath(data_json)}|{max_new_tokens}"
+           + (f"|{diff_threshold}" if model == "pixel-diff" else ""))
     res = evaluate(predictor, samples, image_folder=image_folder, progress=progress, resume_path=partial, run_key=key)
     write_json(output_json, res)
     os.remove(partial)
@@ -201,8 +207,8 @@ def visualize_cmd(eval_json, out_png, data_json, image_folder, show, max_samples
 @device_option
 @seed_option(0)
 @quiet_option
-def zero_shot_cmd(model, out_dir, tasks_dir, data_root, max_new_tokens, chat_template, image_aspect_ratio,
-                  image_size, device, seed, quiet):
+def zero_shot_cmd(model, out_dir, tasks_dir, data_root, max_new_tokens, chat_template, diff_threshold,
+                  image_aspect_ratio, image_size, device, seed, quiet):
     """Evaluate on the four validation sets and print a summary table (saved as JSON and CSV).
 
     Sets: t1_val_multi, t1_val_concat, t2a_val_multi, t2b_val_multi. Each gets OUT_DIR/eval/<set>.json
@@ -216,7 +222,8 @@ def zero_shot_cmd(model, out_dir, tasks_dir, data_root, max_new_tokens, chat_tem
     from mc_core.progress import info, progress
     from mc_spatial_vlm.zeroshot import run_zero_shot
 
-    predictor = _predictor(model, device, max_new_tokens, chat_template, image_aspect_ratio, image_size)
+    predictor = _predictor(model, device, max_new_tokens, chat_template, image_aspect_ratio, image_size,
+                           diff_threshold)
     run_zero_shot(predictor, out_dir, tasks_dir=tasks_dir, data_root=data_root, seed=seed, progress=progress,
                   echo=click.echo, status=info)
     info(f"wrote {out_dir}/summary.json, summary.csv, eval/*.json and eval/*.png")

@@ -56,7 +56,8 @@ def run_zero_shot(predictor, out_dir: str | Path, *, tasks_dir: str | Path | Non
     results = {}
     for name in EVAL_SETS:
         partial = out / "eval" / f"{name}.json.partial.jsonl"
-        key = f"{getattr(predictor, 'name', '')}|{getattr(predictor, 'model_path', '')}|{(tasks / name).resolve()}"
+        key = (f"{getattr(predictor, 'name', '')}|{getattr(predictor, 'model_path', '')}|{(tasks / name).resolve()}"
+               f"|{getattr(predictor, 'threshold', '')}")
         res = evaluate(predictor, load_task_json(tasks / f"{name}.json"), progress=progress, resume_path=partial,
                        run_key=key)
         write_json(out / "eval" / f"{name}.json", res)
