@@ -163,6 +163,7 @@ def test_sft_loss_goes_down_and_model_reloads(setup, tmp_path):
     assert len(losses) == 10 and log["frozen_vision_parameters"] > 0
     assert sum(losses[-2:]) / 2 < 0.85 * sum(losses[:2]) / 2
     assert (out / "model.safetensors").is_file() and (out / "loss.csv").is_file()
+    assert (out / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # mc_meta.json: base model, versions, args and the hash of the JSON and every image it trained on
     data = root / "t2b_train_multi_small.json"
     meta = json.loads((out / "mc_meta.json").read_text())

@@ -162,6 +162,29 @@ def freeze_vision(model) -> int:
     return n
 
 
+def plot_losses(path: Path, losses: list[float]) -> None:
+    """The training loss per step (and a running mean when there are many steps) as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    steps = np.arange(1, len(losses) + 1)
+    fig, ax = plt.subplots(figsize=(5, 3.2), dpi=100)
+    ax.plot(steps, losses, lw=1, alpha=0.5 if len(losses) > 20 else 1.0, label="loss")
+    if len(losses) > 20:
+        k = max(2, len(losses) // 20)
+        ax.plot(steps[k - 1:], np.convolve(losses, np.ones(k) / k, mode="valid"), lw=2,
+                label=f"mean of {k} steps")
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)
+
+
 def sft_metadata(model: str, model_type: str | None, data_json: str, data_sha256: str, num_samples: int,
                  steps: int, args: dict[str, Any]) -> dict[str, Any]:
     """The contents of `mc_meta.json`: what was trained from what, with which code and settings."""
@@ -317,6 +340,8 @@ def train_sft(model: str, data_json: str, out_dir: str, *, image_folder: str = "
             write_json(Path(tmp) / META_FILE, sft_metadata(model, model_type, data_json, data_sha256, len(ds),
                                                            step, args))
             write_text(Path(tmp) / "loss.csv", "step,loss\n" + "".join(f"{i + 1},{v}\n" for i, v in enumerate(losses)))
+            if losses:
+                plot_losses(Path(tmp) / "loss.png", losses)
             train_log.write(f"done steps {step}" + (f" last_loss {losses[-1]:.6f}" if losses else "") + f" -> {out_dir}")
             train_log.close()
             shutil.copyfile(log_path, Path(tmp) / "train.log")
