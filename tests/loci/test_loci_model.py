@@ -62,7 +62,7 @@ def test_training_reduces_loss_and_resume_is_exact(tmp_path):
     data = make_dataset(tmp_path / "d", videos=4, frames=3, size=16, seed=0, progress_bar=False)
     kw = dict(device="cpu", model_config=TINY, train_config={"batch_size": 2, "clip_frames": 2, "ckpt_every": 0,
                                                              "lr": 1e-2})
-    full = train(data, tmp_path / "full", steps=40, **kw)
+    train(data, tmp_path / "full", steps=40, **kw)
     log = __import__("json").loads((tmp_path / "full" / "train_log.json").read_text())["history"]
     first, last = log[0]["loss"], np.mean([r["loss"] for r in log[-2:]])
     assert last < 0.8 * first
