@@ -160,6 +160,40 @@ def test_viz_embed_and_prob_dev(setup, tmp_path):
     assert ((0 <= prob) & (prob <= 1)).all() and heat.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_viz_embed_map_vectors(setup, tmp_path):
+    """With --data each test map gets a vector, and the vectors group by dominant class well above
+    chance (so does an untrained model's: a mean over class tokens carries the map's composition)."""
+    png, arr = tmp_path / "embed.png", tmp_path / "embed.npz"
+    agreements = {}
+    for name in ("trained", "untrained"):
+        cfg, ck = setup[name]
+        code, text = run("viz-embed", "--config", cfg, "--checkpoint", ck, "--data", setup["data"],
+                         "--n-embeddings", 16, "--method", "pca", "--out", png, "--save-array", arr)
+        assert code == 0, text
+        assert "1-NN dominant-class agreement" in text and png.read_bytes()[:4] == b"\x89PNG"
+        with np.load(arr) as z:
+            feats, dom = z["map_features"], z["dominant_class"]
+            assert feats.shape == (16, MODEL_CFG["n_embd"]) and z["map_coords"].shape == (16, 2)
+        from mc_landcover.analysis.embeddings import knn_agreement
+
+        agreements[name] = knn_agreement(feats, dom)
+    for agree, chance in agreements.values():
+        assert agree > chance + 0.2, agreements
+    cfg, ck = setup["trained"]
+    code, text = run("viz-embed", "--checkpoint", ck, "--data", setup["data"], "--n-embeddings", 1)
+    assert code == 2
+
+
+def test_knn_agreement_and_dominant_class():
+    from mc_landcover.analysis.embeddings import dominant_class, knn_agreement
+
+    maps = np.array([[[1, 1], [2, 0]], [[3, 3], [3, 1]], [[0, 0], [0, 0]]])
+    assert dominant_class(maps, 4).tolist() == [1, 3, 0]
+    x = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0]])
+    assert knn_agreement(x, np.array([0, 0, 1, 1])) == (1.0, 1 / 3)
+    assert knn_agreement(x, np.array([0, 1, 0, 1]))[0] == 0.0
+
+
 def test_checkpoint_not_matching_config_exits_2(setup, tmp_path):
     _, ck = setup["trained"]
     other = tmp_path / "wide.yaml"

@@ -563,28 +563,72 @@ def zip_info_content(data, text_path, n_maps, save_results, seed):
 
 @click.command("viz-embed")
 @_model_options
+@click.option("--data", type=click.Path(dir_okay=False), default=None,
+              help="Patches npz (`mc landcover prepare`): also embed test maps, one point per map.")
+@click.option("--n-embeddings", type=click.IntRange(min=2), default=100, show_default=True,
+              help="How many test maps to embed (with --data; the first N).")
 @click.option("--method", type=click.Choice(["auto", "umap", "pca"]), default="auto", show_default=True,
               help="auto = UMAP when umap-learn is installed, else PCA.")
 @click.option("--out", type=click.Path(dir_okay=False), default="embeddings.png", show_default=True)
+@click.option("--save-array", type=click.Path(dir_okay=False), default=None,
+              help="npz with the class embeddings and, with --data, the map vectors, their 2D "
+                   "coordinates and dominant classes.")
 @device_option
 @seed_option(0)
-def viz_embed(config, checkpoint, method, out, device, seed):
-    """Plot the model's class embeddings in 2D (PNG), one labelled point per NLCD class.
+def viz_embed(config, checkpoint, data, n_embeddings, method, out, save_array, device, seed):
+    """Plot the model's embedding space in 2D (PNG): the class embeddings, one labelled point per
+    NLCD class, and with --data one point per test map (the mean of the model's final hidden
+    states over the map), coloured by the map's dominant class.
+
+    With --data it also prints how well the map vectors group by dominant class: the leave-one-out
+    1-nearest-neighbour agreement against its chance level.
 
     \b
     Example:
       mc landcover viz-embed --config randar_nlcd_32 --checkpoint runs/nlcd32/final --out embed.png
+      mc landcover viz-embed --checkpoint runs/nlcd32/final --data data_32.npz --n-embeddings 100 \\
+          --method umap --out embed.png
     """
-    from mc_landcover.analysis.embeddings import class_embeddings, plot_embeddings, project_2d
+    import numpy as np
+
+    from mc_core.atomic import atomic_write
+    from mc_landcover.analysis.embeddings import (class_embeddings, dominant_class, knn_agreement,
+                                                  map_embeddings, plot_embeddings, project_2d)
     from mc_landcover.legend import COLORS, NAMES
 
     model, _ = _load_model(config, checkpoint, "cpu" if device == "auto" else device)
     emb = class_embeddings(model)
     coords, used, extra = project_2d(emb, method, seed)
-    plot_embeddings(out, coords, NAMES[: emb.shape[0]], COLORS[: emb.shape[0]], used)
     note = (f", explained variance {extra['explained_variance_ratio'][0]:.2f} + "
             f"{extra['explained_variance_ratio'][1]:.2f}" if "explained_variance_ratio" in extra else "")
-    click.echo(f"{emb.shape[0]} class embeddings ({emb.shape[1]}-d) projected with {used.upper()}{note}: {out}")
+    arrays = {"class_embeddings": emb, "class_coords": coords}
+    panel = None
+    if data is not None:
+        from mc_landcover.inpaint.data import load_maps
+
+        maps = load_maps(data, "test")[:n_embeddings]
+        if maps.shape[1] != model.size or maps.shape[2] != model.size:
+            raise BadInputError(data, f"maps are {maps.shape[1]}x{maps.shape[2]} but the model is "
+                                      f"{model.size}x{model.size}")
+        if len(maps) < 2:
+            raise BadInputError(data, f"the test split has {len(maps)} map(s); embedding needs 2 or more")
+        feats = map_embeddings(model, maps)
+        dom = dominant_class(maps, emb.shape[0])
+        m_coords, m_used, _ = project_2d(feats, method, seed)
+        agree, chance = knn_agreement(feats, dom)
+        panel = (m_coords, COLORS[dom], m_used,
+                 f"{len(maps)} test maps ({m_used.upper()}), colour = dominant class; 1-NN agreement "
+                 f"{agree:.2f} (chance {chance:.2f})")
+        arrays.update(map_features=feats, map_coords=m_coords, dominant_class=dom)
+    plot_embeddings(out, coords, NAMES[: emb.shape[0]], COLORS[: emb.shape[0]], used, maps_panel=panel)
+    click.echo(f"{emb.shape[0]} class embeddings ({emb.shape[1]}-d) projected with {used.upper()}{note}")
+    if panel is not None:
+        click.echo(f"{len(feats)} test maps embedded ({feats.shape[1]}-d): leave-one-out 1-NN dominant-class "
+                   f"agreement {agree:.3f} (chance {chance:.3f})")
+    click.echo(f"plot: {out}")
+    if save_array:
+        with atomic_write(save_array, "wb") as f:
+            np.savez_compressed(f, **arrays)
 
 
 @click.command("prob-dev")

@@ -1,4 +1,10 @@
-"""2D projection of a RandAR model's class embeddings (UMAP when installed, PCA otherwise)."""
+"""2D projections of a RandAR model's embedding space (UMAP when installed, PCA otherwise).
+
+Two kinds of points: the class-token embeddings (one per NLCD class) and, given maps, one vector
+per map (`RandAR.map_features`: the mean final hidden state over the map's pixels), coloured by
+the map's dominant class. How well the map vectors group by dominant class is measured by the
+leave-one-out 1-nearest-neighbour agreement, next to the chance level of that measure.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,40 @@ import numpy as np
 def class_embeddings(model) -> np.ndarray:
     """(C, D) class-token embedding matrix."""
     return model.class_emb.weight.detach().float().cpu().numpy()
+
+
+def map_embeddings(model, maps: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """(N, d) feature vectors of class-index maps (N, H, W), in batches."""
+    import torch
+
+    out = []
+    for i in range(0, len(maps), batch_size):
+        x = torch.from_numpy(np.ascontiguousarray(maps[i:i + batch_size]).astype(np.int64))
+        out.append(model.map_features(x).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, model.config.n_embd), np.float32)
+
+
+def dominant_class(maps: np.ndarray, num_classes: int) -> np.ndarray:
+    """(N,) the most frequent class index of each map (lowest index on ties)."""
+    counts = np.stack([(maps == c).sum(axis=(1, 2)) for c in range(num_classes)], axis=1)
+    return counts.argmax(axis=1)
+
+
+def knn_agreement(x: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Leave-one-out 1-NN label agreement (Euclidean) and its chance level sum_c p_c^2 (excluding self).
+
+    Chance is what a neighbour drawn at random from the other maps would give.
+    """
+    n = len(x)
+    if n < 2:
+        return float("nan"), float("nan")
+    sq = (x * x).sum(1)
+    d = sq[:, None] + sq[None, :] - 2.0 * (x @ x.T)
+    np.fill_diagonal(d, np.inf)
+    agree = float((labels[d.argmin(axis=1)] == labels).mean())
+    _, counts = np.unique(labels, return_counts=True)
+    chance = float((counts * (counts - 1)).sum() / (n * (n - 1)))
+    return agree, chance
 
 
 def pca_2d(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -35,8 +75,21 @@ def project_2d(x: np.ndarray, method: str = "auto", seed: int = 0) -> tuple[np.n
     return coords, "pca", {"explained_variance_ratio": [float(r) for r in ratio]}
 
 
+def _scatter(ax, coords, colors, method, title, names=None, size=160):
+    ax.scatter(coords[:, 0], coords[:, 1], c=np.asarray(colors) / 255.0, s=size, edgecolors="black",
+               linewidths=0.5 if names is None else 1.0)
+    for (x, y), name in zip(coords, names or []):
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(6, 4), fontsize=7)
+    ax.set_xlabel(f"{method.upper()} 1")
+    ax.set_ylabel(f"{method.upper()} 2")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+
+
 def plot_embeddings(path, coords: np.ndarray, names: list[str], colors: np.ndarray, method: str,
-                    title: str = "") -> None:
+                    title: str = "", maps_panel: tuple | None = None) -> None:
+    """Class embeddings (labelled points); with `maps_panel` = (coords, colors, method, title) a
+    second panel of map vectors beside them."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -44,14 +97,12 @@ def plot_embeddings(path, coords: np.ndarray, names: list[str], colors: np.ndarr
 
     from mc_core.atomic import atomic_path
 
-    fig, ax = plt.subplots(figsize=(7, 6))
-    ax.scatter(coords[:, 0], coords[:, 1], c=np.asarray(colors) / 255.0, s=160, edgecolors="black")
-    for (x, y), name in zip(coords, names):
-        ax.annotate(name, (x, y), textcoords="offset points", xytext=(6, 4), fontsize=7)
-    ax.set_xlabel(f"{method.upper()} 1")
-    ax.set_ylabel(f"{method.upper()} 2")
-    ax.set_title(title or f"class embeddings ({method.upper()})")
-    ax.grid(alpha=0.3)
+    ncols = 1 if maps_panel is None else 2
+    fig, axes = plt.subplots(1, ncols, figsize=(7 * ncols, 6), squeeze=False)
+    _scatter(axes[0, 0], coords, colors, method, title or f"class embeddings ({method.upper()})", names)
+    if maps_panel is not None:
+        m_coords, m_colors, m_method, m_title = maps_panel
+        _scatter(axes[0, 1], m_coords, m_colors, m_method, m_title, size=28)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)

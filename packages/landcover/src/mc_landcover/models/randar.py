@@ -217,12 +217,30 @@ class RandAR(nn.Module):
             rc = torch.cat([torch.zeros(b, 1, 2, dtype=rc.dtype, device=rc.device), rc], dim=1)
         return x, rc
 
-    def _run(self, x, rc, mask, caches=None, commit=0):
+    def _trunk(self, x, rc, mask, caches=None, commit=0):
+        """Final-layer hidden states, layer-normalised (B, L, d)."""
         cos, sin = self.rope.tables(rc)
         x = self.drop(x)
         for i, blk in enumerate(self.blocks):
             x = blk(x, cos, sin, mask, None if caches is None else caches[i], commit)
-        return self.head(self.ln_f(x))
+        return self.ln_f(x)
+
+    def _run(self, x, rc, mask, caches=None, commit=0):
+        return self.head(self._trunk(x, rc, mask, caches, commit))
+
+    @torch.no_grad()
+    def map_features(self, x: torch.Tensor, order: torch.Tensor | None = None) -> torch.Tensor:
+        """One vector per map (B, d): the mean final hidden state over the map's class tokens.
+
+        The whole map is fed (raster order unless `order` is given), so each class token's state
+        has seen the pixels before it; the mean summarises the map as the model represents it.
+        """
+        x = self._check_maps(x)
+        if order is None:
+            order = self.raster_order(x.shape[0])
+        self._check_positions(order)
+        h, rc = self._interleave(x.flatten(1).gather(1, order), order)
+        return self._trunk(h, rc, None)[:, 2::2].float().mean(dim=1)
 
     def _check_positions(self, positions: torch.Tensor) -> None:
         if positions.numel() and (int(positions.min()) < 0 or int(positions.max()) >= self.num_pixels):
