@@ -13,7 +13,7 @@ from mc_pointflow.masks import (
     sample_point_indices,
     timestep_mask,
 )
-from mc_pointflow.sim.scene import simulate_episode
+from mc_pointflow.sim.env import simulate_episode
 
 
 @pytest.fixture(scope="module")

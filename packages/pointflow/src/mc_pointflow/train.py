@@ -91,8 +91,10 @@ def train(train_buffer: str | Path, out_dir: str | Path, *, valid_buffer: str | 
     from mc_core.seeding import seed_everything
 
     from mc_pointflow.data.policy_data import data_hash, load_policy_arrays
+    from mc_pointflow.data.replay_buffer import ReplayBuffer
     from mc_pointflow.evaluate import evaluate_policy
     from mc_pointflow.models.flow_policy import MODEL_NAME, PointFlowPolicy, PolicyConfig
+    from mc_pointflow.sim.collect import demo_settings
 
     log = log or info
     tcfg = {**DEFAULT_TRAIN, **(train_config or {})}
@@ -138,7 +140,7 @@ def train(train_buffer: str | Path, out_dir: str | Path, *, valid_buffer: str | 
     opt = torch.optim.AdamW(model.parameters(), lr=float(tcfg["lr"]), weight_decay=float(tcfg["weight_decay"]))
     meta_base = {"train_buffer": arrays.location, "data_sha256": data_hash(train_buffer), "items": len(arrays),
                  "mask_config": arrays.mask_config.to_json(), "precomputed_masks": arrays.precomputed,
-                 "n_points": int(arrays.pcd.shape[1])}
+                 "n_points": int(arrays.pcd.shape[1]), "demo_settings": demo_settings(ReplayBuffer.open(train_buffer))}
     if val is not None:
         meta_base.update({"valid_buffer": val.location, "valid_data_sha256": data_hash(valid_buffer)})
     step, history, train_seconds = 0, [], 0.0

@@ -40,6 +40,12 @@ def _warn_on_the_fly(location: str) -> None:
                       "Run `mc pointflow preprocess-masks` first.", RuntimeWarning, stacklevel=3)
 
 
+def history_steps(t: int, n_obs_steps: int) -> list[int]:
+    """Timesteps of the robot-state history of timestep t, oldest first; the first state repeats
+    before the episode start (a rollout builds its observations with the same rule)."""
+    return [max(t - k, 0) for k in range(n_obs_steps - 1, -1, -1)]
+
+
 class PointFlowAttentionDataset:
     """A torch-style map dataset over a replay buffer with segmentation (torch is only needed for tensors).
 
@@ -124,7 +130,7 @@ class PointFlowAttentionDataset:
             idx = sample_point_indices(cloud.shape[0], self.config.n_points, e, t)
             points = cloud[idx]
             mask = self._mask_on_the_fly(e, start, T, t, points)
-        hist = [start + min(max(t - k, 0), T - 1) for k in range(self.n_obs_steps - 1, -1, -1)]
+        hist = [start + min(h, T - 1) for h in history_steps(t, self.n_obs_steps)]
         fut = [start + min(t + k, T - 1) for k in range(self.horizon)]
         item = {
             "pcd": points.astype(np.float32),

@@ -5,13 +5,34 @@ from __future__ import annotations
 from pathlib import Path
 
 from mc_pointflow.data.replay_buffer import ReplayBuffer
-from mc_pointflow.sim.scene import simulate_episode
+from mc_pointflow.sim.env import simulate_episode
 
-SPLIT_OFFSET = {"train": 0, "valid": 500_000}
+# Scene seeds: seed * 1_000_003 + the split's offset + the episode index. With fewer than
+# MAX_EPISODES episodes per split the ranges of all splits and all seeds are disjoint, so rollouts
+# ("rollout") never meet a scene that a train or valid demo of any --seed was recorded in.
+SPLIT_OFFSET = {"train": 0, "valid": 500_000, "rollout": 750_000}
+MAX_EPISODES = 250_000
 
 
 def episode_seed(seed: int, split: str, episode_idx: int) -> int:
+    if not 0 <= int(episode_idx) < MAX_EPISODES:
+        raise ValueError(f"episode index {episode_idx} outside 0..{MAX_EPISODES - 1}")
     return int(seed) * 1_000_003 + SPLIT_OFFSET[split] + int(episode_idx)
+
+
+def demo_settings(buf: ReplayBuffer) -> dict | None:
+    """How the demos of a buffer written by `collect_demos` were made (task, seed, camera image
+    size and count, stored cloud points, episode length), so that a rollout renders observations
+    like them; None when the buffer does not say (not written by collect-demos)."""
+    attrs = buf.attrs
+    cams = attrs.get("cameras") or []
+    lengths = buf.episode_lengths if buf.n_episodes else []
+    if (not cams or attrs.get("task") is None or "pcd_xyz" not in buf
+            or any(c.get("height") != cams[0].get("height") or c.get("width") != c.get("height") for c in cams)):
+        return None
+    return {"task": attrs["task"], "seed": attrs.get("seed"), "image_size": int(cams[0]["height"]),
+            "n_cams": len(cams), "cloud_points": int(buf["pcd_xyz"].shape[1]),
+            "episode_steps": int(lengths[0]) if len(set(map(int, lengths))) == 1 else None}
 
 
 def collect_demos(task: str, episodes: int, split: str, out_dir: str | Path, *, seed: int = 0, steps: int = 40,

@@ -176,14 +176,53 @@ def rot6d_from_yaw(yaw: float) -> np.ndarray:
     return np.concatenate([R[:, 0], R[:, 1]])
 
 
+# The task's phases (the scripted demo and the success check share them): approach a pre-grasp
+# pose PRE_GRASP_HEIGHT above the top of the target object, descend to the grasp pose GRASP_HEIGHT
+# above it, close the gripper there.
+PRE_GRASP_HEIGHT = 0.12
+GRASP_HEIGHT = 0.02
+GRASP_TOLERANCE = 0.02  # metres: a gripper that closes this near the grasp pose has grasped
+
+
+def target_top(shape: Shape) -> np.ndarray:
+    """The centre of the top of an object (a sphere's top point)."""
+    return shape.center + np.array([0.0, 0.0, shape.size[-1] if shape.kind != "sphere" else shape.size[0]])
+
+
+def grasp_position(shape: Shape) -> np.ndarray:
+    """Where the gripper closes on the target object (the scripted demo's last pose)."""
+    return target_top(shape) + np.array([0.0, 0.0, GRASP_HEIGHT])
+
+
+def is_open(state: np.ndarray) -> bool:
+    return bool(state[9] >= 0.5)
+
+
+def grasps(prev_state: np.ndarray, state: np.ndarray, grasp: np.ndarray,
+           tolerance: float = GRASP_TOLERANCE) -> bool:
+    """The task's success event: the gripper closes (open in `prev_state`, closed in `state`) with
+    its position within `tolerance` of the grasp position. A gripper that closes elsewhere grasps
+    nothing (it may open and try again); a closed gripper pushed onto the grasp pose does not count."""
+    return (is_open(prev_state) and not is_open(state)
+            and float(np.linalg.norm(np.asarray(state[:3], float) - grasp)) <= tolerance)
+
+
+def first_grasp(states: np.ndarray, grasp: np.ndarray, tolerance: float = GRASP_TOLERANCE) -> int | None:
+    """Index of the first state of a trajectory (T, 10) at which the task succeeds, else None."""
+    for t in range(1, len(states)):
+        if grasps(states[t - 1], states[t], grasp, tolerance):
+            return t
+    return None
+
+
 def gripper_trajectory(target: np.ndarray, steps: int, rng: np.random.Generator) -> np.ndarray:
     """(steps, 10) robot states: xyz, rot6d, gripper open (1) / closed (0).
 
-    Moves from a random start above the table to a pre-grasp pose above the target, descends to it
-    and closes the gripper for the last steps.
+    `target` is the top of the target object. Moves from a random start above the table to the
+    pre-grasp pose above it, descends to the grasp pose and closes the gripper for the last steps.
     """
     start = np.array([rng.uniform(-0.2, 0.2), rng.uniform(-0.2, 0.2), 0.55])
-    pre = target + np.array([0.0, 0.0, 0.12])
+    pre = target + np.array([0.0, 0.0, PRE_GRASP_HEIGHT])
     n1 = max(1, round(steps * 0.6))
     s = np.linspace(0, 1, steps)
     pos = np.empty((steps, 3))
@@ -195,7 +234,7 @@ def gripper_trajectory(target: np.ndarray, steps: int, rng: np.random.Generator)
         else:
             w = (i - n1 + 1) / max(steps - n1, 1)
             w = w * w * (3 - 2 * w)
-            pos[i] = (1 - w) * pre + w * (target + np.array([0.0, 0.0, 0.02]))
+            pos[i] = (1 - w) * pre + w * (target + np.array([0.0, 0.0, GRASP_HEIGHT]))
     yaw0, yaw1 = rng.uniform(-0.5, 0.5), rng.uniform(-0.5, 0.5)
     rot = np.stack([rot6d_from_yaw(yaw0 + (yaw1 - yaw0) * u) for u in s])
     grip = np.ones((steps, 1))
@@ -224,41 +263,3 @@ def downsample_cloud(points: np.ndarray, n: int, rng: np.random.Generator,
         pts = points
     idx = rng.choice(pts.shape[0], size=n, replace=pts.shape[0] < n)
     return pts[idx].astype(np.float32)
-
-
-def simulate_episode(task: str, seed: int, *, steps: int = 40, image_size: int = 64, n_cams: int = 5,
-                     n_points: int = 5500) -> tuple[dict[str, np.ndarray], dict]:
-    """One scripted demo: arrays with keys of the real pipeline, plus metadata (names, cameras)."""
-    rng = np.random.default_rng(seed)
-    shapes, target_id = make_objects(task, rng)
-    target = next(s for s in shapes if s.id == target_id)
-    top = target.center + np.array([0.0, 0.0, target.size[-1] if target.kind != "sphere" else target.size[0]])
-    states = gripper_trajectory(top, steps, rng)
-    cams = default_cameras(image_size, n_cams)
-    HW = image_size * image_size
-    cam_pc = np.empty((steps, n_cams, HW, 3), np.float32)
-    seg = np.empty((steps, n_cams, image_size, image_size), np.int32)
-    depth = np.empty((steps, n_cams, image_size, image_size), np.float32)
-    pcd = np.empty((steps, n_points, 3), np.float32)
-    for t in range(steps):
-        scene = shapes + [gripper_shape(states[t, :3])]
-        for c, cam in enumerate(cams):
-            depth[t, c], seg[t, c], cam_pc[t, c] = cam.render(scene)
-        pcd[t] = downsample_cloud(cam_pc[t].reshape(-1, 3), n_points, rng)
-    # the action of step t is the robot state the controller moves to next (last one repeats)
-    action = np.concatenate([states[1:], states[-1:]], axis=0)
-    arrays = {
-        "camera_point_clouds": cam_pc,
-        "segmentation_masks": seg,
-        "depth": depth,
-        "pcd_xyz": pcd,
-        "robot_state": states,
-        "action": action,
-    }
-    meta = {
-        "object_names": {str(k): v for k, v in object_names(shapes).items()},
-        "target_object_id": target_id,
-        "cameras": [{"name": c.name, "K": c.K.tolist(), "extrinsics": c.extrinsics.tolist(),
-                     "height": c.height, "width": c.width} for c in cams],
-    }
-    return arrays, meta
