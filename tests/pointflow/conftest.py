@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -55,3 +56,54 @@ def mc():
     from mc_core.testing import invoke
 
     return invoke
+
+
+# a tiny policy setup shared by the policy and rollout tests
+TINY_MASKS = {"object_ids": (31, 92), "distance_threshold": 0.03, "gripper_radius": 0.05, "n_points": 128}
+TINY_MODEL = {"horizon": 4, "n_obs_steps": 2, "point_width": 16, "feat_dim": 32, "hidden": 64, "n_blocks": 1}
+TINY_FLAGS = ["--horizon", "4", "--point-width", "16", "--feat-dim", "32", "--hidden", "64", "--n-blocks", "1",
+              "--batch-size", "8", "--device", "cpu", "--threads", "1", "-q"]
+
+
+def train_tiny(buf, out, steps, **tcfg):
+    """Train the tiny policy on `buf` for `steps` steps into the run folder `out`."""
+    from mc_pointflow.train import train
+
+    cfg = {"batch_size": 8, "lr": 3e-3, "log_every": 5, "ckpt_every": 0, **tcfg}
+    return train(buf, out, steps=steps, device="cpu", model_config=TINY_MODEL, train_config=cfg, threads=1,
+                 log=lambda m: None)
+
+
+def preprocess_tiny(buf):
+    from mc_pointflow.masks import MaskConfig
+    from mc_pointflow.preprocess import preprocess_buffer
+
+    preprocess_buffer(buf, MaskConfig(**TINY_MASKS))
+    return buf
+
+
+@pytest.fixture
+def tiny():
+    """The tiny model config, its training flags and a `train(buffer, out, steps, **train_config)`."""
+    return SimpleNamespace(model=TINY_MODEL, flags=TINY_FLAGS, train=train_tiny)
+
+
+@pytest.fixture
+def masked_buffer(demo_buffer):
+    return preprocess_tiny(demo_buffer)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(demo_template, tmp_path_factory) -> SimpleNamespace:
+    """A tiny policy trained for a few steps on a copy of the template's demos with precomputed
+    masks: `.checkpoint` (checkpoints/final) and `.buffer` (do not modify either)."""
+    root = tmp_path_factory.mktemp("tiny_policy")
+    shutil.copytree(demo_template, root / "demos")
+    buf = preprocess_tiny(root / "demos" / "unplug_charger_like" / "train_segmented")
+    train_tiny(buf, root / "run", 10)
+    return SimpleNamespace(checkpoint=root / "run" / "checkpoints" / "final", buffer=buf)
+
+
+@pytest.fixture
+def tiny_checkpoint(tiny_run) -> Path:
+    return tiny_run.checkpoint

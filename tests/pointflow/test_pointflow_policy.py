@@ -7,33 +7,12 @@ import warnings
 
 import numpy as np
 import pytest
-from mc_pointflow.masks import MaskConfig
-from mc_pointflow.preprocess import preprocess_buffer
-
-MASKS = MaskConfig(object_ids=(31, 92), distance_threshold=0.03, gripper_radius=0.05, n_points=128)
-TINY_MODEL = {"horizon": 4, "n_obs_steps": 2, "point_width": 16, "feat_dim": 32, "hidden": 64, "n_blocks": 1}
-TINY_FLAGS = ["--horizon", "4", "--point-width", "16", "--feat-dim", "32", "--hidden", "64", "--n-blocks", "1",
-              "--batch-size", "8", "--device", "cpu", "--threads", "1", "-q"]
 
 
-@pytest.fixture
-def masked_buffer(demo_buffer):
-    preprocess_buffer(demo_buffer, MASKS)
-    return demo_buffer
-
-
-def _train(buf, out, steps, **tcfg):
-    from mc_pointflow.train import train
-
-    cfg = {"batch_size": 8, "lr": 3e-3, "log_every": 5, "ckpt_every": 0, **tcfg}
-    return train(buf, out, steps=steps, device="cpu", model_config=TINY_MODEL, train_config=cfg, threads=1,
-                 log=lambda m: None)
-
-
-def test_loss_decreases_and_run_folder_is_complete(masked_buffer, tmp_path):
+def test_loss_decreases_and_run_folder_is_complete(tiny, masked_buffer, tmp_path):
     from mc_core.checkpoint import load_checkpoint
 
-    res = _train(masked_buffer, tmp_path / "run", 80, warmup_steps=5, log_every=10)
+    res = tiny.train(masked_buffer, tmp_path / "run", 80, warmup_steps=5, log_every=10)
     hist = json.loads((tmp_path / "run" / "train_log.json").read_text())["history"]
     assert res["steps"] == 80 and len(hist) == 8
     last = lambda k: (hist[-1][k] + hist[-2][k]) / 2  # noqa: E731  (batches of 8: average two rows)
@@ -47,12 +26,12 @@ def test_loss_decreases_and_run_folder_is_complete(masked_buffer, tmp_path):
     assert ck.meta["mask_config"]["n_points"] == 128 and ck.config["model"]["horizon"] == 4
 
 
-def test_resume_is_exact(mc, masked_buffer, tmp_path):
+def test_resume_is_exact(tiny, mc, masked_buffer, tmp_path):
     import torch
     from mc_core.checkpoint import load_checkpoint
 
     a, b = tmp_path / "a", tmp_path / "b"
-    common = ["--buffer", masked_buffer, "--attention-weight", "0.5", *TINY_FLAGS]
+    common = ["--buffer", masked_buffer, "--attention-weight", "0.5", *tiny.flags]
     r = mc("pointflow", "train", "--out-dir", a, "--steps", "8", *common)
     assert r.exit_code == 0, r.stderr
     r = mc("pointflow", "train", "--out-dir", b, "--steps", "4", *common)
@@ -65,16 +44,16 @@ def test_resume_is_exact(mc, masked_buffer, tmp_path):
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     # a resume with other training options is refused, naming the checkpoint
     r = mc("pointflow", "train", "--out-dir", b, "--steps", "9", "--resume", "--buffer", masked_buffer,
-           "--attention-weight", "0", *TINY_FLAGS)
+           "--attention-weight", "0", *tiny.flags)
     assert r.exit_code == 2 and "attention_weight" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
-def test_sampling_is_deterministic_by_seed(masked_buffer, tmp_path, mc):
+def test_sampling_is_deterministic_by_seed(tiny, masked_buffer, tmp_path, mc):
     import torch
     from mc_pointflow.data.policy_data import load_policy_arrays
     from mc_pointflow.models.flow_policy import load_policy
 
-    _train(masked_buffer, tmp_path / "run", 10)
+    tiny.train(masked_buffer, tmp_path / "run", 10)
     model, _ = load_policy(tmp_path / "run" / "checkpoints" / "final")
     arr = load_policy_arrays(masked_buffer, n_obs_steps=2, horizon=4)
     b = arr.batch([0, 5, 11])
@@ -103,7 +82,7 @@ def test_sampling_is_deterministic_by_seed(masked_buffer, tmp_path, mc):
     assert rows[0].startswith("item,episode,timestep,flow_loss,pos_err_m") and len(rows) == 19
 
 
-def test_attention_supervision_gradient_and_effect(masked_buffer, tmp_path):
+def test_attention_supervision_gradient_and_effect(tiny, masked_buffer, tmp_path):
     import torch
     from mc_pointflow.data.policy_data import load_policy_arrays
     from mc_pointflow.evaluate import evaluate_policy
@@ -112,7 +91,7 @@ def test_attention_supervision_gradient_and_effect(masked_buffer, tmp_path):
     # direct: the BCE term raises the logits of attended points and lowers the others
     arr = load_policy_arrays(masked_buffer, n_obs_steps=2, horizon=4)
     torch.manual_seed(0)
-    model = PointFlowPolicy(TINY_MODEL)
+    model = PointFlowPolicy(tiny.model)
     model.set_normalization(arr.stats())
     b = arr.batch([2, 9])
     noise, t = torch.zeros(2, 4, 10), torch.full((2,), 0.5)
@@ -136,14 +115,14 @@ def test_attention_supervision_gradient_and_effect(masked_buffer, tmp_path):
     # end to end: after a few steps the supervised logits match the masks, the free ones do not
     scores = {}
     for w in (1.0, 0.0):
-        _train(masked_buffer, tmp_path / f"w{w}", 60, attention_weight=w)
+        tiny.train(masked_buffer, tmp_path / f"w{w}", 60, attention_weight=w)
         model, _ = load_policy(tmp_path / f"w{w}" / "checkpoints" / "final")
         scores[w] = evaluate_policy(model, arr, sample=False)[1]
     # (rank-based: after so few steps the BCE has not yet lifted attended logits above 0 everywhere)
     assert scores[1.0]["attention_topk_iou"] > scores[0.0]["attention_topk_iou"] + 0.2
 
 
-def test_on_the_fly_masks_when_the_buffer_has_none(mc, demo_buffer, tmp_path):
+def test_on_the_fly_masks_when_the_buffer_has_none(tiny, mc, demo_buffer, tmp_path):
     import mc_pointflow.data.attention_dataset as mod
     from mc_core.checkpoint import load_checkpoint
 
@@ -151,24 +130,24 @@ def test_on_the_fly_masks_when_the_buffer_has_none(mc, demo_buffer, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         r = mc("pointflow", "train", "--buffer", demo_buffer, "--out-dir", tmp_path / "run", "--steps", "2",
-               "--object-ids", "31", "92", "--distance-threshold", "0.03", "--n-points", "128", *TINY_FLAGS)
+               "--object-ids", "31", "92", "--distance-threshold", "0.03", "--n-points", "128", *tiny.flags)
     assert r.exit_code == 0, r.stderr
     assert r.stderr.count("on the fly") == 1 and "warning:" in r.stderr  # once, not once per item
     ck = load_checkpoint(tmp_path / "run" / "checkpoints" / "final")
     assert ck.meta["precomputed_masks"] is False and ck.meta["mask_config"]["object_ids"] == [31, 92]
     # without masks or --object-ids: a one-line usage error
-    r = mc("pointflow", "train", "--buffer", demo_buffer, "--out-dir", tmp_path / "run2", "--steps", "2", *TINY_FLAGS)
+    r = mc("pointflow", "train", "--buffer", demo_buffer, "--out-dir", tmp_path / "run2", "--steps", "2", *tiny.flags)
     assert r.exit_code == 2 and "no preprocessed masks" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
-def test_checkpoint_loads_without_pickle(masked_buffer, tmp_path, monkeypatch):
+def test_checkpoint_loads_without_pickle(tiny, masked_buffer, tmp_path, monkeypatch):
     import pickle
 
     import torch
     from mc_core.checkpoint import STATE_FILE, load_state
     from mc_pointflow.models.flow_policy import load_policy
 
-    _train(masked_buffer, tmp_path / "run", 3)
+    tiny.train(masked_buffer, tmp_path / "run", 3)
     files = sorted(p.name for p in (tmp_path / "run" / "checkpoints" / "last").iterdir())
     assert files == ["config.json", "model.safetensors", "state.safetensors"]
 
@@ -185,7 +164,7 @@ def test_checkpoint_loads_without_pickle(masked_buffer, tmp_path, monkeypatch):
     assert state["step"] == 3 and "state" in state["optimizer"]
 
 
-def test_bad_input_is_one_line_with_exit_2(mc, masked_buffer, tmp_path):
+def test_bad_input_is_one_line_with_exit_2(tiny, mc, masked_buffer, tmp_path):
     import shutil
 
     def one_line_2(r, *needles):
@@ -196,15 +175,15 @@ def test_bad_input_is_one_line_with_exit_2(mc, masked_buffer, tmp_path):
             assert n in lines[0], lines[0]
 
     run = tmp_path / "run"
-    one_line_2(mc("pointflow", "train", "--buffer", tmp_path / "nope", "--out-dir", run, *TINY_FLAGS), "nope")
+    one_line_2(mc("pointflow", "train", "--buffer", tmp_path / "nope", "--out-dir", run, *tiny.flags), "nope")
     one_line_2(mc("pointflow", "train", "--buffer", masked_buffer, "--out-dir", run, "--steps", "2", "--epochs", "1",
-                  *TINY_FLAGS), "--steps or --epochs")
-    one_line_2(mc("pointflow", "train", "--buffer", masked_buffer, "--out-dir", run, "--resume", *TINY_FLAGS),
+                  *tiny.flags), "--steps or --epochs")
+    one_line_2(mc("pointflow", "train", "--buffer", masked_buffer, "--out-dir", run, "--resume", *tiny.flags),
                "nothing to resume")
     one_line_2(mc("pointflow", "train", "--buffer", masked_buffer, "--out-dir", run, "--attention-weight", "-1"),
                "--attention-weight")
     one_line_2(mc("pointflow", "train", "--out-dir", run), "--buffer")
-    _train(masked_buffer, run, 2)
+    tiny.train(masked_buffer, run, 2)
     ck = run / "checkpoints" / "final"
     one_line_2(mc("pointflow", "eval", "--checkpoint", tmp_path / "missing", "--buffer", masked_buffer), "missing")
     one_line_2(mc("pointflow", "eval", "--checkpoint", ck, "--buffer", tmp_path / "nope"), "nope")

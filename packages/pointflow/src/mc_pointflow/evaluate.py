@@ -26,7 +26,7 @@ def item_noise(seed: int, item: int, horizon: int, action_dim: int):
     between checkpoints and runs."""
     import torch
 
-    g = torch.Generator().manual_seed(_mix(seed, item, 7))
+    g = torch.Generator().manual_seed(mix_seed(seed, item, 7))
     return torch.randn(horizon, action_dim, generator=g), torch.rand((), generator=g)
 
 
@@ -34,11 +34,11 @@ def sample_noise(seed: int, item: int, horizon: int, action_dim: int):
     """The starting noise of the chunk sampled for an item: the same whatever the batch size."""
     import torch
 
-    g = torch.Generator().manual_seed(_mix(seed, item, 11))
+    g = torch.Generator().manual_seed(mix_seed(seed, item, 11))
     return torch.randn(horizon, action_dim, generator=g)
 
 
-def _mix(*parts: int) -> int:
+def mix_seed(*parts: int) -> int:
     return int(np.random.SeedSequence([int(p) & 0xFFFFFFFF for p in parts]).generate_state(1, np.uint64)[0] >> 1)
 
 

@@ -21,6 +21,8 @@ def mc_register_metrics(registry):
                       "IoU of two per-point attention masks (binarised at 0.5)")
     registry.register("attention-coverage", "mc_pointflow.metrics:attention_coverage",
                       "Fraction of points an attention mask attends")
+    registry.register("rollout-success", "mc_pointflow.metrics:rollout_success",
+                      "1.0 if a robot-state trajectory closes the gripper within 2 cm of the grasp pose, else 0.0")
 
 
 @hookimpl
