@@ -99,3 +99,24 @@ def test_testing_invoke_reports_exit_codes_and_streams():
     assert ok.exit_code == 0 and "pixel-accuracy" in ok.stdout and ok.stderr == ""
     bad = invoke("codek")
     assert bad.returncode == 2 and bad.stdout == "" and bad.stderr.startswith("error: unknown plugin")
+
+
+def test_eof_error_is_a_failure_not_an_abort(monkeypatch, capsys):
+    """click turns any EOFError into Abort; mc reports it as a failed run (exit 1), not "aborted"."""
+    import click
+
+    from mc_core import cli
+
+    def boom(*args, **kwargs):
+        try:
+            raise EOFError("Ran out of input")
+        except EOFError as e:
+            raise click.Abort() from e
+
+    monkeypatch.setattr(cli.cli, "main", boom)
+    monkeypatch.delenv("MC_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as e:
+        cli.main(["list"])
+    assert e.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: EOFError: Ran out of input") and "aborted" not in err

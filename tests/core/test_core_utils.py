@@ -269,3 +269,29 @@ def test_write_csv_formats_and_orders_columns(tmp_path):
     assert (tmp_path / "u.csv").read_text() == "k,v\n2,1e-09\n"
     write_csv(tmp_path / "e.csv", [], ["a"])
     assert (tmp_path / "e.csv").read_text() == "a\n"
+
+
+# ----------------------------------------------------------------------------- open_npz
+
+def test_open_npz_names_each_problem(tmp_path):
+    import numpy as np
+
+    from mc_core.npz import open_npz
+
+    good = tmp_path / "good.npz"
+    np.savez(good, a=np.arange(3))
+    with open_npz(good) as z:
+        assert z["a"].tolist() == [0, 1, 2]
+    (tmp_path / "empty.npz").write_bytes(b"")
+    (tmp_path / "junk.npz").write_bytes(b"hello, not an archive")
+    np.save(tmp_path / "one.npy", np.arange(3))
+    good_bytes = good.read_bytes()
+    (tmp_path / "cut.npz").write_bytes(good_bytes[: len(good_bytes) // 2])
+    (tmp_path / "folder.npz").mkdir()
+    cases = {"missing.npz": "data not found", "folder.npz": "is a folder", "empty.npz": "is empty",
+             "junk.npz": "is not a zip archive (data expected)", "one.npy": "single .npy array",
+             "cut.npz": "damaged data"}
+    for name, problem in cases.items():
+        with pytest.raises(BadInputError) as e:
+            open_npz(tmp_path / name, "data")
+        assert str(e.value).startswith(str(tmp_path / name)) and problem in str(e.value), (name, str(e.value))

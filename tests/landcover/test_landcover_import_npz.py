@@ -128,9 +128,13 @@ def test_unreadable_missing_and_same_path(tmp_path):
     bad = tmp_path / "x.npz"
     bad.write_bytes(b"not a zip")
     r = run("import-npz", bad, "--out", tmp_path / "o.npz")
-    assert r.exit_code == 2 and "not a readable npz" in r.output
+    assert r.exit_code == 2 and "x.npz: is not a zip archive (npz file expected)" in r.output
+    empty = tmp_path / "empty.npz"
+    empty.write_bytes(b"")
+    r = run("import-npz", empty, "--out", tmp_path / "o.npz")  # np.load raises EOFError here
+    assert r.exit_code == 2 and "empty.npz: is empty" in r.output
     r = run("import-npz", tmp_path / "missing.npz", "--out", tmp_path / "o.npz")
-    assert r.exit_code == 2 and "missing.npz: file not found" in r.output
+    assert r.exit_code == 2 and "missing.npz: npz file not found" in r.output
     seed_file(tmp_path / "s.npz")
     r = run("import-npz", tmp_path / "s.npz", "--out", tmp_path / "s.npz")
     assert r.exit_code == 2 and "is the input file" in r.output

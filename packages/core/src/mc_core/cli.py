@@ -238,7 +238,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.ClickException as exc:
         click.echo(f"error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
-    except click.Abort:
+    except click.Abort as exc:
+        if isinstance(exc.__cause__, EOFError):  # click turns any EOFError into Abort; it is a failure
+            if debug:
+                raise exc.__cause__ from None
+            click.echo(f"error: {describe(exc.__cause__)} (unexpected end of a file or stream; "
+                       "set MC_DEBUG=1 for the traceback)", err=True)
+            sys.exit(1)
         click.echo("error: aborted", err=True)
         sys.exit(130)
     except KeyboardInterrupt:

@@ -7,7 +7,6 @@ codes of indices 0..C-1, so a file says which legend it was written with).
 from __future__ import annotations
 
 import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -19,13 +18,9 @@ SPLITS = ("train", "test")
 
 
 def _open(npz_path: str | os.PathLike):
-    path = Path(npz_path)
-    if not path.exists():
-        raise BadInputError(path, "file not found")
-    try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise BadInputError(path, f"not a readable npz file ({exc})") from None
+    from mc_core.npz import open_npz
+
+    return open_npz(npz_path, "patches npz")
 
 
 def _check_split(split: str) -> None:

@@ -14,12 +14,12 @@ with the metres kept in `{split}_elevation`, `legend_codes`, `info_json`), so ev
 from __future__ import annotations
 
 import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from mc_core.errors import BadInputError, UsageError
+from mc_core.npz import open_npz
 from mc_landcover.legend import CODES, NUM_CLASSES
 
 CLASS_ENCODINGS = ("auto", "codes", "indices")
@@ -79,13 +79,7 @@ def read_seed_npz(src: str | os.PathLike, *, classes: str = "auto", drop_unknown
     src = Path(src)
     if classes not in CLASS_ENCODINGS:
         raise UsageError(f"--classes must be one of {', '.join(CLASS_ENCODINGS)}, got {classes!r}")
-    if not src.exists():
-        raise BadInputError(src, "file not found")
-    try:
-        z = np.load(src, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise BadInputError(src, f"not a readable npz file ({exc})") from None
-    with z:
+    with open_npz(src) as z:
         if "legend_codes" in z.files:
             raise BadInputError(src, "already has legend_codes (written by `mc landcover prepare`); "
                                      "use it as it is")
