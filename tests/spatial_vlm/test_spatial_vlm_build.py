@@ -166,6 +166,8 @@ def test_bad_input_errors(demo, tmp_path):
     bad.write_text("{not json")
     code, _, err = run("eval", "--model", "center", "--data-json", bad, "--output-json", tmp_path / "o.json")
     assert code == 2 and str(bad) in err and "malformed JSON" in err and "Traceback" not in err
+    code, _, err = run("eval", "--model", "center", "--data-json", tmp_path, "--output-json", tmp_path / "o.json")
+    assert code == 2 and f"{tmp_path}: is a folder" in err and "Traceback" not in err
     code, _, err = run("build", "--data-root", tmp_path / "nope", "--out-dir", tmp_path / "o")
     assert code == 2 and "data root not found" in err
     # a mask whose size differs from its image

@@ -19,6 +19,10 @@ def load_task_json(path: str | Path) -> list[dict[str, Any]]:
         data = json.loads(p.read_text())
     except FileNotFoundError:
         raise BadInputError(p, "task JSON not found") from None
+    except IsADirectoryError:
+        raise BadInputError(p, "is a folder, not a task JSON (e.g. t1_val_multi.json written by `build`)") from None
+    except OSError as e:
+        raise BadInputError(p, f"cannot be read ({e.strerror or e})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise BadInputError(p, f"malformed JSON: {e}") from None
     if not isinstance(data, list):
