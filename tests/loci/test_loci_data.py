@@ -85,3 +85,39 @@ def test_median_cc_baseline_tracks_separated_moving_objects():
     assert pred.shape == masks.shape
     assert matched_iou(pred, masks) == 1.0  # whole-video tubes: ids are linked over time
     assert fg_ari(pred, masks) == 1.0
+
+
+def test_pan_camera_videos_are_deterministic_and_recorded_in_meta(tmp_path):
+    from mc_core.testing import invoke
+
+    a = make_video(4, 2, frames=6, size=32, camera_motion="pan", with_background=True)
+    b = make_video(4, 2, frames=6, size=32, camera_motion="pan")
+    static = make_video(4, 2, frames=6, size=32)
+    for k in ("rgb", "depth", "masks", "camera"):
+        np.testing.assert_array_equal(a[k], b[k])
+    np.testing.assert_array_equal(a["masks"], static["masks"])  # same objects, only the camera moves
+    assert "camera" not in static and a["camera"].shape == (6, 2) and a["camera"].dtype == np.float32
+    # the view moves smoothly (constant speed until a bounce) and stays on the canvas
+    steps = np.linalg.norm(np.diff(a["camera"], axis=0), axis=1)
+    assert (steps > 0.2).all() and (steps < 1.1).all()  # 1-2 px per frame at size 64, halved at 32
+    assert a["camera"].min() >= 0 and a["camera"].max() <= 16
+    # so the background seen at a pixel changes over time, while a static camera's does not
+    bg = a["background"]
+    assert np.abs(bg[0] - bg[-1]).mean() > 3
+    static_bg = make_video(4, 2, frames=6, size=32, with_background=True)["background"]
+    assert (static_bg == static_bg[0]).all()
+    # the background depth is still a plane behind every object
+    assert a["depth"][a["masks"] > 0].max() < a["depth"][a["masks"] == 0].min()
+    np.testing.assert_allclose(a["background_depth"][a["masks"] == 0], a["depth"][a["masks"] == 0])
+
+    r = invoke("loci", "make-data", "--out-dir", str(tmp_path / "pan"), "--videos", "2", "--frames", "3",
+               "--size", "16", "--camera-motion", "pan", "-q")
+    assert r.exit_code == 0, r.stderr
+    ds = MovingShapes(tmp_path / "pan")
+    assert ds.meta["camera_motion"] == "pan" and ds.camera_motion == "pan"
+    assert ds[1]["camera"].shape == (3, 2)
+    make_dataset(tmp_path / "static", videos=1, frames=2, size=16, progress_bar=False)
+    static_ds = MovingShapes(tmp_path / "static")
+    assert "camera_motion" not in static_ds.meta and static_ds.camera_motion == "none"
+    with pytest.raises(ValueError, match="camera_motion"):
+        make_video(0, 0, camera_motion="zoom")

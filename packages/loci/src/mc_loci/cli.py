@@ -25,10 +25,15 @@ SUPERVISED_RECIPE = {"appearance": "decoded", "bg_depth": "head", "background": 
 @click.option("--min-objects", type=click.IntRange(min=1), default=2, show_default=True, help="Fewest objects per video.")
 @click.option("--max-objects", type=click.IntRange(min=1, max=10), default=4, show_default=True,
               help="Most objects per video.")
+@click.option("--camera-motion", type=click.Choice(["none", "pan"]), default="none", show_default=True,
+              help="none: static camera. pan: the view slides over a 1.5x larger background at a "
+                   "per-video constant velocity (1-2 px/frame at size 64, sub-pixel), bouncing off "
+                   "its borders; videos also get camera (T,2), the view offsets.")
 @seed_option(0)
 @shard_options
 @quiet_option
-def make_data_cmd(out_dir, videos, frames, size, min_objects, max_objects, seed, num_shards, shard_index, quiet):
+def make_data_cmd(out_dir, videos, frames, size, min_objects, max_objects, camera_motion, seed, num_shards,
+                  shard_index, quiet):
     """Write the synthetic moving-shapes video data set (RGB, depth, instance masks).
 
     Each video is one npz (rgb uint8 (T,H,W,3), depth float32 (T,H,W), masks uint8 (T,H,W) with
@@ -39,6 +44,7 @@ def make_data_cmd(out_dir, videos, frames, size, min_objects, max_objects, seed,
     Examples:
       mc loci make-data --out-dir shapes_train --videos 64 --frames 8 --seed 0
       mc loci make-data --out-dir shapes_test --videos 16 --seed 1
+      mc loci make-data --out-dir pan_train --videos 64 --camera-motion pan
       mc loci make-data --out-dir big --videos 10000 --num-shards 8 --shard-index 3
     """
     from mc_core.options import shard_slice
@@ -49,7 +55,7 @@ def make_data_cmd(out_dir, videos, frames, size, min_objects, max_objects, seed,
         raise click.UsageError(f"--min-objects {min_objects} is above --max-objects {max_objects}")
     indices = shard_slice(list(range(videos)), num_shards, shard_index)
     out = make_dataset(out_dir, videos=videos, frames=frames, size=size, seed=seed, min_objects=min_objects,
-                       max_objects=max_objects, indices=indices)
+                       max_objects=max_objects, indices=indices, camera_motion=camera_motion)
     info(f"wrote {len(indices)} video(s) to {out}")
 
 

@@ -1,7 +1,10 @@
 """moving-shapes: a deterministic synthetic video data set for object-centric segmentation.
 
 A few flat-coloured shapes (disc, square, triangle, diamond) move in straight lines, bouncing off
-the borders, over a static textured background; nearer objects occlude farther ones. Every frame
+the borders, over a smooth textured background; nearer objects occlude farther ones. The camera is
+static by default; with ``camera_motion="pan"`` the view window slides smoothly over a larger
+background (the objects still move in view coordinates), so a per-pixel background estimate over
+time (median, farthest surface) is wrong. Every frame
 has RGB, a depth map and an instance mask (0 = background, 1..n = objects, the same id for the
 same object in every frame of a video).
 
@@ -11,6 +14,7 @@ Layout of a data folder (written by ``mc loci make-data``)::
     videos/video_00000.npz    rgb   uint8   (T, S, S, 3)
                               depth float32 (T, S, S)   distance from the camera, 0..1
                               masks uint8   (T, S, S)   instance ids, 0 = background
+                              camera float32 (T, 2)     only with a panning camera: view offset (x, y)
 
 Video ``i`` of a data set made with seed ``s`` depends only on ``(s, i)`` and the size options, so
 shards written by different processes agree.
@@ -45,20 +49,69 @@ def video_name(index: int) -> str:
 
 # -- generation --------------------------------------------------------------------------------
 
-def _background(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """A static, smooth, low-contrast textured background and its depth (a tilted floor plane)."""
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+def _background_params(rng: np.random.Generator) -> dict:
+    """Random parameters of a smooth, low-contrast background texture (colour ramp + two waves)."""
     base = rng.uniform(90, 170, size=3).astype(np.float32)
     tilt = rng.uniform(-35, 35, size=(2, 3)).astype(np.float32)
-    img = base + xx[..., None] * tilt[0] + yy[..., None] * tilt[1]
-    # two low-contrast sinusoidal textures
+    waves = []
     for _ in range(2):
         fx, fy = rng.uniform(2, 9, size=2)
         phase = rng.uniform(0, 2 * np.pi)
         amp = rng.uniform(6, 16, size=3).astype(np.float32)
+        waves.append((fx, fy, phase, amp))
+    return {"base": base, "tilt": tilt, "waves": waves}
+
+
+def _render_background(params: dict, size: int, offset: tuple[float, float] | None = None,
+                       canvas: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The background seen through a size x size window: colour (H,W,3) float 0..255 and depth (H,W),
+    a tilted floor plane (far at the top of the canvas, nearer at the bottom).
+
+    Without `offset` the window is the whole canvas (the static camera). With `offset` (x, y), in
+    pixels, possibly fractional, the window's top-left corner sits there on a canvas x canvas
+    background; texture and depth are evaluated in closed form at the shifted coordinates, so
+    sub-pixel camera shifts need no resampling.
+    """
+    grid = np.mgrid[0:size, 0:size].astype(np.float32)
+    if offset is None:
+        yy, xx = grid / size
+        depth_y = yy
+    else:
+        yy = (grid[0] + np.float32(offset[1])) / size
+        xx = (grid[1] + np.float32(offset[0])) / size
+        depth_y = yy * (size / canvas)
+    img = params["base"] + xx[..., None] * params["tilt"][0] + yy[..., None] * params["tilt"][1]
+    for fx, fy, phase, amp in params["waves"]:
         img = img + np.sin(2 * np.pi * (fx * xx + fy * yy) + phase)[..., None] * amp
-    depth = (0.75 + 0.25 * (1.0 - yy)).astype(np.float32)  # far at the top, nearer at the bottom
+    depth = (0.75 + 0.25 * (1.0 - depth_y)).astype(np.float32)
     return np.clip(img, 0, 255), depth
+
+
+CAMERA_MOTIONS = ("none", "pan")
+
+
+def camera_path(seed: int, index: int, frames: int, size: int) -> tuple[np.ndarray, int]:
+    """Window offsets (T, 2) (x, y) in pixels of a panning camera, and the canvas side.
+
+    The canvas is `size + size // 2` pixels wide; the window starts at a random offset and moves
+    with a per-video constant velocity (random direction, 1.0-2.0 px per frame at size 64, scaled
+    with size), bouncing off the canvas borders. Offsets are fractional (sub-pixel shifts). Drawn
+    from its own random stream, so a pan video has the same objects as the static one.
+    """
+    margin = size // 2
+    rng = np.random.default_rng([seed, index, 1])
+    pos = rng.uniform(0, margin, size=2)
+    angle = rng.uniform(0, 2 * np.pi)
+    vel = np.array([np.cos(angle), np.sin(angle)]) * rng.uniform(1.0, 2.0) * size / 64.0
+    out = np.empty((frames, 2), np.float32)
+    for t in range(frames):
+        out[t] = pos
+        pos = pos + vel
+        for axis in range(2):
+            if not 0 <= pos[axis] <= margin:
+                vel[axis] *= -1
+                pos[axis] = np.clip(pos[axis], 0, margin)
+    return out, size + margin
 
 
 def _shape_mask(shape: str, cx: float, cy: float, r: float, size: int) -> np.ndarray:
@@ -76,14 +129,28 @@ def _shape_mask(shape: str, cx: float, cy: float, r: float, size: int) -> np.nda
 
 
 def make_video(seed: int, index: int, *, frames: int = 8, size: int = 64, min_objects: int = 2,
-               max_objects: int = 4, noise: float = 2.0) -> dict[str, np.ndarray]:
-    """Generate video `index` of the data set with `seed` (deterministic)."""
+               max_objects: int = 4, noise: float = 2.0, camera_motion: str = "none",
+               with_background: bool = False) -> dict[str, np.ndarray]:
+    """Generate video `index` of the data set with `seed` (deterministic).
+
+    ``camera_motion="pan"`` moves the view over a larger background (see :func:`camera_path`) and
+    adds ``camera`` (T, 2) float32, the window offsets (x, y). ``with_background`` adds the true,
+    noise-free background under the objects, ``background`` (T,H,W,3) float32 0..255 and
+    ``background_depth`` (T,H,W) (for measuring background estimates; not written to files).
+    """
     if frames < 1 or size < 16:
         raise ValueError("need frames >= 1 and size >= 16")
     if not 1 <= min_objects <= max_objects <= len(PALETTE):
         raise ValueError(f"need 1 <= min_objects <= max_objects <= {len(PALETTE)}")
+    if camera_motion not in CAMERA_MOTIONS:
+        raise ValueError(f"camera_motion must be one of {', '.join(CAMERA_MOTIONS)}, got {camera_motion!r}")
     rng = np.random.default_rng([seed, index])
-    bg, bg_depth = _background(rng, size)
+    bg_params = _background_params(rng)
+    if camera_motion == "pan":
+        camera, canvas = camera_path(seed, index, frames, size)
+        views = [_render_background(bg_params, size, tuple(o), canvas) for o in camera]
+    else:
+        views = [_render_background(bg_params, size)] * frames
     n = int(rng.integers(min_objects, max_objects + 1))
     colours = PALETTE[rng.choice(len(PALETTE), size=n, replace=False)]
     shapes = [SHAPES[i] for i in rng.integers(0, len(SHAPES), size=n)]
@@ -100,8 +167,8 @@ def make_video(seed: int, index: int, *, frames: int = 8, size: int = 64, min_ob
     masks = np.zeros((frames, size, size), np.uint8)
     far_to_near = np.argsort(-depth)
     for t in range(frames):
-        img = bg.copy()
-        d = bg_depth.copy()
+        img = views[t][0].copy()
+        d = views[t][1].copy()
         m = np.zeros((size, size), np.uint8)
         for k in far_to_near:
             sm = _shape_mask(shapes[k], pos[k, 0], pos[k, 1], radius[k], size)
@@ -119,21 +186,32 @@ def make_video(seed: int, index: int, *, frames: int = 8, size: int = 64, min_ob
             low, high = pos[:, axis] < radius, pos[:, axis] > size - radius
             vel[low | high, axis] *= -1
             pos[:, axis] = np.clip(pos[:, axis], radius, size - radius)
-    return {"rgb": rgb, "depth": dep, "masks": masks}
+    video = {"rgb": rgb, "depth": dep, "masks": masks}
+    if camera_motion == "pan":
+        video["camera"] = camera
+    if with_background:
+        video["background"] = np.stack([v[0] for v in views]).astype(np.float32)
+        video["background_depth"] = np.stack([v[1] for v in views])
+    return video
 
 
 def write_video(path: str | Path, video: dict[str, np.ndarray]) -> None:
-    """Write one video as a compressed npz, atomically."""
+    """Write one video (rgb, depth, masks and, for a moving camera, camera) as a compressed npz,
+    atomically."""
     from mc_core.atomic import atomic_path
 
+    arrays = {k: video[k] for k in ("rgb", "depth", "masks", "camera") if k in video}
     with atomic_path(path) as tmp:
-        np.savez_compressed(tmp, rgb=video["rgb"], depth=video["depth"], masks=video["masks"])
+        np.savez_compressed(tmp, **arrays)
 
 
 def make_dataset(out_dir: str | Path, *, videos: int, frames: int = 8, size: int = 64, seed: int = 0,
                  min_objects: int = 2, max_objects: int = 4, indices: list[int] | None = None,
-                 progress_bar: bool = True) -> Path:
-    """Write a moving-shapes data folder (all videos, or only `indices` for one shard)."""
+                 camera_motion: str = "none", progress_bar: bool = True) -> Path:
+    """Write a moving-shapes data folder (all videos, or only `indices` for one shard).
+
+    meta.json records ``camera_motion`` only when it is not "none", so static data sets stay
+    byte-identical to those written before camera motion existed."""
     from mc_core.atomic import write_json
     from mc_core.progress import progress
 
@@ -143,9 +221,13 @@ def make_dataset(out_dir: str | Path, *, videos: int, frames: int = 8, size: int
             "size": int(size), "seed": int(seed), "min_objects": int(min_objects),
             "max_objects": int(max_objects), "video_dir": VIDEO_DIR,
             "keys": {"rgb": "uint8 (T,H,W,3)", "depth": "float32 (T,H,W)", "masks": "uint8 (T,H,W), 0=background"}}
+    if camera_motion != "none":
+        meta["camera_motion"] = camera_motion
+        meta["keys"]["camera"] = "float32 (T,2), view offset (x, y) in pixels on the background canvas"
     todo = list(range(videos)) if indices is None else list(indices)
     for i in progress(todo, desc="make-data", unit="video", quiet=None if progress_bar else True):
-        video = make_video(seed, i, frames=frames, size=size, min_objects=min_objects, max_objects=max_objects)
+        video = make_video(seed, i, frames=frames, size=size, min_objects=min_objects, max_objects=max_objects,
+                           camera_motion=camera_motion)
         write_video(out / VIDEO_DIR / video_name(i), video)
     write_json(out / META_FILE, meta)
     return out
@@ -187,6 +269,11 @@ def load_video(path: str | Path, *, need_masks: bool = True, need_depth: bool = 
         if masks.min(initial=0) < 0:
             raise BadInputError(path, "masks hold negative ids")
         out["masks"] = masks.astype(np.int64, copy=False)
+    if "camera" in arrays:
+        camera = arrays["camera"]
+        if camera.shape != (rgb.shape[0], 2) or not np.issubdtype(camera.dtype, np.floating):
+            raise BadInputError(path, f"camera must be float (T,2) = ({rgb.shape[0]}, 2), got {camera.dtype} {camera.shape}")
+        out["camera"] = camera
     return out
 
 
@@ -215,6 +302,10 @@ class MovingShapes:
             raise BadInputError(meta_path, "needs integer 'videos', 'frames' and 'size'") from None
         if n < 1:
             raise BadInputError(meta_path, "the data set is empty (videos = 0)")
+        self.camera_motion = self.meta.get("camera_motion", "none")
+        if self.camera_motion not in CAMERA_MOTIONS:
+            raise BadInputError(meta_path, f"unknown camera_motion {self.camera_motion!r} "
+                                           f"(known: {', '.join(CAMERA_MOTIONS)})")
         self.paths = [self.root / self.meta.get("video_dir", VIDEO_DIR) / video_name(i) for i in range(n)]
         missing = [p for p in self.paths if not p.exists()]
         if missing:
