@@ -6,6 +6,9 @@
   linked over time to the component of the previous frame they overlap most.
 - ``farthest-cc``: the same with the depth-based background estimate (colour of the farthest surface
   seen at each pixel), which has no ghosts of slow objects; needs depth.
+- ``learned-cc`` (in ``mc loci eval``/``segment`` with ``--bg-checkpoint``): foreground = the learned
+  background module's foreground logit above 0, the same components and linking
+  (:func:`linked_components`).
 """
 
 from __future__ import annotations
@@ -52,17 +55,24 @@ def all_background(rgb: np.ndarray) -> np.ndarray:
 
 def median_cc(rgb: np.ndarray, *, threshold: float = 30.0, min_area: int = 6,
               bg: np.ndarray | None = None) -> np.ndarray:
-    """Instance ids (T,H,W) from colour difference to the background (default: the temporal median)
-    + connected components."""
-    from scipy import ndimage
-
+    """Instance ids (T,H,W) from colour difference to the background (default: the temporal median;
+    (H,W,3) or per frame (T,H,W,3)) + connected components."""
     if bg is None:
         bg = median_background(rgb)
-    diff = np.abs(rgb.astype(np.float32) - bg).max(axis=-1) > threshold
-    out = np.zeros(rgb.shape[:3], np.int64)
+    return linked_components(np.abs(rgb.astype(np.float32) - bg).max(axis=-1) > threshold, min_area=min_area)
+
+
+def linked_components(foreground: np.ndarray, *, min_area: int = 6) -> np.ndarray:
+    """Instance ids (T,H,W) from a foreground map (T,H,W) bool: connected components per frame (of at
+    least `min_area` pixels), each linked to the previous frame's id it overlaps most (biggest
+    components first), or given a new id."""
+    from scipy import ndimage
+
+    diff = np.asarray(foreground, dtype=bool)
+    out = np.zeros(diff.shape, np.int64)
     next_id = 1
     prev = None
-    for t in range(rgb.shape[0]):
+    for t in range(diff.shape[0]):
         comp, n = ndimage.label(diff[t])
         sizes = np.bincount(comp.ravel(), minlength=n + 1)
         frame = np.zeros_like(out[t])

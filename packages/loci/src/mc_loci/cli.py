@@ -9,7 +9,7 @@ from mc_core.options import device_option, quiet_option, seed_option, shard_opti
 
 group = plugin_group("loci", help="Object-centric segmentation of videos (Loci-Segmented).")
 
-METHODS = ("model", "median-cc", "farthest-cc", "all-background")
+METHODS = ("model", "median-cc", "farthest-cc", "learned-cc", "all-background")
 
 # what --unsupervised picks for the options left unset (see mc_loci.train and the README)
 UNSUPERVISED_RECIPE = {"appearance": "mean", "bg_depth": "estimate", "background": "farthest",
@@ -82,9 +82,13 @@ def make_data_cmd(out_dir, videos, frames, size, min_objects, max_objects, camer
 @click.option("--appearance", type=click.Choice(["decoded", "mean"]), default=None,
               help="Slot colour/depth decoded from the slot, or the mean of the frame under the slot's "
                    "mask. [default: decoded; mean with --unsupervised]")
-@click.option("--background", type=click.Choice(["median", "farthest"]), default=None,
-              help="Background estimate: temporal median, or colour of the farthest surface (needs depth). "
-                   "[default: median; farthest with --unsupervised]")
+@click.option("--background", type=click.Choice(["median", "farthest", "learned"]), default=None,
+              help="Background: temporal median, colour of the farthest surface (needs depth), or learned: "
+                   "per frame by a pretrained background module (--bg-checkpoint, from pretrain-bg; it is "
+                   "frozen and stored in this model's checkpoints). [default: median; farthest with "
+                   "--unsupervised]")
+@click.option("--bg-checkpoint", type=click.Path(), default=None,
+              help="loci-background checkpoint (mc loci pretrain-bg) for --background learned.")
 @click.option("--bg-depth", type=click.Choice(["head", "estimate"]), default=None,
               help="Background depth predicted by a head, or estimated like the background colour. "
                    "[default: head; estimate with --unsupervised]")
@@ -103,8 +107,8 @@ def make_data_cmd(out_dir, videos, frames, size, min_objects, max_objects, camer
 @seed_option(0)
 @quiet_option
 def train_cmd(data, out_dir, steps, resume, batch_size, clip_frames, lr, num_slots, hidden, slot_dim, pixel_dim,
-              no_depth_input, unsupervised, mask_weight, appearance, background, bg_depth, recon_loss, sigma,
-              usage_weight, recon_weight, ckpt_every, device, seed, quiet):
+              no_depth_input, unsupervised, mask_weight, appearance, background, bg_checkpoint, bg_depth,
+              recon_loss, sigma, usage_weight, recon_weight, ckpt_every, device, seed, quiet):
     """Train the slot-segmenter model on a moving-shapes data folder (through accelerate).
 
     Writes OUT_DIR/checkpoints/last (with optimizer state, for --resume), OUT_DIR/checkpoints/final
@@ -116,6 +120,8 @@ def train_cmd(data, out_dir, steps, resume, batch_size, clip_frames, lr, num_slo
       mc loci train --data shapes_train --out-dir runs/loci --steps 300
       mc loci train --data shapes_train --out-dir runs/loci --steps 600 --resume
       mc loci train --data shapes_train --out-dir runs/unsup --steps 1000 --unsupervised
+      mc loci train --data pan_train --out-dir runs/unsup_bg --unsupervised \\
+          --background learned --bg-checkpoint runs/bg/checkpoints/final
       accelerate launch -m mc_core loci train --data shapes_train --out-dir runs/loci
     """
     import json
@@ -137,8 +143,10 @@ def train_cmd(data, out_dir, steps, resume, batch_size, clip_frames, lr, num_slo
     opts = {k: recipe[k] if v is None else v for k, v in chosen.items()}
     if no_depth_input and opts["background"] == "farthest":
         raise click.UsageError("--background farthest needs depth input (drop --no-depth-input)")
+    if (opts["background"] == "learned") != (bg_checkpoint is not None):
+        raise click.UsageError("--background learned and --bg-checkpoint go together")
     torch.set_num_threads(max(1, min(torch.get_num_threads(), 4)))
-    result = train(data, out_dir, steps=steps, resume=resume, device=device, seed=seed,
+    result = train(data, out_dir, steps=steps, resume=resume, device=device, seed=seed, bg_checkpoint=bg_checkpoint,
                    model_config={"num_slots": num_slots, "hidden": hidden, "slot_dim": slot_dim,
                                  "pixel_dim": pixel_dim, "depth_input": not no_depth_input,
                                  "appearance": opts["appearance"], "bg_depth": opts["bg_depth"],
@@ -166,10 +174,13 @@ def _load_model(checkpoint: str, device: str):
     return model.to(dev).eval(), dev
 
 
-def _segmenter(method: str, checkpoint: str | None, device: str):
+def _segmenter(method: str, checkpoint: str | None, device: str, bg_checkpoint: str | None = None):
     from mc_core.errors import BadInputError
     from mc_loci.baselines import run_baseline
 
+    if (method == "learned-cc") != (bg_checkpoint is not None):
+        raise click.UsageError("--bg-checkpoint goes with --method learned-cc (a model trained with "
+                               "--background learned keeps its background module in its checkpoint)")
     if method == "model":
         if not checkpoint:
             raise click.UsageError("--method model needs --checkpoint")
@@ -178,12 +189,25 @@ def _segmenter(method: str, checkpoint: str | None, device: str):
         model, dev = _load_model(checkpoint, device)
 
         def seg(video):
-            needs_depth = model.config.depth_input or model.config.background == "farthest"
-            if needs_depth and video.get("depth") is None:
-                raise BadInputError(None, "this model needs depth input but the video has no 'depth' array")
+            if model.config.needs_depth and video.get("depth") is None:
+                raise BadInputError(None, "this model needs depth but the video has no 'depth' array")
             return segment_video(model, video, dev)
 
         return seg
+    if method == "learned-cc":
+        from mc_core.device import resolve_device
+        from mc_loci.models.background import learned_cc, load_background_model
+
+        dev = resolve_device(device)
+        bg_model = load_background_model(bg_checkpoint, dev)
+
+        def learned(video):
+            if bg_model.config.depth_input and video.get("depth") is None:
+                raise BadInputError(None, "this background model needs depth but the video has no 'depth' array")
+            return learned_cc(bg_model, video, dev)
+
+        return learned
+
     def base(video):
         if method == "farthest-cc" and video.get("depth") is None:
             raise BadInputError(None, "farthest-cc needs depth but the video has no 'depth' array")
@@ -198,11 +222,14 @@ def _segmenter(method: str, checkpoint: str | None, device: str):
 @click.option("--method", type=click.Choice(METHODS), default="model", show_default=True,
               help="The trained model, or a baseline: median-cc (temporal-median background + connected "
                    "components), farthest-cc (the same with the farthest-surface background; needs depth), "
-                   "all-background.")
+                   "learned-cc (components of the learned background module's foreground map; needs "
+                   "--bg-checkpoint), all-background.")
+@click.option("--bg-checkpoint", type=click.Path(), default=None,
+              help="loci-background checkpoint (mc loci pretrain-bg) for --method learned-cc.")
 @click.option("--out-json", type=click.Path(dir_okay=False), default=None, help="Write the metrics here.")
 @device_option
 @quiet_option
-def eval_cmd(data, checkpoint, method, out_json, device, quiet):
+def eval_cmd(data, checkpoint, method, bg_checkpoint, out_json, device, quiet):
     """Score the model (or a baseline) with fg-ari and matched-iou on a data folder.
 
     Reports per-frame scores (mean over frames, then videos) and whole-video scores, for which an
@@ -212,6 +239,7 @@ def eval_cmd(data, checkpoint, method, out_json, device, quiet):
     Examples:
       mc loci eval --data shapes_test --checkpoint runs/loci/checkpoints/final --out-json model.json
       mc loci eval --data shapes_test --method median-cc --out-json baseline.json
+      mc loci eval --data pan_test --method learned-cc --bg-checkpoint runs/bg/checkpoints/final
     """
     import json
 
@@ -222,11 +250,13 @@ def eval_cmd(data, checkpoint, method, out_json, device, quiet):
     if method == "model" and not checkpoint:
         raise click.UsageError("--method model needs --checkpoint")
     ds = MovingShapes(data)
-    seg = _segmenter(method, checkpoint, device)
+    seg = _segmenter(method, checkpoint, device, bg_checkpoint)
     result = evaluate(ds, seg, method=method)
     result["data"] = str(data)
     if checkpoint:
         result["checkpoint"] = str(checkpoint)
+    if bg_checkpoint:
+        result["bg_checkpoint"] = str(bg_checkpoint)
     if out_json:
         write_json(out_json, result)
     summary = {k: result[k] for k in ("method", "videos", "fg_ari", "matched_iou", "fg_ari_video", "matched_iou_video")}
@@ -238,11 +268,13 @@ def eval_cmd(data, checkpoint, method, out_json, device, quiet):
 @click.option("--out-gif", required=True, type=click.Path(dir_okay=False), help="Overlay GIF to write.")
 @click.option("--checkpoint", type=click.Path(), default=None, help="Model checkpoint (for --method model).")
 @click.option("--method", type=click.Choice(METHODS), default="model", show_default=True, help="Model or baseline.")
+@click.option("--bg-checkpoint", type=click.Path(), default=None,
+              help="loci-background checkpoint (mc loci pretrain-bg) for --method learned-cc.")
 @click.option("--out-npz", type=click.Path(dir_okay=False), default=None, help="Also write the ids (T,H,W) here.")
 @click.option("--fps", type=click.FloatRange(min=0.1), default=4.0, show_default=True, help="GIF frame rate.")
 @click.option("--scale", type=click.IntRange(min=1, max=16), default=3, show_default=True, help="GIF upscaling.")
 @device_option
-def segment_cmd(video, out_gif, checkpoint, method, out_npz, fps, scale, device):
+def segment_cmd(video, out_gif, checkpoint, method, bg_checkpoint, out_npz, fps, scale, device):
     """Segment one video and write a GIF: input | predicted objects | (true objects, if known).
 
     \b
@@ -250,6 +282,8 @@ def segment_cmd(video, out_gif, checkpoint, method, out_npz, fps, scale, device)
       mc loci segment --checkpoint runs/loci/checkpoints/final \\
           --video shapes_test/videos/video_00000.npz --out-gif seg.gif
       mc loci segment --method median-cc --video shapes_test/videos/video_00003.npz --out-gif cc.gif
+      mc loci segment --method learned-cc --bg-checkpoint runs/bg/checkpoints/final \\
+          --video pan_test/videos/video_00000.npz --out-gif bg_cc.gif
     """
     import numpy as np
 
@@ -258,7 +292,7 @@ def segment_cmd(video, out_gif, checkpoint, method, out_npz, fps, scale, device)
     from mc_loci.data.moving_shapes import load_video
     from mc_loci.render import write_overlay_gif
 
-    seg = _segmenter(method, checkpoint, device)
+    seg = _segmenter(method, checkpoint, device, bg_checkpoint)
     from mc_core.errors import BadInputError
 
     vid = load_video(video, need_masks=False, need_depth=False)
@@ -276,3 +310,57 @@ def segment_cmd(video, out_gif, checkpoint, method, out_npz, fps, scale, device)
         from mc_loci.evaluate import score_video
 
         click.echo(" ".join(f"{k}={v:.3f}" for k, v in score_video(ids, vid["masks"]).items()))
+
+
+@group.command("pretrain-bg")
+@click.option("--data", required=True, type=click.Path(), help="moving-shapes data folder (from make-data).")
+@click.option("--out-dir", required=True, type=click.Path(file_okay=False), help="Run folder (checkpoints, log).")
+@click.option("--steps", type=click.IntRange(min=1), default=600, show_default=True, help="Total training steps.")
+@click.option("--resume", is_flag=True, help="Continue from OUT_DIR/checkpoints/last.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True, help="Clips per step.")
+@click.option("--clip-frames", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Frames per clip (the latent is carried over them).")
+@click.option("--lr", type=float, default=2e-3, show_default=True, help="Adam learning rate.")
+@click.option("--hidden", type=click.IntRange(min=1), default=32, show_default=True, help="Conv channels.")
+@click.option("--latent-channels", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Channels of the bottleneck grid.")
+@click.option("--downsample", type=click.IntRange(min=1, max=5), default=2, show_default=True,
+              help="Stride-2 stages: the bottleneck grid is at 1/2**N resolution.")
+@click.option("--no-depth-input", is_flag=True, help="RGB only: do not read or predict depth.")
+@click.option("--no-temporal", is_flag=True, help="Per frame only: do not carry the latent over frames.")
+@click.option("--ckpt-every", type=click.IntRange(min=0), default=100, show_default=True,
+              help="Save OUT_DIR/checkpoints/last every N steps (0 = only at the end).")
+@device_option
+@seed_option(0)
+@quiet_option
+def pretrain_bg_cmd(data, out_dir, steps, resume, batch_size, clip_frames, lr, hidden, latent_channels, downsample,
+                    no_depth_input, no_temporal, ckpt_every, device, seed, quiet):
+    """Pretrain the learned background module (loci-background) without true masks.
+
+    The module predicts every frame's background colour (and depth) through a small bottleneck,
+    including under the objects, plus a per-pixel foreground logit; it is fitted by EM on a
+    per-pixel mixture of "background" (a Gaussian around the prediction) and "outlier" (uniform),
+    so objects need no labels. Writes OUT_DIR/checkpoints/last (with optimizer state, for
+    --resume), OUT_DIR/checkpoints/final and OUT_DIR/train_log.json. Use the result with
+    `mc loci train --background learned --bg-checkpoint ...` or `mc loci eval --method learned-cc`.
+
+    \b
+    Examples:
+      mc loci make-data --out-dir pan_train --videos 64 --camera-motion pan
+      mc loci pretrain-bg --data pan_train --out-dir runs/bg --steps 600
+      mc loci pretrain-bg --data pan_train --out-dir runs/bg --steps 1200 --resume
+      mc loci eval --data pan_test --method learned-cc --bg-checkpoint runs/bg/checkpoints/final
+    """
+    import json
+
+    import torch
+
+    from mc_loci.background_train import pretrain_background
+
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), 4)))
+    result = pretrain_background(
+        data, out_dir, steps=steps, resume=resume, device=device, seed=seed,
+        model_config={"hidden": hidden, "latent_channels": latent_channels, "downsample": downsample,
+                      "depth_input": not no_depth_input, "temporal": not no_temporal},
+        train_config={"batch_size": batch_size, "clip_frames": clip_frames, "lr": lr, "ckpt_every": ckpt_every})
+    click.echo(json.dumps(result, indent=2))

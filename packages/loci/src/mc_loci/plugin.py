@@ -13,6 +13,9 @@ def mc_register_datasets(registry):
 def mc_register_models(registry):
     registry.register("slot-segmenter", "mc_loci.models.slot_segmenter:SlotSegmenter",
                       "Slot-Attention video segmenter with per-slot mask/RGB/depth and a background component")
+    registry.register("loci-background", "mc_loci.models.background:BackgroundModule",
+                      "Learned dynamic background: per-frame background RGB/depth under objects and a "
+                      "foreground logit, pretrained without masks (`mc loci pretrain-bg`)")
 
 
 @hookimpl

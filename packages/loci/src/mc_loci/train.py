@@ -10,14 +10,12 @@ blended RGB and depth; or "mixture", the per-pixel mixture NLL that unsupervised
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mc_core.errors import BadInputError, UsageError
+from mc_core.errors import UsageError
 
 DEFAULT_TRAIN: dict[str, Any] = {
     "steps": 300,
@@ -37,10 +35,13 @@ DEFAULT_TRAIN: dict[str, Any] = {
 
 def prepare_arrays(data, background: str = "median") -> dict[str, np.ndarray]:
     """Stack a MovingShapes data set and add the per-video estimated background colour bg (N,H,W,3)
-    and depth bg_depth (N,H,W) (see ``mc_loci.baselines.estimate_background``)."""
+    and depth bg_depth (N,H,W) (see ``mc_loci.baselines.estimate_background``); none for the
+    learned background, which the model computes per frame."""
     from mc_loci.baselines import estimate_background
 
     arrays = data.arrays()
+    if background == "learned":
+        return arrays
     est = [estimate_background(r, d, background) for r, d in zip(arrays["rgb"], arrays["depth"])]
     arrays["bg"] = np.stack([c for c, _ in est]).astype(np.float32)
     arrays["bg_depth"] = np.stack([d for _, d in est]).astype(np.float32)
@@ -139,27 +140,30 @@ def clip_batch(arrays: dict[str, np.ndarray], seed: int, step: int, batch_size: 
     sel = [(v, slice(s, s + clip)) for v, s in zip(vids, starts)]
     rgb = np.stack([arrays["rgb"][v, s] for v, s in sel])
     depth = np.stack([arrays["depth"][v, s] for v, s in sel])
-    masks = np.stack([arrays["masks"][v, s] for v, s in sel])
-    bg = np.concatenate([arrays["bg"][vids] / 255.0, arrays["bg_depth"][vids][..., None]], -1)
-    return {
+    batch = {
         "rgb": torch.as_tensor(rgb, dtype=torch.float32, device=device).permute(0, 1, 4, 2, 3) / 255.0,
         "depth": torch.as_tensor(depth, dtype=torch.float32, device=device)[:, :, None],
-        "masks": torch.as_tensor(masks, dtype=torch.long, device=device),
-        "bg": torch.as_tensor(bg, dtype=torch.float32, device=device).permute(0, 3, 1, 2),  # colour + depth
+        "masks": None,
+        "bg": None,
     }
+    if "masks" in arrays:
+        masks = np.stack([arrays["masks"][v, s] for v, s in sel])
+        batch["masks"] = torch.as_tensor(masks, dtype=torch.long, device=device)
+    if "bg" in arrays:
+        bg = np.concatenate([arrays["bg"][vids] / 255.0, arrays["bg_depth"][vids][..., None]], -1)
+        batch["bg"] = torch.as_tensor(bg, dtype=torch.float32, device=device).permute(0, 3, 1, 2)  # colour + depth
+    return batch
 
 
 def train(data: str | Path, out_dir: str | Path, *, steps: int | None = None, resume: bool = False,
           device: str = "auto", seed: int | None = None, model_config: dict | None = None,
-          train_config: dict | None = None) -> dict[str, Any]:
-    import torch
-    from accelerate import Accelerator
-
-    from mc_core.atomic import write_json
-    from mc_core.checkpoint import STATE_FILE, fingerprint_files, load_checkpoint, load_state, save_checkpoint
-    from mc_core.device import resolve_device
-    from mc_core.progress import info, progress
+          train_config: dict | None = None, bg_checkpoint: str | Path | None = None) -> dict[str, Any]:
+    """Train a slot segmenter. With ``model_config["background"] == "learned"``, ``bg_checkpoint``
+    is a pretrained ``loci-background`` checkpoint (``mc loci pretrain-bg``); its module is frozen
+    inside the segmenter and its weights are stored in the segmenter's checkpoints."""
+    from mc_core.checkpoint import fingerprint_files
     from mc_loci.data.moving_shapes import MovingShapes
+    from mc_loci.loop import run_training
     from mc_loci.models.slot_segmenter import MODEL_NAME, SlotSegmenter, SlotSegmenterConfig
 
     tcfg = {**DEFAULT_TRAIN, **(train_config or {})}
@@ -176,80 +180,42 @@ def train(data: str | Path, out_dir: str | Path, *, steps: int | None = None, re
         tcfg["steps"] = steps
     if seed is not None:
         tcfg["seed"] = seed
+    mdict = dict(model_config or {})
+    bg_meta, bg_state = {}, None
+    if mdict.get("background") == "learned":
+        if bg_checkpoint is None:
+            raise UsageError("the learned background needs a background checkpoint (--bg-checkpoint)")
+        from mc_loci.models.background import load_background_checkpoint
+
+        bg_ck = load_background_checkpoint(bg_checkpoint)
+        mdict["bg_model"] = bg_ck.config["model"]
+        bg_state = bg_ck.state_dict
+        bg_meta = {"bg_checkpoint": str(bg_checkpoint), "bg_weights_sha256": bg_ck.weights_sha256}
+    elif bg_checkpoint is not None:
+        raise UsageError("--bg-checkpoint is only used with --background learned")
     try:
-        mcfg = SlotSegmenterConfig.from_dict(dict(model_config or {}))
+        mcfg = SlotSegmenterConfig.from_dict(mdict)
     except (TypeError, ValueError) as exc:
         raise UsageError(f"bad model config: {exc}") from None
 
     ds = MovingShapes(data)
     arrays = prepare_arrays(ds, mcfg.background)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    last_dir = out / "checkpoints" / "last"
 
-    accelerator = Accelerator(cpu=resolve_device(device).type == "cpu")
-    main = accelerator.is_main_process
-    torch.manual_seed(int(tcfg["seed"]))
-    model = SlotSegmenter(mcfg)
-    opt = torch.optim.Adam(model.parameters(), lr=float(tcfg["lr"]))
-    step, history = 0, []
-    if resume:
-        if not (last_dir / STATE_FILE).exists():
-            raise BadInputError(last_dir, "nothing to resume: no checkpoint with training state")
-        ck = load_checkpoint(last_dir, expect_model=MODEL_NAME)
-        if ck.config.get("model") != mcfg.to_dict():
-            raise BadInputError(last_dir, "the checkpoint's model config differs from this run's")
-        model.load_state_dict(ck.state_dict)
-        state = load_state(last_dir / STATE_FILE)
-        opt.load_state_dict(state["optimizer"])
-        step = int(state["step"])
-        history = json.loads(state.get("history", "[]"))
-        info(f"resumed from {last_dir} at step {step}")
-    model, opt = accelerator.prepare(model, opt)
-    raw = accelerator.unwrap_model(model)
-    meta_base = {"data": str(Path(data)), "data_sha256": fingerprint_files(ds.paths + [ds.root / "meta.json"]),
-                 "n_videos": len(ds), "frames": ds.frames, "size": ds.size}
+    def build_model():
+        model = SlotSegmenter(mcfg)
+        if bg_state is not None:
+            model.background_module.load_state_dict(bg_state)
+        return model
 
-    def save(kind: str, with_state: bool) -> None:
-        if not main:
-            return
-        state = {"optimizer": opt.state_dict(), "step": step, "history": json.dumps(history)} if with_state else None
-        save_checkpoint(out / "checkpoints" / kind, raw.state_dict(), model=MODEL_NAME,
-                        config={"model": mcfg.to_dict(), "train": tcfg},
-                        meta={**meta_base, "step": step, "parameters": raw.num_parameters()},
-                        training_state=state)
-
-    total = int(tcfg["steps"])
-    model.train()
-    t0 = time.perf_counter()
-    bar = progress(range(step, total), desc="train", total=max(0, total - step), unit="step",
-                   quiet=None if main else True)
-    for s in bar:
+    def step_loss(model, s, accelerator):
         batch = clip_batch(arrays, int(tcfg["seed"]), s, int(tcfg["batch_size"]), int(tcfg["clip_frames"]),
                            accelerator.process_index, accelerator.device)
-        out_m = model(batch["rgb"], batch["depth"] if mcfg.depth_input else None, batch["bg"])
-        terms = loss_terms(out_m, batch, mcfg.num_slots, float(tcfg["mask_weight"]), float(tcfg["recon_weight"]),
-                           recon_loss=str(tcfg["recon_loss"]), sigma=float(tcfg["sigma"]),
-                           usage_weight=float(tcfg["usage_weight"]))
-        opt.zero_grad(set_to_none=True)
-        accelerator.backward(terms["loss"])
-        if tcfg["grad_clip"]:
-            accelerator.clip_grad_norm_(model.parameters(), float(tcfg["grad_clip"]))
-        opt.step()
-        step = s + 1
-        rec = {"step": step, **{k: float(v.detach()) for k, v in terms.items()}}
-        if main and (step % 10 == 0 or step == total):
-            history.append(rec)
-        bar.set_postfix(loss=f"{rec['loss']:.4f}")
-        if tcfg["ckpt_every"] and step % int(tcfg["ckpt_every"]) == 0 and step < total:
-            save("last", True)
-    accelerator.wait_for_everyone()
-    seconds = time.perf_counter() - t0
-    save("last", True)
-    save("final", False)
-    result = {"out_dir": str(out), "steps": step, "parameters": raw.num_parameters(), "train_seconds": seconds,
-              "final_loss": history[-1]["loss"] if history else None,
-              "checkpoint": str(out / "checkpoints" / "final")}
-    if main:
-        write_json(out / "train_log.json", {"history": history, "result": result})
-    return result
+        out_m = model(batch["rgb"], batch["depth"], batch["bg"])
+        return loss_terms(out_m, batch, mcfg.num_slots, float(tcfg["mask_weight"]), float(tcfg["recon_weight"]),
+                          recon_loss=str(tcfg["recon_loss"]), sigma=float(tcfg["sigma"]),
+                          usage_weight=float(tcfg["usage_weight"]))
+
+    meta = {"data": str(Path(data)), "data_sha256": fingerprint_files(ds.paths + [ds.root / "meta.json"]),
+            "n_videos": len(ds), "frames": ds.frames, "size": ds.size, **bg_meta}
+    return run_training(build_model=build_model, model_name=MODEL_NAME, config={"model": mcfg.to_dict(), "train": tcfg},
+                        tcfg=tcfg, out_dir=out_dir, meta=meta, resume=resume, device=device, step_loss=step_loss)

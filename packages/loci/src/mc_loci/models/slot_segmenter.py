@@ -37,6 +37,9 @@ from mc_loci.baselines import BACKGROUND_ESTIMATES
 MODEL_NAME = "slot-segmenter"
 APPEARANCES = ("decoded", "mean")
 BG_DEPTHS = ("head", "estimate")
+# estimated per video outside the network, or "learned": per frame by a frozen, pretrained
+# loci-background module inside the model (mc_loci.models.background)
+BACKGROUNDS = (*BACKGROUND_ESTIMATES, "learned")
 
 
 @dataclass
@@ -55,8 +58,10 @@ class SlotSegmenterConfig:
     # the video like the background colour, passed as a 4th channel of bg
     bg_depth: str = "head"
     # how the background is estimated outside the network (mc_loci.baselines.estimate_background):
-    # "median" (temporal median) or "farthest" (colour of the farthest surface; needs depth)
+    # "median" (temporal median) or "farthest" (colour of the farthest surface; needs depth); or
+    # "learned": per frame by a frozen loci-background module whose config is bg_model
     background: str = "median"
+    bg_model: dict | None = None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "SlotSegmenterConfig":
@@ -71,9 +76,24 @@ class SlotSegmenterConfig:
             raise ValueError(f"appearance must be one of {', '.join(APPEARANCES)}, got {cfg.appearance!r}")
         if cfg.bg_depth not in BG_DEPTHS:
             raise ValueError(f"bg_depth must be one of {', '.join(BG_DEPTHS)}, got {cfg.bg_depth!r}")
-        if cfg.background not in BACKGROUND_ESTIMATES:
-            raise ValueError(f"background must be one of {', '.join(BACKGROUND_ESTIMATES)}, got {cfg.background!r}")
+        if cfg.background not in BACKGROUNDS:
+            raise ValueError(f"background must be one of {', '.join(BACKGROUNDS)}, got {cfg.background!r}")
+        if (cfg.background == "learned") != (cfg.bg_model is not None):
+            raise ValueError("bg_model (the background module's config) goes with background 'learned', only")
+        if cfg.background == "learned":
+            from mc_loci.models.background import BackgroundConfig
+
+            bg = BackgroundConfig.from_dict(dict(cfg.bg_model))
+            if cfg.bg_depth == "estimate" and not bg.depth_input:
+                raise ValueError("bg_depth 'estimate' needs a background module that predicts depth")
         return cfg
+
+    @property
+    def needs_depth(self) -> bool:
+        """Whether the model needs the video's depth (as input, or for its background)."""
+        if self.depth_input or self.background == "farthest":
+            return True
+        return self.background == "learned" and bool(self.bg_model.get("depth_input", True))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -149,6 +169,16 @@ class SlotSegmenter(nn.Module):
         self.slot_to_mask = nn.Linear(c.slot_dim, p)
         self.slot_to_rgb_depth = nn.Linear(c.slot_dim, 4)
         self.bg_head = nn.Conv2d(p, 2, 1)  # background mask logit, background depth
+        if c.background == "learned":
+            from mc_loci.models.background import BackgroundModule
+
+            self.background_module = BackgroundModule(c.bg_model).requires_grad_(False).eval()
+
+    def train(self, mode: bool = True) -> "SlotSegmenter":
+        super().train(mode)
+        if self.config.background == "learned":
+            self.background_module.eval()  # pretrained and frozen
+        return self
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -161,18 +191,37 @@ class SlotSegmenter(nn.Module):
             parts.append(depth)
         return torch.cat(parts, 1)
 
-    def forward(self, rgb: torch.Tensor, depth: torch.Tensor | None, bg: torch.Tensor) -> dict[str, torch.Tensor]:
+    def background_frames(self, rgb: torch.Tensor, depth: torch.Tensor | None,
+                          bg: torch.Tensor | None) -> torch.Tensor:
+        """The background colour (and depth) of every frame, (B,T,3|4,H,W): the given per-video
+        estimate repeated over time, or the learned module's prediction per frame."""
+        b, t, _, hh, ww = rgb.shape
+        if self.config.background == "learned":
+            module = self.background_module
+            with torch.no_grad():
+                return module(rgb, depth if module.config.depth_input else None)["bg"]
+        if bg is None:
+            raise ValueError("this model needs a background estimate (bg)")
+        return bg if bg.ndim == 5 else bg[:, None].expand(b, t, *bg.shape[1:])
+
+    def forward(self, rgb: torch.Tensor, depth: torch.Tensor | None, bg: torch.Tensor | None = None
+                ) -> dict[str, torch.Tensor]:
         """rgb (B,T,3,H,W) in 0..1, depth (B,T,1,H,W) or None, bg (B,3,H,W) in 0..1 (the background
-        colour) or (B,4,H,W) with the background depth as 4th channel (needed for bg_depth "estimate").
+        colour) or (B,4,H,W) with the background depth as 4th channel (needed for bg_depth "estimate"),
+        or per frame (B,T,3|4,H,W); None for the learned background. depth is read only by a model
+        with depth input (and by a learned background module that reads depth).
 
         Returns logits (B,T,1+K,H,W) (channel 0 = background), rgb (B,T,3,H,W), depth (B,T,1,H,W)
         reconstructions and slots (B,T,K,D).
         """
         b, t, _, hh, ww = rgb.shape
         k = self.config.num_slots
-        if self.config.bg_depth == "estimate" and bg.shape[1] < 4:
+        bg_all = self.background_frames(rgb, depth, bg)
+        if self.config.bg_depth == "estimate" and bg_all.shape[2] < 4:
             raise ValueError("this model needs the background depth (bg with 4 channels)")
-        bg_t = bg[:, None, :3].expand(b, t, 3, hh, ww)
+        if not self.config.depth_input:
+            depth = None
+        bg_t = bg_all[:, :, :3]
         x = self._inputs(rgb.flatten(0, 1), None if depth is None else depth.flatten(0, 1), bg_t.flatten(0, 1))
         feats = self.encoder(x)
         fh, fw = feats.shape[-2:]
@@ -205,7 +254,7 @@ class SlotSegmenter(nn.Module):
         colours = torch.cat([bg_t.flatten(0, 1)[:, None], obj_rgb[..., None, None].expand(-1, -1, 3, hh, ww)], 1)
         rgb_rec = (probs[:, :, None] * colours).sum(1)
         if self.config.bg_depth == "estimate":
-            bg_depth = bg[:, None, 3:4].expand(b, t, 1, hh, ww).flatten(0, 1)
+            bg_depth = bg_all[:, :, 3:4].flatten(0, 1)
         else:
             bg_depth = torch.sigmoid(bg_out[:, 1:2])
         depths = torch.cat([bg_depth, obj_depth[..., 0, None, None].expand(-1, -1, hh, ww)], 1)
@@ -227,7 +276,7 @@ def video_tensors(video: dict, device="cpu", background: str = "median"
 
     bg is the estimated background colour (1,3,H,W) (``background``: see
     ``mc_loci.baselines.estimate_background``), plus its depth as a 4th channel when the video has
-    depth."""
+    depth; None for the "learned" background (the model computes it)."""
     import numpy as np
 
     from mc_loci.baselines import estimate_background
@@ -237,6 +286,8 @@ def video_tensors(video: dict, device="cpu", background: str = "median"
     depth_np = video.get("depth")
     if depth_np is not None:
         depth = torch.as_tensor(np.asarray(depth_np), dtype=torch.float32, device=device)[None, :, None]
+    if background == "learned":
+        return rgb, depth, None
     if background == "farthest" and depth_np is None:
         raise ValueError("the 'farthest' background estimate needs depth")
     bg_np, bg_depth = estimate_background(video["rgb"], depth_np, background)
