@@ -65,13 +65,13 @@ TINY_FLAGS = ["--horizon", "4", "--point-width", "16", "--feat-dim", "32", "--hi
               "--batch-size", "8", "--device", "cpu", "--threads", "1", "-q"]
 
 
-def train_tiny(buf, out, steps, **tcfg):
+def train_tiny(buf, out, steps, resume=False, **tcfg):
     """Train the tiny policy on `buf` for `steps` steps into the run folder `out`."""
     from mc_pointflow.train import train
 
     cfg = {"batch_size": 8, "lr": 3e-3, "log_every": 5, "ckpt_every": 0, **tcfg}
     return train(buf, out, steps=steps, device="cpu", model_config=TINY_MODEL, train_config=cfg, threads=1,
-                 log=lambda m: None)
+                 resume=resume, log=lambda m: None)
 
 
 def preprocess_tiny(buf):

@@ -219,3 +219,36 @@ def test_rotation_helpers():
     assert geodesic_deg(a, b) == pytest.approx(30.0, abs=1e-6)
     assert geodesic_deg(a, a) == pytest.approx(0.0, abs=1e-4)
     np.testing.assert_allclose(project_rot6d(a * 3.0), a, atol=1e-12)
+
+
+def test_attention_pos_weight_weighs_attended_points(tiny, masked_buffer, tmp_path, mc):
+    import torch
+    import torch.nn.functional as F
+    from mc_core.checkpoint import load_checkpoint
+    from mc_pointflow.data.policy_data import load_policy_arrays
+    from mc_pointflow.models.flow_policy import PointFlowPolicy
+
+    arr = load_policy_arrays(masked_buffer, n_obs_steps=2, horizon=4)
+    torch.manual_seed(0)
+    model = PointFlowPolicy(tiny.model)
+    model.set_normalization(arr.stats())
+    b = arr.batch([1, 7])
+    args = (b["pcd"], b["robot_state"], b["action"], b["attention_mask"], torch.zeros(2, 4, 10), torch.full((2,), 0.5))
+    one, ten = model(*args, 1.0, 1.0), model(*args, 1.0, 10.0)
+    m = b["attention_mask"]
+    terms = F.binary_cross_entropy_with_logits(one["logits"], m, reduction="none")
+    assert torch.allclose(one["attention_bce"], terms.mean())
+    assert torch.allclose(ten["attention_bce"], (terms * (1 + 9 * m)).mean(), rtol=1e-5)
+    # the option reaches training and the checkpoint; a checkpoint from before the option resumes as weight 1
+    run = tmp_path / "run"
+    r = mc("pointflow", "train", "--buffer", masked_buffer, "--out-dir", run, "--steps", "2",
+           "--attention-pos-weight", "5", *tiny.flags)
+    assert r.exit_code == 0, r.stderr
+    assert load_checkpoint(run / "checkpoints" / "final").config["train"]["attention_pos_weight"] == 5.0
+    old = tmp_path / "old"
+    tiny.train(masked_buffer, old, 2)
+    cfg_path = old / "checkpoints" / "last" / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    del cfg["config"]["train"]["attention_pos_weight"]
+    cfg_path.write_text(json.dumps(cfg))
+    assert tiny.train(masked_buffer, old, 3, resume=True)["steps"] == 3

@@ -49,6 +49,8 @@ def _mask_config(first_id, more_ids, distance_threshold, gripper_radius, n_point
 @click.option("--resume", is_flag=True, help="Continue exactly from OUT_DIR/checkpoints/last.")
 @click.option("--attention-weight", type=click.FloatRange(min=0), default=1.0, show_default=True,
               help="Weight of the BCE between the attention logits and the masks (0 = unsupervised attention).")
+@click.option("--attention-pos-weight", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              help="Weight of the attended points' terms in that BCE (torch's pos_weight; attended points are few).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True,
               help="AdamW learning rate (constant after a 20-step warm-up).")
@@ -80,9 +82,10 @@ def _mask_config(first_id, more_ids, distance_threshold, gripper_radius, n_point
 @device_option
 @seed_option(0)
 @quiet_option
-def train_cmd(task, data_root, buffer, valid_buffer, out_dir, steps, epochs, resume, attention_weight, batch_size,
-              lr, horizon, n_obs_steps, feat_dim, point_width, hidden, n_blocks, log_every, ckpt_every, val_items,
-              first_id, more_ids, distance_threshold, gripper_radius, n_points, threads, device, seed, quiet):
+def train_cmd(task, data_root, buffer, valid_buffer, out_dir, steps, epochs, resume, attention_weight,
+              attention_pos_weight, batch_size, lr, horizon, n_obs_steps, feat_dim, point_width, hidden, n_blocks,
+              log_every, ckpt_every, val_items, first_id, more_ids, distance_threshold, gripper_radius, n_points,
+              threads, device, seed, quiet):
     """Train the flow-matching policy with (supervised) 3D attention on a replay buffer.
 
     Uses the buffer's precomputed attention masks (`mc pointflow preprocess-masks`); a buffer without
@@ -108,7 +111,8 @@ def train_cmd(task, data_root, buffer, valid_buffer, out_dir, steps, epochs, res
     mask_config = _mask_config(first_id, more_ids, distance_threshold, gripper_radius, n_points)
     model_config = {"horizon": horizon, "n_obs_steps": n_obs_steps, "feat_dim": feat_dim, "point_width": point_width,
                     "hidden": hidden, "n_blocks": n_blocks}
-    train_config = {"batch_size": batch_size, "lr": lr, "attention_weight": attention_weight, "seed": seed,
+    train_config = {"batch_size": batch_size, "lr": lr, "attention_weight": attention_weight,
+                    "attention_pos_weight": attention_pos_weight, "seed": seed,
                     "log_every": log_every, "ckpt_every": ckpt_every, "val_items": val_items}
     res = train(train_path, out_dir, valid_buffer=valid_path, mask_config=mask_config, steps=steps, epochs=epochs,
                 resume=resume, device=device, model_config=model_config, train_config=train_config,

@@ -28,6 +28,7 @@ DEFAULT_TRAIN: dict[str, Any] = {
     "weight_decay": 1e-4,
     "warmup_steps": 20,
     "attention_weight": 1.0,
+    "attention_pos_weight": 1.0,
     "grad_clip": 1.0,
     "seed": 0,
     "log_every": 25,
@@ -36,6 +37,8 @@ DEFAULT_TRAIN: dict[str, Any] = {
 }
 # options that may change between a run and its --resume (they do not change what is computed)
 RESUMABLE = {"steps", "log_every", "ckpt_every", "val_items"}
+# options added after checkpoints were first written: a checkpoint without one had the default
+ADDED_LATER = ("attention_pos_weight",)
 METRIC_COLUMNS = ["step", "epoch", "loss", "flow_loss", "attention_bce", "train_attention_iou",
                   "val_flow_loss", "val_attention_iou", "val_attention_topk_iou", "steps_per_s", "lr"]
 
@@ -105,6 +108,8 @@ def train(train_buffer: str | Path, out_dir: str | Path, *, valid_buffer: str | 
         raise UsageError("give --steps or --epochs, not both")
     if float(tcfg["attention_weight"]) < 0:
         raise UsageError("attention_weight must be >= 0")
+    if float(tcfg["attention_pos_weight"]) <= 0:
+        raise UsageError("attention_pos_weight must be > 0")
     try:
         mcfg = PolicyConfig.from_dict(dict(model_config or {}))
     except (TypeError, ValueError) as exc:
@@ -150,7 +155,8 @@ def train(train_buffer: str | Path, out_dir: str | Path, *, valid_buffer: str | 
         ck = load_checkpoint(last_dir, expect_model=MODEL_NAME)
         if ck.config.get("model") != mcfg.to_dict():
             raise BadInputError(last_dir, "--resume: the checkpoint's model config differs from this run's")
-        old = {k: v for k, v in (ck.config.get("train") or {}).items() if k not in RESUMABLE}
+        saved = {**{k: DEFAULT_TRAIN[k] for k in ADDED_LATER}, **(ck.config.get("train") or {})}
+        old = {k: v for k, v in saved.items() if k not in RESUMABLE}
         new = {k: v for k, v in tcfg.items() if k not in RESUMABLE}
         if old != new:
             diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
@@ -183,7 +189,7 @@ def train(train_buffer: str | Path, out_dir: str | Path, *, valid_buffer: str | 
                         meta={**meta_base, "step": step, "parameters": raw.num_parameters()},
                         training_state=state)
 
-    aw = float(tcfg["attention_weight"])
+    aw, apw = float(tcfg["attention_weight"]), float(tcfg["attention_pos_weight"])
     bs = int(tcfg["batch_size"])
     acc_terms: dict[str, float] = {}
     n_acc, t_int = 0, time.perf_counter()
@@ -195,7 +201,7 @@ def train(train_buffer: str | Path, out_dir: str | Path, *, valid_buffer: str | 
         for grp in opt.param_groups:
             grp["lr"] = lr
         b = step_batch(arrays, seed, s, bs, acc.process_index, mcfg.horizon, mcfg.action_dim, dev)
-        terms = model(b["pcd"], b["robot_state"], b["action"], b["attention_mask"], b["noise"], b["t"], aw)
+        terms = model(b["pcd"], b["robot_state"], b["action"], b["attention_mask"], b["noise"], b["t"], aw, apw)
         opt.zero_grad(set_to_none=True)
         acc.backward(terms["loss"])
         if tcfg["grad_clip"]:
