@@ -21,7 +21,7 @@ def _ok(code, out, err):
 
 
 def test_help_of_every_command_has_an_example():
-    for cmd in ("make-data", "train", "eval", "segment"):
+    for cmd in ("make-data", "train", "eval", "segment", "pretrain-bg"):
         out = _ok(*run(cmd, "--help"))
         assert "Example" in out and f"mc loci {cmd}" in out
 
