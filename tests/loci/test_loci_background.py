@@ -16,14 +16,6 @@ TINY_BG_FLAGS = ["--hidden", "8", "--latent-channels", "2", "--batch-size", "2",
                  "--device", "cpu", "-q"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def test_shapes_temporal_state_and_foreground_logit():
     torch.manual_seed(0)
     model = BackgroundModule(TINY_BG)

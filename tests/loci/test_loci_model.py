@@ -11,14 +11,6 @@ from mc_loci.train import match_targets
 TINY = {"num_slots": 3, "hidden": 8, "slot_dim": 8, "pixel_dim": 8, "iters": 2}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def test_forward_shapes_and_segment_ids():
     torch.manual_seed(0)
     model = SlotSegmenter(TINY)

@@ -16,14 +16,6 @@ TINY_UNSUP = {"num_slots": 3, "hidden": 16, "slot_dim": 16, "pixel_dim": 8, "ite
               "appearance": "mean", "bg_depth": "estimate", "background": "farthest"}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def _slow_object_video():
     """8 frames of a grey background; a red square sits on the same pixels for 5 frames."""
     rgb = np.full((8, 8, 8, 3), 100, np.uint8)
