@@ -22,12 +22,14 @@ the outlier component given the frame (:func:`foreground_logit`).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from mc_loci.models import config_from_dict, resolve_config
 
 MODEL_NAME = "loci-background"
 LOG_2PI = math.log(2 * math.pi)
@@ -52,11 +54,7 @@ class BackgroundConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "BackgroundConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown background model option(s): {', '.join(sorted(unknown))}")
-        cfg = cls(**d)
+        cfg = config_from_dict(cls, d, "background model")
         if cfg.hidden < 1 or cfg.latent_channels < 1 or cfg.downsample < 1:
             raise ValueError("hidden, latent_channels and downsample must be positive")
         if not 0 < cfg.min_sigma <= cfg.init_sigma < 1 or not 0 < cfg.init_fg_prior < 1:
@@ -83,9 +81,7 @@ class BackgroundModule(nn.Module):
 
     def __init__(self, config: BackgroundConfig | dict | None = None, **kwargs: Any):
         super().__init__()
-        if config is None or isinstance(config, dict):
-            config = BackgroundConfig.from_dict({**(config or {}), **kwargs})
-        self.config = c = config
+        self.config = c = resolve_config(BackgroundConfig, config, kwargs)
         self.channels = 4 if c.depth_input else 3
         h = c.hidden
         enc: list[nn.Module] = []

@@ -25,12 +25,14 @@ loss after Hungarian matching of slots to the true objects of each clip; without
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from mc_loci.models import config_from_dict, resolve_config
 
 from mc_loci.baselines import BACKGROUND_ESTIMATES
 
@@ -65,11 +67,7 @@ class SlotSegmenterConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "SlotSegmenterConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown model option(s): {', '.join(sorted(unknown))}")
-        cfg = cls(**d)
+        cfg = config_from_dict(cls, d, "model")
         if cfg.num_slots < 1 or cfg.hidden < 1 or cfg.slot_dim < 1 or cfg.pixel_dim < 1 or cfg.iters < 1:
             raise ValueError("num_slots, hidden, slot_dim, pixel_dim and iters must be positive")
         if cfg.appearance not in APPEARANCES:
@@ -144,9 +142,7 @@ class SlotSegmenter(nn.Module):
 
     def __init__(self, config: SlotSegmenterConfig | dict | None = None, **kwargs: Any):
         super().__init__()
-        if config is None or isinstance(config, dict):
-            config = SlotSegmenterConfig.from_dict({**(config or {}), **kwargs})
-        self.config = c = config
+        self.config = c = resolve_config(SlotSegmenterConfig, config, kwargs)
         cin = 3 + 3 + (1 if c.depth_input else 0)
         h = c.hidden
         self.encoder = nn.Sequential(
