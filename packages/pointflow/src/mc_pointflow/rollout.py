@@ -27,7 +27,6 @@ from mc_pointflow.sim.scene import GRASP_TOLERANCE, is_open
 
 ROW_COLUMNS = ["episode", "scene_seed", "success", "steps", "final_dist_m", "min_dist_m", "grasp_attempts",
                "queries", "seconds"]
-BASELINES = ("expert", "hold", "mean-demo")
 
 
 class RolloutPolicy(Protocol):
