@@ -68,8 +68,8 @@ class HoldPolicy:
 
 class MeanDemoPolicy:
     """Replays the mean of demonstrated trajectories, blind to the scene: positions and 6D
-    rotations averaged per timestep (rotations re-orthonormalised), gripper closed where most
-    demos have closed it."""
+    rotations averaged per timestep over the first T steps of every demo (T = the shortest demo;
+    rotations re-orthonormalised), gripper closed where most demos have closed it."""
 
     name = "mean-demo"
 
