@@ -28,6 +28,9 @@ from pathlib import Path
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--train-episodes", type=int, default=16)
+    ap.add_argument("--noise", type=float, default=0.0,
+                    help="DART-style training demos: the gripper drifts about NOISE metres off the expert's path "
+                         "(collect-demos --noise; the validation demos stay clean)")
     ap.add_argument("--valid-episodes", type=int, default=4)
     ap.add_argument("--episode-steps", type=int, default=40)
     ap.add_argument("--n-points", type=int, default=512, help="points per observation (and mask)")
@@ -65,11 +68,11 @@ def main() -> None:
     else:
         tmp = tempfile.TemporaryDirectory(prefix="pointflow_policy_")
         work = Path(tmp.name)
-    task_dir = work / "demos" / "unplug_charger_like"
+    task_dir = work / "demos" / data_tag(args)
     t0 = time.perf_counter()
-    for split, n in (("train", args.train_episodes), ("valid", args.valid_episodes)):
+    for split, n, noise in (("train", args.train_episodes, args.noise), ("valid", args.valid_episodes, 0.0)):
         collect_demos("unplug_charger_like", n, split, task_dir, seed=args.seed, steps=args.episode_steps,
-                      image_size=48, n_cams=3, n_points=max(1500, args.n_points))
+                      image_size=48, n_cams=3, n_points=max(1500, args.n_points), noise=noise)
     t_collect = time.perf_counter() - t0
     cfg = MaskConfig(object_ids=(31, 92), distance_threshold=0.03, gripper_radius=0.05, n_points=args.n_points)
     train_buf, valid_buf = task_dir / "train_segmented", task_dir / "valid_segmented"
@@ -89,7 +92,8 @@ def main() -> None:
     t_load = time.perf_counter() - t0
     assert pre.precomputed and (pre.attention_mask == fly.attention_mask).all()
     n_items = len(pre)
-    print(f"demos: {args.train_episodes} train + {args.valid_episodes} valid episodes x {args.episode_steps} steps "
+    print(f"demos: {args.train_episodes} train (noise {args.noise:g} m) + {args.valid_episodes} valid episodes x "
+          f"{args.episode_steps} steps "
           f"({t_collect:.1f} s); {n_items} training items of {args.n_points} points, "
           f"mask coverage {pre.attention_mask.mean():.3f}")
     print(f"loading the training items: on the fly {t_fly:.2f} s, precomputed {t_load:.2f} s "
@@ -143,8 +147,14 @@ def main() -> None:
         tmp.cleanup()
 
 
+def data_tag(args) -> str:
+    """Folder of the demos (and of the runs trained on them) under --work-dir."""
+    return f"unplug_charger_like_e{args.train_episodes}" + (f"_noise{args.noise:g}" if args.noise else "")
+
+
 def run_name(name: str, args) -> str:
-    return f"{name}_pw{args.attention_pos_weight:g}" if name == "supervised" and args.attention_pos_weight != 1 else name
+    name = f"{name}_pw{args.attention_pos_weight:g}" if name == "supervised" and args.attention_pos_weight != 1 else name
+    return f"{data_tag(args)}/{name}"
 
 
 def run_rollout_table(args, work: Path, train_buf: Path) -> dict:

@@ -43,21 +43,26 @@ def _buffers(task: str | None, data_root: str, split: str, buffer: tuple[str, ..
 @click.option("--zarr-format", type=click.Choice(["2", "3"]), default="2", show_default=True,
               help="Zarr format of a new buffer (2 is readable by zarr-2 tools).")
 @click.option("--compressor", type=click.Choice(["lz4", "zstd", "none"]), default="lz4", show_default=True)
+@click.option("--noise", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="DART-style demos: the gripper drifts off the expert's path by about NOISE metres (smooth "
+                   "random offsets), the recorded actions stay the expert's. 0 = clean demos.")
 @seed_option(0)
 @quiet_option
 def collect_demos_cmd(task, episodes, split, out_dir, steps, image_size, n_cams, n_points, zarr_format,
-                      compressor, seed, quiet):
+                      compressor, noise, seed, quiet):
     """Write scripted demos with segmentation from a synthetic tabletop scene.
 
     Several cameras (intrinsics and extrinsics in the buffer's attrs) render depth and per-pixel
     object ids of boxes, spheres and cylinders on a table while a gripper moves to the target
     object. Keys: camera_point_clouds (T,C,H*W,3), segmentation_masks (T,C,H,W), depth, pcd_xyz
-    (T,P,3), robot_state (T,10: xyz, rot6d, gripper), action (T,10: next robot state).
+    (T,P,3), robot_state (T,10: xyz, rot6d, gripper), action (T,10: next robot state; with
+    --noise the expert's next pose while the recorded states drift off it).
 
     \b
     Example:
       mc pointflow collect-demos --task unplug_charger_like --episodes 20 --split train
       mc pointflow collect-demos --task reach_target --episodes 5 --split valid --out-dir demos/sim/reach_target
+      mc pointflow collect-demos --task unplug_charger_like --episodes 200 --noise 0.03
     """
     from mc_core.progress import info, progress
 
@@ -65,7 +70,8 @@ def collect_demos_cmd(task, episodes, split, out_dir, steps, image_size, n_cams,
 
     out = out_dir or f"demos/sim/{task}"
     buf = collect_demos(task, episodes, split, out, seed=seed, steps=steps, image_size=image_size, n_cams=n_cams,
-                        n_points=n_points, zarr_format=int(zarr_format), compressor=compressor, progress=progress)
+                        n_points=n_points, zarr_format=int(zarr_format), compressor=compressor, noise=noise,
+                        progress=progress)
     info(f"{buf.location}: {buf.n_episodes} episodes, {buf.n_steps} timesteps, keys {', '.join(buf.keys())}")
 
 

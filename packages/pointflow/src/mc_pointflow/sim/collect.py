@@ -32,19 +32,28 @@ def demo_settings(buf: ReplayBuffer) -> dict | None:
         return None
     return {"task": attrs["task"], "seed": attrs.get("seed"), "image_size": int(cams[0]["height"]),
             "n_cams": len(cams), "cloud_points": int(buf["pcd_xyz"].shape[1]),
-            "episode_steps": int(lengths[0]) if len(set(map(int, lengths))) == 1 else None}
+            "episode_steps": int(lengths[0]) if len(set(map(int, lengths))) == 1 else None,
+            "noise": float(attrs.get("noise", 0.0))}
 
 
 def collect_demos(task: str, episodes: int, split: str, out_dir: str | Path, *, seed: int = 0, steps: int = 40,
                   image_size: int = 64, n_cams: int = 5, n_points: int = 5500, zarr_format: int = 2,
-                  compressor: str = "lz4", progress=None) -> ReplayBuffer:
-    """Append episodes until the buffer holds `episodes`; a rerun after a crash continues."""
+                  compressor: str = "lz4", noise: float = 0.0, progress=None) -> ReplayBuffer:
+    """Append episodes until the buffer holds `episodes`; a rerun after a crash continues.
+
+    `noise` > 0 records DART-style demos (`simulate_episode`: the gripper drifts off the expert's
+    path by about `noise` metres, the actions are the expert's); a buffer holds one noise level."""
+    from mc_core.errors import BadInputError
+
+    if noise < 0:
+        raise ValueError("noise must be >= 0")
     path = Path(out_dir) / f"{split}_segmented"
     buf = ReplayBuffer.open_or_create(path, zarr_format=zarr_format)
     if buf.n_episodes and buf.attrs.get("task") not in (None, task):
-        from mc_core.errors import BadInputError
-
         raise BadInputError(path, f"holds demos of task {buf.attrs.get('task')!r}, not {task!r}")
+    had = float(buf.attrs.get("noise", 0.0))
+    if buf.n_episodes and had != float(noise):
+        raise BadInputError(path, f"holds demos recorded with noise {had:g}, not {float(noise):g}")
     todo = range(buf.n_episodes, episodes)
     it = progress(todo, desc=f"{task} {split}", total=len(todo)) if progress else todo
     names: dict[str, str] = dict(buf.attrs.get("object_names", {}))
@@ -59,12 +68,12 @@ def collect_demos(task: str, episodes: int, split: str, out_dir: str | Path, *, 
     }
     for e in it:
         arrays, meta = simulate_episode(task, episode_seed(seed, split, e), steps=steps, image_size=image_size,
-                                        n_cams=n_cams, n_points=n_points)
+                                        n_cams=n_cams, n_points=n_points, noise=noise)
         buf.add_episode(arrays, chunks=chunks, compressor=compressor)
         names.update(meta["object_names"])
         buf.attrs.update({
             "task": task, "split": split, "object_names": dict(sorted(names.items(), key=lambda kv: int(kv[0]))),
             "cameras": meta["cameras"], "source": "mc pointflow collect-demos (scripted synthetic scene)",
-            "seed": int(seed),
+            "seed": int(seed), "noise": float(noise),
         })
     return buf

@@ -96,22 +96,46 @@ class TabletopEnv:
                  "height": c.height, "width": c.width} for c in self.cameras]
 
 
+NOISE_CORRELATION = 0.9  # step-to-step correlation of the demo perturbation (a smooth drift)
+
+
+def position_perturbation(steps: int, noise: float, rng: np.random.Generator,
+                          correlation: float = NOISE_CORRELATION) -> np.ndarray:
+    """(steps, 3) offsets of the gripper position from the expert's: an AR(1) drift per axis with
+    stationary standard deviation `noise` (metres), zero at the start pose."""
+    off = np.zeros((steps, 3))
+    innovation = noise * np.sqrt(1.0 - correlation ** 2)
+    for t in range(1, steps):
+        off[t] = correlation * off[t - 1] + innovation * rng.standard_normal(3)
+    return off
+
+
 def simulate_episode(task: str, seed: int, *, steps: int = 40, image_size: int = 64, n_cams: int = 5,
-                     n_points: int = 5500) -> tuple[dict[str, np.ndarray], dict]:
-    """One scripted demo: arrays with keys of the real pipeline, plus metadata (names, cameras)."""
+                     n_points: int = 5500, noise: float = 0.0) -> tuple[dict[str, np.ndarray], dict]:
+    """One scripted demo: arrays with keys of the real pipeline, plus metadata (names, cameras).
+
+    With `noise` > 0 (metres) the demo is DART-style: the gripper is driven along the expert's
+    trajectory plus a smooth random drift (`position_perturbation`, drawn from its own generator
+    so the scene is the same as without noise), the observations and robot states are those of
+    the perturbed gripper, and the actions stay the expert's clean next poses, so every item
+    shows how to get back onto the demonstration from a state a little off it."""
     env = TabletopEnv(task, image_size=image_size, n_cams=n_cams, n_points=n_points, demo_steps=steps)
     frames = [env.reset(seed)]
     states = env.expert_states
+    executed = states
+    if noise > 0:
+        executed = states.copy()
+        executed[:, :3] += position_perturbation(steps, noise, np.random.default_rng((int(seed), 1))).astype(np.float32)
     for t in range(1, steps):
-        frames.append(env.step(states[t])[0])
-    # the action of step t is the robot state the controller moves to next (last one repeats)
+        frames.append(env.step(executed[t])[0])
+    # the action of step t is the expert's pose the controller moves to next (last one repeats)
     action = np.concatenate([states[1:], states[-1:]], axis=0)
     arrays = {
         "camera_point_clouds": np.stack([f.camera_points for f in frames]),
         "segmentation_masks": np.stack([f.segmentation for f in frames]),
         "depth": np.stack([f.depth for f in frames]),
         "pcd_xyz": np.stack([f.pcd for f in frames]),
-        "robot_state": states,
+        "robot_state": executed,
         "action": action,
     }
     meta = {
