@@ -13,6 +13,8 @@ S+1000, the same objects in both), pretrains the loci-background module on the p
   set with the farthest background and with the learned one, scored on the pan test set.
 
     uv run python benchmarks/loci_background.py --bg-steps 600 --seg-steps 600
+
+With --out-dir, a rerun after an interruption resumes the training runs instead of restarting them.
 """
 
 from __future__ import annotations
@@ -20,8 +22,19 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 from pathlib import Path
+
+
+def resumable(run_dir: Path) -> tuple[bool, float]:
+    """Whether a run folder from an earlier, interrupted benchmark can be resumed, and the training
+    seconds it already spent (so a rerun with the same --out-dir does not train again)."""
+    import json as _json
+
+    if not (run_dir / "checkpoints" / "last" / "state.safetensors").exists():
+        return False, 0.0
+    log = run_dir / "train_log.json"
+    spent = _json.loads(log.read_text())["result"]["train_seconds"] if log.exists() else 0.0
+    return True, float(spent)
 
 
 def psnr(a, b, where) -> float:
@@ -67,10 +80,10 @@ def main() -> None:
                      progress_bar=False, **size_kw)
         tests[cam] = MovingShapes(root / f"test_{cam}")
 
-    t0 = time.perf_counter()
+    resume, spent = resumable(root / "bg")
     res = pretrain_background(root / "pan_train", root / "bg", steps=args.bg_steps, device="cpu", seed=args.seed,
-                              train_config={"ckpt_every": 0})
-    bg_seconds = time.perf_counter() - t0
+                              resume=resume, train_config={"ckpt_every": 100})
+    bg_seconds = spent + res["train_seconds"]
     bg_model = load_background_model(res["checkpoint"])
 
     quality = {}
@@ -107,12 +120,13 @@ def main() -> None:
         from mc_loci.train import train
 
         for name, background in (("slots+farthest", "farthest"), ("slots+learned", "learned")):
-            t1 = time.perf_counter()
+            resume, spent = resumable(root / f"seg_{background}")
             r = train(root / "pan_train", root / f"seg_{background}", steps=args.seg_steps, device="cpu",
                       seed=args.seed, bg_checkpoint=res["checkpoint"] if background == "learned" else None,
-                      model_config={"appearance": "mean", "bg_depth": "estimate", "background": background},
-                      train_config={"mask_weight": 0.0, "recon_loss": "mixture", "ckpt_every": 0})
-            seg_info[name] = time.perf_counter() - t1
+                      resume=resume, model_config={"appearance": "mean", "bg_depth": "estimate",
+                                                   "background": background},
+                      train_config={"mask_weight": 0.0, "recon_loss": "mixture", "ckpt_every": 100})
+            seg_info[name] = spent + r["train_seconds"]
             ck = load_checkpoint(r["checkpoint"])
             model = SlotSegmenter(SlotSegmenterConfig.from_dict(ck.config["model"]))
             model.load_state_dict(ck.state_dict)

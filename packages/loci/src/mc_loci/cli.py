@@ -17,6 +17,11 @@ UNSUPERVISED_RECIPE = {"appearance": "mean", "bg_depth": "estimate", "background
 SUPERVISED_RECIPE = {"appearance": "decoded", "bg_depth": "head", "background": "median", "recon_loss": "mse"}
 
 
+def bg_checkpoint_option(purpose: str):
+    return click.option("--bg-checkpoint", type=click.Path(), default=None,
+                        help=f"loci-background checkpoint (mc loci pretrain-bg) for {purpose}.")
+
+
 @group.command("make-data")
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False), help="Folder to write the data set to.")
 @click.option("--videos", type=click.IntRange(min=1), default=64, show_default=True, help="Number of videos.")
@@ -87,8 +92,7 @@ def make_data_cmd(out_dir, videos, frames, size, min_objects, max_objects, camer
                    "per frame by a pretrained background module (--bg-checkpoint, from pretrain-bg; it is "
                    "frozen and stored in this model's checkpoints). [default: median; farthest with "
                    "--unsupervised]")
-@click.option("--bg-checkpoint", type=click.Path(), default=None,
-              help="loci-background checkpoint (mc loci pretrain-bg) for --background learned.")
+@bg_checkpoint_option("--background learned")
 @click.option("--bg-depth", type=click.Choice(["head", "estimate"]), default=None,
               help="Background depth predicted by a head, or estimated like the background colour. "
                    "[default: head; estimate with --unsupervised]")
@@ -159,18 +163,12 @@ def train_cmd(data, out_dir, steps, resume, batch_size, clip_frames, lr, num_slo
 
 
 def _load_model(checkpoint: str, device: str):
-    from mc_core.checkpoint import load_checkpoint
     from mc_core.device import resolve_device
-    from mc_core.errors import BadInputError
-    from mc_loci.models.slot_segmenter import MODEL_NAME, SlotSegmenter, SlotSegmenterConfig
+    from mc_loci.models import load_model_checkpoint
+    from mc_loci.models.slot_segmenter import MODEL_NAME, SlotSegmenter
 
     dev = resolve_device(device)
-    ck = load_checkpoint(checkpoint, expect_model=MODEL_NAME)
-    try:
-        model = SlotSegmenter(SlotSegmenterConfig.from_dict(dict(ck.config.get("model") or {})))
-        model.load_state_dict(ck.state_dict)
-    except (TypeError, ValueError, RuntimeError) as exc:
-        raise BadInputError(ck.path, f"weights do not fit the model config ({str(exc).splitlines()[0]})") from None
+    model = load_model_checkpoint(checkpoint, SlotSegmenter, MODEL_NAME)[0]
     return model.to(dev).eval(), dev
 
 
@@ -224,8 +222,7 @@ def _segmenter(method: str, checkpoint: str | None, device: str, bg_checkpoint: 
                    "components), farthest-cc (the same with the farthest-surface background; needs depth), "
                    "learned-cc (components of the learned background module's foreground map; needs "
                    "--bg-checkpoint), all-background.")
-@click.option("--bg-checkpoint", type=click.Path(), default=None,
-              help="loci-background checkpoint (mc loci pretrain-bg) for --method learned-cc.")
+@bg_checkpoint_option("--method learned-cc")
 @click.option("--out-json", type=click.Path(dir_okay=False), default=None, help="Write the metrics here.")
 @device_option
 @quiet_option
@@ -268,8 +265,7 @@ def eval_cmd(data, checkpoint, method, bg_checkpoint, out_json, device, quiet):
 @click.option("--out-gif", required=True, type=click.Path(dir_okay=False), help="Overlay GIF to write.")
 @click.option("--checkpoint", type=click.Path(), default=None, help="Model checkpoint (for --method model).")
 @click.option("--method", type=click.Choice(METHODS), default="model", show_default=True, help="Model or baseline.")
-@click.option("--bg-checkpoint", type=click.Path(), default=None,
-              help="loci-background checkpoint (mc loci pretrain-bg) for --method learned-cc.")
+@bg_checkpoint_option("--method learned-cc")
 @click.option("--out-npz", type=click.Path(dir_okay=False), default=None, help="Also write the ids (T,H,W) here.")
 @click.option("--fps", type=click.FloatRange(min=0.1), default=4.0, show_default=True, help="GIF frame rate.")
 @click.option("--scale", type=click.IntRange(min=1, max=16), default=3, show_default=True, help="GIF upscaling.")

@@ -266,25 +266,18 @@ def estimate_video(model: BackgroundModule, video: dict, device="cpu") -> dict[s
 def load_background_checkpoint(path):
     """Read a loci-background checkpoint (mc_core.checkpoint) and check that its weights fit its
     config; BadInputError (one line, naming the path) otherwise."""
-    from mc_core.checkpoint import load_checkpoint
-    from mc_core.errors import BadInputError
+    from mc_loci.models import load_model_checkpoint
 
-    ck = load_checkpoint(path, expect_model=MODEL_NAME)
-    try:
-        model = BackgroundModule(BackgroundConfig.from_dict(dict(ck.config.get("model") or {})))
-        model.load_state_dict(ck.state_dict)
-    except (TypeError, ValueError, RuntimeError) as exc:
-        raise BadInputError(ck.path, f"weights do not fit the background model config ({str(exc).splitlines()[0]})") from None
+    model, ck = load_model_checkpoint(path, BackgroundModule, MODEL_NAME, "background model")
     ck.config["model"] = model.config.to_dict()
     return ck
 
 
 def load_background_model(path, device="cpu") -> BackgroundModule:
     """A ready-to-use background module (eval mode, on `device`) from a checkpoint."""
-    ck = load_background_checkpoint(path)
-    model = BackgroundModule(ck.config["model"])
-    model.load_state_dict(ck.state_dict)
-    return model.to(device).eval()
+    from mc_loci.models import load_model_checkpoint
+
+    return load_model_checkpoint(path, BackgroundModule, MODEL_NAME, "background model")[0].to(device).eval()
 
 
 @torch.no_grad()
