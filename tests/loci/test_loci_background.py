@@ -140,6 +140,46 @@ def test_learned_background_in_the_segmenter_comes_per_frame_from_the_module():
     assert not seg.background_module.training
 
 
+def _learned_segmenter(fg_evidence: str):
+    from mc_loci.models.slot_segmenter import SlotSegmenter
+
+    torch.manual_seed(0)
+    return SlotSegmenter({"num_slots": 2, "hidden": 8, "slot_dim": 8, "pixel_dim": 8, "appearance": "mean",
+                          "bg_depth": "estimate", "background": "learned", "bg_model": TINY_BG,
+                          "fg_evidence": fg_evidence})
+
+
+def test_fg_evidence_prior_adds_the_module_log_odds_to_the_background_mask_logit():
+    rgb, depth = torch.rand(1, 2, 3, 16, 16), torch.rand(1, 2, 1, 16, 16)
+    plain, prior = _learned_segmenter("none"), _learned_segmenter("prior")
+    prior.load_state_dict(plain.state_dict())  # same weights: only the use of the logit differs
+    a, b = plain(rgb, depth), prior(rgb, depth)
+    module = plain.background_module
+    want = foreground_logit(module, module(rgb, depth), rgb, depth)
+    torch.testing.assert_close(a["fg_logit"], want)
+    torch.testing.assert_close(b["logits"][:, :, 0], a["logits"][:, :, 0] - want)
+    torch.testing.assert_close(b["logits"][:, :, 1:], a["logits"][:, :, 1:])
+
+
+def test_fg_evidence_input_makes_the_segmenter_read_the_module_posterior():
+    from mc_loci.models.slot_segmenter import SlotSegmenter
+
+    rgb, depth = torch.rand(1, 2, 3, 16, 16), torch.rand(1, 2, 1, 16, 16)
+    for fg_evidence, reads in (("none", False), ("input", True)):
+        seg = _learned_segmenter(fg_evidence)
+        before = seg(rgb, depth)
+        # a broader background Gaussian changes the module's foreground logit, not its background
+        seg.background_module.sigma.fill_(0.5)
+        after = seg(rgb, depth)
+        torch.testing.assert_close(after["comp_rgb"][:, :, 0], before["comp_rgb"][:, :, 0])  # the background
+        assert not torch.allclose(after["fg_logit"], before["fg_logit"])
+        assert reads != torch.allclose(after["logits"], before["logits"])
+    with pytest.raises(ValueError, match="fg_evidence .* needs background 'learned'"):
+        SlotSegmenter({"background": "farthest", "fg_evidence": "input"})
+    with pytest.raises(ValueError, match="fg_evidence must be one of"):
+        _learned_segmenter("posterior")
+
+
 def test_bad_bg_checkpoint_is_one_line_exit_2(tmp_path):
     from mc_loci.data.moving_shapes import make_dataset
 

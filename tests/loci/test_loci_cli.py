@@ -113,6 +113,11 @@ def test_train_unsupervised_recipe_and_its_usage_errors(tmp_path):
     assert json.loads(out)["videos"] == 2
     out = _ok(*run("eval", "--data", str(d), "--method", "farthest-cc", "-q"))
     assert json.loads(out)["method"] == "farthest-cc"
+    out = _ok(*run("eval", "--data", str(d), "--method", "farthest-depth-cc", "-q"))
+    assert json.loads(out)["method"] == "farthest-depth-cc"
+    code, _, err = run("train", "--data", str(d), "--out-dir", str(tmp_path / "x"), "--unsupervised",
+                       "--fg-evidence", "input")
+    assert code == 2 and "--fg-evidence needs --background learned" in err
 
     code, _, err = run("train", "--data", str(d), "--out-dir", str(tmp_path / "x"), "--unsupervised",
                        "--mask-weight", "1")

@@ -38,6 +38,18 @@ def test_farthest_background_has_no_ghost_of_a_slow_object():
         run_baseline("farthest-cc", rgb)
 
 
+def test_farthest_depth_cc_finds_an_object_of_the_background_colour_by_its_depth():
+    rgb, depth = _slow_object_video()
+    rgb[:5, 2:5, 2:5] = (110, 95, 100)  # within the colour threshold (30) of the grey background
+    assert (run_baseline("farthest-cc", rgb, depth) == 0).all()  # colour alone misses it
+    ids = run_baseline("farthest-depth-cc", rgb, depth)
+    assert (ids[:5, 2:5, 2:5] > 0).all() and (ids[5:] == 0).all() and ids[:5].sum() == ids[0, 2, 2] * 45
+    depth[:5, 2:5, 2:5] = 0.85  # nearer than the background by 0.05 only: below the depth threshold
+    assert (run_baseline("farthest-depth-cc", rgb, depth) == 0).all()
+    with pytest.raises(ValueError, match="farthest-depth-cc needs depth"):
+        run_baseline("farthest-depth-cc", rgb)
+
+
 def test_masked_mean_appearance_is_the_colour_under_the_mask():
     torch.manual_seed(0)
     model = SlotSegmenter(TINY_UNSUP)

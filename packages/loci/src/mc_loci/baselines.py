@@ -6,6 +6,9 @@
   linked over time to the component of the previous frame they overlap most.
 - ``farthest-cc``: the same with the depth-based background estimate (colour of the farthest surface
   seen at each pixel), which has no ghosts of slow objects; needs depth.
+- ``farthest-depth-cc``: the same as farthest-cc, but a pixel is also foreground where its depth is
+  nearer than the farthest surface seen there by more than ``depth_threshold`` (0.1 of the 0..1
+  depth range): the control that uses depth for the foreground map as the learned module does.
 - ``learned-cc`` (in ``mc loci eval``/``segment`` with ``--bg-checkpoint``): foreground = the learned
   background module's foreground logit above 0, the same components and linking
   (:func:`linked_components`).
@@ -15,7 +18,12 @@ from __future__ import annotations
 
 import numpy as np
 
-BASELINES = ("all-background", "median-cc", "farthest-cc")
+BASELINES = ("all-background", "median-cc", "farthest-cc", "farthest-depth-cc")
+# the foreground rule of the cc baselines: a colour difference to the background above COLOUR_THRESHOLD
+# (of 255) in some channel, and for farthest-depth-cc also a depth nearer than the background's by more
+# than DEPTH_THRESHOLD (0..1 depth units; fixed from the colour rule's 30/255 ~ 0.12, not tuned)
+COLOUR_THRESHOLD = 30.0
+DEPTH_THRESHOLD = 0.1
 
 
 def median_background(rgb: np.ndarray) -> np.ndarray:
@@ -53,13 +61,26 @@ def all_background(rgb: np.ndarray) -> np.ndarray:
     return np.zeros(rgb.shape[:3], np.int64)
 
 
-def median_cc(rgb: np.ndarray, *, threshold: float = 30.0, min_area: int = 6,
+def foreground_map(rgb: np.ndarray, bg: np.ndarray, *, threshold: float = COLOUR_THRESHOLD,
+                   depth: np.ndarray | None = None, bg_depth: np.ndarray | None = None,
+                   depth_threshold: float = DEPTH_THRESHOLD) -> np.ndarray:
+    """Foreground (T,H,W) bool of a video against a background colour (H,W,3) or (T,H,W,3) in
+    0..255: a colour difference above `threshold` in some channel, or, given depth (T,H,W) and the
+    background's depth bg_depth ((H,W) or (T,H,W)), a depth nearer than the background's by more
+    than `depth_threshold`."""
+    fg = np.abs(rgb.astype(np.float32) - bg).max(axis=-1) > threshold
+    if depth is not None and bg_depth is not None:
+        fg |= (np.asarray(bg_depth, np.float32) - np.asarray(depth, np.float32)) > depth_threshold
+    return fg
+
+
+def median_cc(rgb: np.ndarray, *, threshold: float = COLOUR_THRESHOLD, min_area: int = 6,
               bg: np.ndarray | None = None) -> np.ndarray:
     """Instance ids (T,H,W) from colour difference to the background (default: the temporal median;
     (H,W,3) or per frame (T,H,W,3)) + connected components."""
     if bg is None:
         bg = median_background(rgb)
-    return linked_components(np.abs(rgb.astype(np.float32) - bg).max(axis=-1) > threshold, min_area=min_area)
+    return linked_components(foreground_map(rgb, bg, threshold=threshold), min_area=min_area)
 
 
 def linked_components(foreground: np.ndarray, *, min_area: int = 6) -> np.ndarray:
@@ -103,8 +124,11 @@ def run_baseline(name: str, rgb: np.ndarray, depth: np.ndarray | None = None) ->
         return all_background(rgb)
     if name == "median-cc":
         return median_cc(rgb)
-    if name == "farthest-cc":
+    if name in ("farthest-cc", "farthest-depth-cc"):
         if depth is None:
-            raise ValueError("farthest-cc needs depth")
-        return median_cc(rgb, bg=estimate_background(rgb, depth, "farthest")[0])
+            raise ValueError(f"{name} needs depth")
+        bg, bg_depth = estimate_background(rgb, depth, "farthest")
+        if name == "farthest-cc":
+            return median_cc(rgb, bg=bg)
+        return linked_components(foreground_map(rgb, bg, depth=depth, bg_depth=bg_depth))
     raise ValueError(f"unknown baseline {name!r} (choose from {', '.join(BASELINES)})")

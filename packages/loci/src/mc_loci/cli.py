@@ -9,11 +9,13 @@ from mc_core.options import device_option, quiet_option, seed_option, shard_opti
 
 group = plugin_group("loci", help="Object-centric segmentation of videos (Loci-Segmented).")
 
-METHODS = ("model", "median-cc", "farthest-cc", "learned-cc", "all-background")
+METHODS = ("model", "median-cc", "farthest-cc", "farthest-depth-cc", "learned-cc", "all-background")
 
 # what --unsupervised picks for the options left unset (see mc_loci.train and the README)
 UNSUPERVISED_RECIPE = {"appearance": "mean", "bg_depth": "estimate", "background": "farthest",
                        "recon_loss": "mixture"}
+# the default --fg-evidence with --background learned (measured: see the README)
+LEARNED_FG_EVIDENCE = "none"
 SUPERVISED_RECIPE = {"appearance": "decoded", "bg_depth": "head", "background": "median", "recon_loss": "mse"}
 
 
@@ -93,6 +95,10 @@ def make_data_cmd(out_dir, videos, frames, size, min_objects, max_objects, camer
                    "frozen and stored in this model's checkpoints). [default: median; farthest with "
                    "--unsupervised]")
 @bg_checkpoint_option("--background learned")
+@click.option("--fg-evidence", type=click.Choice(["none", "input", "prior"]), default=None,
+              help="With --background learned, what the segmenter does with the module's foreground logit: "
+                   "ignore it, read its posterior as an input channel, or add it to the background's mask "
+                   "logit as a prior. [default: none]")
 @click.option("--bg-depth", type=click.Choice(["head", "estimate"]), default=None,
               help="Background depth predicted by a head, or estimated like the background colour. "
                    "[default: head; estimate with --unsupervised]")
@@ -111,7 +117,7 @@ def make_data_cmd(out_dir, videos, frames, size, min_objects, max_objects, camer
 @seed_option(0)
 @quiet_option
 def train_cmd(data, out_dir, steps, resume, batch_size, clip_frames, lr, num_slots, hidden, slot_dim, pixel_dim,
-              no_depth_input, unsupervised, mask_weight, appearance, background, bg_checkpoint, bg_depth,
+              no_depth_input, unsupervised, mask_weight, appearance, background, bg_checkpoint, fg_evidence, bg_depth,
               recon_loss, sigma, usage_weight, recon_weight, ckpt_every, device, seed, quiet):
     """Train the slot-segmenter model on a moving-shapes data folder (through accelerate).
 
@@ -149,12 +155,16 @@ def train_cmd(data, out_dir, steps, resume, batch_size, clip_frames, lr, num_slo
         raise click.UsageError("--background farthest needs depth input (drop --no-depth-input)")
     if (opts["background"] == "learned") != (bg_checkpoint is not None):
         raise click.UsageError("--background learned and --bg-checkpoint go together")
+    if fg_evidence is None:
+        fg_evidence = LEARNED_FG_EVIDENCE if opts["background"] == "learned" else "none"
+    elif fg_evidence != "none" and opts["background"] != "learned":
+        raise click.UsageError("--fg-evidence needs --background learned (the module gives the foreground logit)")
     torch.set_num_threads(max(1, min(torch.get_num_threads(), 4)))
     result = train(data, out_dir, steps=steps, resume=resume, device=device, seed=seed, bg_checkpoint=bg_checkpoint,
                    model_config={"num_slots": num_slots, "hidden": hidden, "slot_dim": slot_dim,
                                  "pixel_dim": pixel_dim, "depth_input": not no_depth_input,
                                  "appearance": opts["appearance"], "bg_depth": opts["bg_depth"],
-                                 "background": opts["background"]},
+                                 "background": opts["background"], "fg_evidence": fg_evidence},
                    train_config={"batch_size": batch_size, "clip_frames": clip_frames, "lr": lr,
                                  "mask_weight": mask_weight, "recon_weight": recon_weight,
                                  "recon_loss": opts["recon_loss"], "sigma": sigma, "usage_weight": usage_weight,
@@ -207,8 +217,8 @@ def _segmenter(method: str, checkpoint: str | None, device: str, bg_checkpoint: 
         return learned
 
     def base(video):
-        if method == "farthest-cc" and video.get("depth") is None:
-            raise BadInputError(None, "farthest-cc needs depth but the video has no 'depth' array")
+        if method.startswith("farthest") and video.get("depth") is None:
+            raise BadInputError(None, f"{method} needs depth but the video has no 'depth' array")
         return run_baseline(method, video["rgb"], video.get("depth"))
 
     return base
@@ -220,7 +230,8 @@ def _segmenter(method: str, checkpoint: str | None, device: str, bg_checkpoint: 
 @click.option("--method", type=click.Choice(METHODS), default="model", show_default=True,
               help="The trained model, or a baseline: median-cc (temporal-median background + connected "
                    "components), farthest-cc (the same with the farthest-surface background; needs depth), "
-                   "learned-cc (components of the learned background module's foreground map; needs "
+                   "farthest-depth-cc (farthest-cc whose foreground also takes pixels nearer than the farthest "
+                   "surface by more than 0.1), learned-cc (components of the learned background module's foreground map; needs "
                    "--bg-checkpoint), all-background.")
 @bg_checkpoint_option("--method learned-cc")
 @click.option("--out-json", type=click.Path(dir_okay=False), default=None, help="Write the metrics here.")

@@ -42,6 +42,9 @@ BG_DEPTHS = ("head", "estimate")
 # estimated per video outside the network, or "learned": per frame by a frozen, pretrained
 # loci-background module inside the model (mc_loci.models.background)
 BACKGROUNDS = (*BACKGROUND_ESTIMATES, "learned")
+# how the learned background module's per-pixel foreground logit enters the segmenter (see
+# SlotSegmenterConfig.fg_evidence)
+FG_EVIDENCE = ("none", "input", "prior")
 
 
 @dataclass
@@ -64,6 +67,14 @@ class SlotSegmenterConfig:
     # "learned": per frame by a frozen loci-background module whose config is bg_model
     background: str = "median"
     bg_model: dict | None = None
+    # with the learned background: what the segmenter does with the module's foreground logit l
+    # (the log odds that a pixel is not background, mc_loci.models.background.foreground_logit):
+    # "none" ignores it; "input" feeds the module's foreground posterior sigmoid(l) to the encoder
+    # and the pixel embeddings as one more input channel (the network learns how far to trust it);
+    # "prior" multiplies the background's mask by the module's posterior odds of background, i.e.
+    # adds -l to the background's mask logit (a product of the two experts: where the module is
+    # sure, it decides background vs object, and the slots only decide which object)
+    fg_evidence: str = "none"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "SlotSegmenterConfig":
@@ -76,6 +87,10 @@ class SlotSegmenterConfig:
             raise ValueError(f"bg_depth must be one of {', '.join(BG_DEPTHS)}, got {cfg.bg_depth!r}")
         if cfg.background not in BACKGROUNDS:
             raise ValueError(f"background must be one of {', '.join(BACKGROUNDS)}, got {cfg.background!r}")
+        if cfg.fg_evidence not in FG_EVIDENCE:
+            raise ValueError(f"fg_evidence must be one of {', '.join(FG_EVIDENCE)}, got {cfg.fg_evidence!r}")
+        if cfg.fg_evidence != "none" and cfg.background != "learned":
+            raise ValueError("fg_evidence (the background module's foreground logit) needs background 'learned'")
         if (cfg.background == "learned") != (cfg.bg_model is not None):
             raise ValueError("bg_model (the background module's config) goes with background 'learned', only")
         if cfg.background == "learned":
@@ -143,7 +158,7 @@ class SlotSegmenter(nn.Module):
     def __init__(self, config: SlotSegmenterConfig | dict | None = None, **kwargs: Any):
         super().__init__()
         self.config = c = resolve_config(SlotSegmenterConfig, config, kwargs)
-        cin = 3 + 3 + (1 if c.depth_input else 0)
+        cin = 3 + 3 + (1 if c.depth_input else 0) + (1 if c.fg_evidence == "input" else 0)
         h = c.hidden
         self.encoder = nn.Sequential(
             nn.Conv2d(cin, h, 3, stride=2, padding=1), nn.ReLU(),
@@ -179,26 +194,34 @@ class SlotSegmenter(nn.Module):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def _inputs(self, rgb: torch.Tensor, depth: torch.Tensor | None, bg: torch.Tensor) -> torch.Tensor:
+    def _inputs(self, rgb: torch.Tensor, depth: torch.Tensor | None, bg: torch.Tensor,
+                fg_logit: torch.Tensor | None) -> torch.Tensor:
         parts = [rgb, rgb - bg]
         if self.config.depth_input:
             if depth is None:
                 raise ValueError("this model needs depth input")
             parts.append(depth)
+        if self.config.fg_evidence == "input":
+            parts.append(torch.sigmoid(fg_logit)[:, None])
         return torch.cat(parts, 1)
 
     def background_frames(self, rgb: torch.Tensor, depth: torch.Tensor | None,
-                          bg: torch.Tensor | None) -> torch.Tensor:
+                          bg: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The background colour (and depth) of every frame, (B,T,3|4,H,W): the given per-video
-        estimate repeated over time, or the learned module's prediction per frame."""
+        estimate repeated over time, or the learned module's prediction per frame; and, for the
+        learned background, the module's foreground logit (B,T,H,W) (None otherwise)."""
         b, t, _, hh, ww = rgb.shape
         if self.config.background == "learned":
+            from mc_loci.models.background import foreground_logit
+
             module = self.background_module
+            module_depth = depth if module.config.depth_input else None
             with torch.no_grad():
-                return module(rgb, depth if module.config.depth_input else None)["bg"]
+                out = module(rgb, module_depth)
+                return out["bg"], foreground_logit(module, out, rgb, module_depth)
         if bg is None:
             raise ValueError("this model needs a background estimate (bg)")
-        return bg if bg.ndim == 5 else bg[:, None].expand(b, t, *bg.shape[1:])
+        return (bg if bg.ndim == 5 else bg[:, None].expand(b, t, *bg.shape[1:])), None
 
     def forward(self, rgb: torch.Tensor, depth: torch.Tensor | None, bg: torch.Tensor | None = None
                 ) -> dict[str, torch.Tensor]:
@@ -212,13 +235,15 @@ class SlotSegmenter(nn.Module):
         """
         b, t, _, hh, ww = rgb.shape
         k = self.config.num_slots
-        bg_all = self.background_frames(rgb, depth, bg)
+        bg_all, fg_logit = self.background_frames(rgb, depth, bg)
+        fg_flat = None if fg_logit is None else fg_logit.flatten(0, 1)
         if self.config.bg_depth == "estimate" and bg_all.shape[2] < 4:
             raise ValueError("this model needs the background depth (bg with 4 channels)")
         if not self.config.depth_input:
             depth = None
         bg_t = bg_all[:, :, :3]
-        x = self._inputs(rgb.flatten(0, 1), None if depth is None else depth.flatten(0, 1), bg_t.flatten(0, 1))
+        x = self._inputs(rgb.flatten(0, 1), None if depth is None else depth.flatten(0, 1), bg_t.flatten(0, 1),
+                         fg_flat)
         feats = self.encoder(x)
         fh, fw = feats.shape[-2:]
         feats = feats + self.pos(_grid(fh, fw, x.device)[None])
@@ -237,7 +262,10 @@ class SlotSegmenter(nn.Module):
         mask_emb = self.slot_to_mask(slots_bt).flatten(0, 1)  # (BT,K,P)
         obj_logits = torch.einsum("bkp,bphw->bkhw", mask_emb, pix) / math.sqrt(pix.shape[1])
         bg_out = self.bg_head(pix)
-        logits = torch.cat([bg_out[:, :1], obj_logits], 1)  # (BT,1+K,H,W)
+        bg_logit = bg_out[:, :1]
+        if self.config.fg_evidence == "prior":
+            bg_logit = bg_logit - fg_flat[:, None]
+        logits = torch.cat([bg_logit, obj_logits], 1)  # (BT,1+K,H,W)
         attrs = torch.sigmoid(self.slot_to_rgb_depth(slots_bt).flatten(0, 1))  # (BT,K,4)
         probs = torch.softmax(logits, 1)
         rgb_in = rgb.flatten(0, 1)
@@ -263,6 +291,8 @@ class SlotSegmenter(nn.Module):
             # per component (background, slot 1..K) appearance, for mixture-likelihood losses
             "comp_rgb": colours.reshape(b, t, 1 + k, 3, hh, ww),
             "comp_depth": depths.reshape(b, t, 1 + k, 1, hh, ww),
+            # the learned background module's foreground logit (B,T,H,W); None for an estimate
+            "fg_logit": fg_logit,
         }
 
 
