@@ -36,6 +36,8 @@ def main() -> None:
     ap.add_argument("--n-points", type=int, default=512, help="points per observation (and mask)")
     ap.add_argument("--steps", type=int, default=600, help="training steps per policy")
     ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--lr-decay-steps", type=int, default=0,
+                    help="cosine decay of the learning rate to 1%% at this step (train --lr-decay-steps; 0 = constant)")
     ap.add_argument("--attention-weight", type=float, default=1.0, help="weight of the supervised run")
     ap.add_argument("--attention-pos-weight", type=float, default=1.0,
                     help="BCE pos_weight of the supervised run (runs/supervised_pw<P> when not 1)")
@@ -105,6 +107,7 @@ def main() -> None:
         resume = (run / "checkpoints" / "last" / "state.safetensors").exists()
         res = train(train_buf, run, valid_buffer=valid_buf, steps=args.steps, device="cpu", threads=1, resume=resume,
                     train_config={"attention_weight": weight, "batch_size": args.batch_size, "seed": args.seed,
+                                  "lr_decay_steps": args.lr_decay_steps,
                                   "attention_pos_weight": args.attention_pos_weight if weight > 0 else 1.0,
                                   "log_every": 50, "ckpt_every": 0, "val_items": 32})
         model, _ = load_policy(run / "checkpoints" / "final")

@@ -48,6 +48,29 @@ def test_resume_is_exact(tiny, mc, masked_buffer, tmp_path):
     assert r.exit_code == 2 and "attention_weight" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
+def test_lr_decay_schedule_and_exact_resume(tiny, masked_buffer, tmp_path, mc):
+    import torch
+    from mc_core.checkpoint import load_checkpoint
+    from mc_pointflow.train import lr_at
+
+    # warm-up, cosine down to 1% at the decay step, constant after; 0 keeps the constant rate
+    assert lr_at(1, 1.0, 4, 20) == 0.5 and lr_at(4, 1.0, 4, 20) == 1.0
+    assert lr_at(12, 1.0, 4, 20) == pytest.approx(0.505) and lr_at(20, 1.0, 4, 20) == lr_at(99, 1.0, 4, 20) == 0.01
+    assert lr_at(99, 1.0, 4) == 1.0
+    cfg = {"warmup_steps": 2, "lr_decay_steps": 6, "log_every": 1}
+    tiny.train(masked_buffer, tmp_path / "a", 8, **cfg)
+    tiny.train(masked_buffer, tmp_path / "b", 5, **cfg)
+    tiny.train(masked_buffer, tmp_path / "b", 8, resume=True, **cfg)
+    wa = load_checkpoint(tmp_path / "a" / "checkpoints" / "final").state_dict
+    wb = load_checkpoint(tmp_path / "b" / "checkpoints" / "final").state_dict
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    lrs = [float(r.split(",")[-1]) for r in (tmp_path / "a" / "metrics.csv").read_text().splitlines()[1:]]
+    assert lrs[0] == 1.5e-3 and lrs[1] == lrs[2] == 3e-3 > lrs[3] > lrs[5] > lrs[6] == lrs[7] == pytest.approx(3e-5)
+    r = mc("pointflow", "train", "--buffer", masked_buffer, "--out-dir", tmp_path / "c", "--steps", "2",
+           "--lr-decay-steps", "10", *tiny.flags)  # not beyond the 20 warm-up steps
+    assert r.exit_code == 2 and "lr_decay_steps" in r.stderr and not (tmp_path / "c").exists(), r.stderr
+
+
 def test_sampling_is_deterministic_by_seed(tiny, masked_buffer, tmp_path, mc):
     import torch
     from mc_pointflow.data.policy_data import load_policy_arrays

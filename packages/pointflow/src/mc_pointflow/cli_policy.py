@@ -53,7 +53,10 @@ def _mask_config(first_id, more_ids, distance_threshold, gripper_radius, n_point
               help="Weight of the attended points' terms in that BCE (torch's pos_weight; attended points are few).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True,
-              help="AdamW learning rate (constant after a 20-step warm-up).")
+              help="AdamW learning rate (constant after a 20-step warm-up, unless --lr-decay-steps).")
+@click.option("--lr-decay-steps", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Cosine decay of the learning rate after the warm-up, to 1% of --lr at this step (constant "
+                   "after it); 0 = no decay. Set it to --steps for a decay over the whole run.")
 @click.option("--horizon", type=click.IntRange(min=1), default=16, show_default=True, help="Actions per chunk.")
 @click.option("--n-obs-steps", type=click.IntRange(min=1), default=2, show_default=True, help="Robot states of history.")
 @click.option("--feat-dim", type=click.IntRange(min=1), default=128, show_default=True, help="Point feature size.")
@@ -83,9 +86,9 @@ def _mask_config(first_id, more_ids, distance_threshold, gripper_radius, n_point
 @seed_option(0)
 @quiet_option
 def train_cmd(task, data_root, buffer, valid_buffer, out_dir, steps, epochs, resume, attention_weight,
-              attention_pos_weight, batch_size, lr, horizon, n_obs_steps, feat_dim, point_width, hidden, n_blocks,
-              log_every, ckpt_every, val_items, first_id, more_ids, distance_threshold, gripper_radius, n_points,
-              threads, device, seed, quiet):
+              attention_pos_weight, batch_size, lr, lr_decay_steps, horizon, n_obs_steps, feat_dim, point_width,
+              hidden, n_blocks, log_every, ckpt_every, val_items, first_id, more_ids, distance_threshold,
+              gripper_radius, n_points, threads, device, seed, quiet):
     """Train the flow-matching policy with (supervised) 3D attention on a replay buffer.
 
     Uses the buffer's precomputed attention masks (`mc pointflow preprocess-masks`); a buffer without
@@ -111,7 +114,8 @@ def train_cmd(task, data_root, buffer, valid_buffer, out_dir, steps, epochs, res
     mask_config = _mask_config(first_id, more_ids, distance_threshold, gripper_radius, n_points)
     model_config = {"horizon": horizon, "n_obs_steps": n_obs_steps, "feat_dim": feat_dim, "point_width": point_width,
                     "hidden": hidden, "n_blocks": n_blocks}
-    train_config = {"batch_size": batch_size, "lr": lr, "attention_weight": attention_weight,
+    train_config = {"batch_size": batch_size, "lr": lr, "lr_decay_steps": lr_decay_steps,
+                    "attention_weight": attention_weight,
                     "attention_pos_weight": attention_pos_weight, "seed": seed,
                     "log_every": log_every, "ckpt_every": ckpt_every, "val_items": val_items}
     res = train(train_path, out_dir, valid_buffer=valid_path, mask_config=mask_config, steps=steps, epochs=epochs,

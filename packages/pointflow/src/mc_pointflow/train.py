@@ -27,6 +27,7 @@ DEFAULT_TRAIN: dict[str, Any] = {
     "lr": 1e-3,
     "weight_decay": 1e-4,
     "warmup_steps": 20,
+    "lr_decay_steps": 0,
     "attention_weight": 1.0,
     "attention_pos_weight": 1.0,
     "grad_clip": 1.0,
@@ -38,7 +39,7 @@ DEFAULT_TRAIN: dict[str, Any] = {
 # options that may change between a run and its --resume (they do not change what is computed)
 RESUMABLE = {"steps", "log_every", "ckpt_every", "val_items"}
 # options added after checkpoints were first written: a checkpoint without one had the default
-ADDED_LATER = ("attention_pos_weight",)
+ADDED_LATER = ("attention_pos_weight", "lr_decay_steps")
 METRIC_COLUMNS = ["step", "epoch", "loss", "flow_loss", "attention_bce", "train_attention_iou",
                   "val_flow_loss", "val_attention_iou", "val_attention_topk_iou", "steps_per_s", "lr"]
 
@@ -70,8 +71,19 @@ def step_batch(arrays, seed: int, step: int, batch_size: int, rank: int, horizon
     return b
 
 
-def lr_at(step: int, lr: float, warmup: int) -> float:
-    return lr * min(1.0, (step + 1) / warmup) if warmup > 0 else lr
+LR_FLOOR = 0.01  # the decayed learning rate ends at this fraction of --lr
+
+
+def lr_at(step: int, lr: float, warmup: int, decay_steps: int = 0) -> float:
+    """Linear warm-up, then constant; with `decay_steps` > 0 a cosine decay from `lr` to
+    LR_FLOOR * lr at step `decay_steps`, constant after it. A function of the step only (and of
+    fixed options), so a resumed run takes the same rates as an uninterrupted one."""
+    if warmup > 0 and step < warmup:
+        return lr * (step + 1) / warmup
+    if decay_steps <= 0:
+        return lr
+    u = min(1.0, max(0, step - warmup) / max(1, decay_steps - warmup))
+    return lr * (LR_FLOOR + (1.0 - LR_FLOOR) * 0.5 * (1.0 + math.cos(math.pi * u)))
 
 
 def _batch_iou(logits, masks) -> float:
@@ -108,6 +120,8 @@ def train(train_buffer: str | Path, out_dir: str | Path, *, valid_buffer: str | 
         raise UsageError("give --steps or --epochs, not both")
     if float(tcfg["attention_weight"]) < 0:
         raise UsageError("attention_weight must be >= 0")
+    if int(tcfg["lr_decay_steps"]) != 0 and int(tcfg["lr_decay_steps"]) <= int(tcfg["warmup_steps"]):
+        raise UsageError(f"lr_decay_steps must be 0 (no decay) or more than the {tcfg['warmup_steps']} warm-up steps")
     if float(tcfg["attention_pos_weight"]) <= 0:
         raise UsageError("attention_pos_weight must be > 0")
     try:
@@ -197,7 +211,7 @@ def train(train_buffer: str | Path, out_dir: str | Path, *, valid_buffer: str | 
                    quiet=None if main else True)
     model.train()
     for s in bar:
-        lr = lr_at(s, float(tcfg["lr"]), int(tcfg["warmup_steps"]))
+        lr = lr_at(s, float(tcfg["lr"]), int(tcfg["warmup_steps"]), int(tcfg["lr_decay_steps"]))
         for grp in opt.param_groups:
             grp["lr"] = lr
         b = step_batch(arrays, seed, s, bs, acc.process_index, mcfg.horizon, mcfg.action_dim, dev)
