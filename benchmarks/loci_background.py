@@ -10,7 +10,8 @@ colour-only control), and prints for each test set:
   colour against the true, noise-free background, on the pixels no object covers (uncovered) and on
   those it covers (under objects: inpainting), and the IoU of the foreground map against the true
   foreground (median/farthest: a colour difference to the estimate above 30 of 255 in some channel,
-  the rule of median-cc; farthest+depth: or a depth nearer than the estimate's by more than 0.1;
+  the rule of median-cc; farthest+depth: a depth nearer than the estimate's by more than 0.1, the
+  rule of farthest-depth-cc;
   learned: foreground logit > 0);
 - fg-ari / matched-iou of the connected-component baselines median-cc, farthest-cc,
   farthest-depth-cc, learned-cc and learned-cc with the RGB-only module;
@@ -34,7 +35,6 @@ repeated).
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -44,14 +44,10 @@ SLOT_VARIANTS = (("slots+farthest", "farthest", "none"), ("slots+learned", "lear
                  ("slots+learned+input", "learned", "input"), ("slots+learned+prior", "learned", "prior"))
 
 
-def resumable(run_dir: Path) -> tuple[bool, float]:
-    """Whether a run folder from an earlier, interrupted benchmark can be resumed, and the training
-    seconds it already spent (so a rerun with the same --out-dir does not train again)."""
-    if not (run_dir / "checkpoints" / "last" / "state.safetensors").exists():
-        return False, 0.0
-    log = run_dir / "train_log.json"
-    spent = json.loads(log.read_text())["result"]["train_seconds"] if log.exists() else 0.0
-    return True, float(spent)
+def resumable(run_dir: Path) -> bool:
+    """Whether a run folder from an earlier, interrupted benchmark can be resumed (so a rerun with
+    the same --out-dir does not train again; the training seconds reported add up all invocations)."""
+    return (run_dir / "checkpoints" / "last" / "state.safetensors").exists()
 
 
 def psnr(a, b, where) -> float:
@@ -69,7 +65,7 @@ def background_quality(args, seed: int, cam: str, modules: dict) -> dict:
     """Mean over the test videos of PSNR uncovered / under objects and foreground IoU per background."""
     import numpy as np
 
-    from mc_loci.baselines import estimate_background, foreground_map
+    from mc_loci.baselines import colour_foreground, depth_foreground, estimate_background
     from mc_loci.data.moving_shapes import make_video
     from mc_loci.models.background import estimate_video
 
@@ -86,8 +82,7 @@ def background_quality(args, seed: int, cam: str, modules: dict) -> dict:
             else:
                 colour, bg_depth = estimate_background(v["rgb"], v["depth"], m.split("+")[0])
                 colour = np.broadcast_to(colour, v["rgb"].shape)
-                fg = foreground_map(v["rgb"], colour, depth=v["depth"] if m.endswith("+depth") else None,
-                                    bg_depth=bg_depth)
+                fg = depth_foreground(v["depth"], bg_depth) if m.endswith("+depth") else colour_foreground(v["rgb"], colour)
             rows[m].append((psnr(colour, v["background"], uncovered), psnr(colour, v["background"], ~uncovered),
                             iou(fg, true_fg)))
     return {m: dict(zip(("psnr_uncovered", "psnr_covered", "fg_iou"), np.mean(r, 0).tolist())) for m, r in rows.items()}
@@ -98,7 +93,12 @@ def slot_diagnostics(model, data, sigma: float) -> dict:
     of its foreground (argmax not background), the share of the frame it gives the background, and
     the fraction of true background pixels where some slot's component (colour and depth) is nearer
     the frame than the background component, with the background component's mean squared error
-    there in units of the mixture's 2 sigma^2 (the per-pixel cost it pays in the mixture NLL)."""
+    there in units of the mixture's 2 sigma^2 (the per-pixel cost it pays in the mixture NLL); and
+    how it groups, per frame: object coverage, the mean over true objects of the largest share of
+    the object's pixels that one predicted id (a slot, or the background) holds (below 1: split or
+    lost), and slot purity, the mean over predicted slots of the largest share of the slot's pixels
+    that lie on one true object or on the background (below 1: merged)."""
+    import numpy as np
     import torch
 
     from mc_loci.models.slot_segmenter import video_tensors
@@ -106,6 +106,7 @@ def slot_diagnostics(model, data, sigma: float) -> dict:
     model.eval()
     tp = fp = fn = bg_pred = n = slot_better = bg_px = 0
     bg_cost = 0.0
+    coverage, purity = [], []
     for i in range(len(data)):
         v = data[i]
         with torch.no_grad():
@@ -113,7 +114,11 @@ def slot_diagnostics(model, data, sigma: float) -> dict:
             out = model(rgb, depth, bg)
             err = ((out["comp_rgb"] - rgb[:, :, None]) ** 2).sum(3) + ((out["comp_depth"] - depth[:, :, None]) ** 2).sum(3)
         err = err[0].numpy()  # (T,1+K,H,W)
-        pred_fg = out["logits"][0].argmax(1).numpy() > 0
+        ids = out["logits"][0].argmax(1).numpy()
+        pred_fg = ids > 0
+        for p, m in zip(ids, v["masks"]):
+            coverage += [np.bincount(p[m == j]).max() / (m == j).sum() for j in np.unique(m) if j > 0]
+            purity += [np.bincount(m[p == k]).max() / (p == k).sum() for k in np.unique(p) if k > 0]
         true_fg = v["masks"] > 0
         tp += int((pred_fg & true_fg).sum())
         fp += int((pred_fg & ~true_fg).sum())
@@ -125,7 +130,8 @@ def slot_diagnostics(model, data, sigma: float) -> dict:
         slot_better += int(((err[:, 1:].min(1) < err[:, 0]) & on_bg).sum())
         bg_cost += float((err[:, 0] / (2 * sigma * sigma))[on_bg].sum())
     return {"fg_precision": tp / max(1, tp + fp), "fg_recall": tp / max(1, tp + fn), "bg_share": bg_pred / n,
-            "slot_better_on_bg": slot_better / max(1, bg_px), "bg_cost_on_bg": bg_cost / max(1, bg_px)}
+            "slot_better_on_bg": slot_better / max(1, bg_px), "bg_cost_on_bg": bg_cost / max(1, bg_px),
+            "object_coverage": float(np.mean(coverage)), "slot_purity": float(np.mean(purity))}
 
 
 def run_seed(args, seed: int, root: Path, full: bool) -> dict:
@@ -151,11 +157,11 @@ def run_seed(args, seed: int, root: Path, full: bool) -> dict:
     seconds, modules, checkpoints = {}, {}, {}
     for name, depth_input in (("learned", True), ("learned-rgb", False))[: 2 if full else 1]:
         run_dir = root / ("bg" if depth_input else "bg_rgb")
-        resume, spent = resumable(run_dir)
+        resume = resumable(run_dir)
         res = pretrain_background(root / "pan_train", run_dir, steps=args.bg_steps, device="cpu", seed=seed,
                                   resume=resume, model_config={"depth_input": depth_input},
                                   train_config={"ckpt_every": 100})
-        seconds[f"pretrain {name}"] = spent + res["train_seconds"]
+        seconds[f"pretrain {name}"] = res["train_seconds"]
         checkpoints[name] = res["checkpoint"]
         modules[name] = load_background_model(res["checkpoint"])
 
@@ -174,13 +180,13 @@ def run_seed(args, seed: int, root: Path, full: bool) -> dict:
     diagnostics = {cam: {} for cam in tests}
     for name, background, fg_evidence in SLOT_VARIANTS if args.seg_steps > 0 else ():
         run_dir = root / f"seg_{name.split('+', 1)[1].replace('+', '_')}"
-        resume, spent = resumable(run_dir)
+        resume = resumable(run_dir)
         r = train(root / "pan_train", run_dir, steps=args.seg_steps, device="cpu", seed=seed,
                   bg_checkpoint=checkpoints["learned"] if background == "learned" else None, resume=resume,
                   model_config={"appearance": "mean", "bg_depth": "estimate", "background": background,
                                 "fg_evidence": fg_evidence},
                   train_config={"mask_weight": 0.0, "recon_loss": "mixture", "ckpt_every": 100})
-        seconds[name] = spent + r["train_seconds"]
+        seconds[name] = r["train_seconds"]
         ck = load_checkpoint(r["checkpoint"])
         model = SlotSegmenter(SlotSegmenterConfig.from_dict(ck.config["model"]))
         model.load_state_dict(ck.state_dict)
@@ -210,11 +216,12 @@ def print_seed(res: dict) -> None:
                   f"{r['matched_iou_video']:9.3f}")
     if any(res["diagnostics"].values()):
         print(f"\n{'camera':6s} {'slot model':20s} {'fg prec':>7s} {'fg rec':>7s} {'bg share':>8s} "
-              f"{'slot<bg on bg':>13s} {'bg cost':>7s}")
+              f"{'slot<bg on bg':>13s} {'bg cost':>7s} {'coverage':>8s} {'purity':>6s}")
         for cam, dg in res["diagnostics"].items():
             for name, d in dg.items():
                 print(f"{cam:6s} {name:20s} {d['fg_precision']:7.3f} {d['fg_recall']:7.3f} {d['bg_share']:8.3f} "
-                      f"{d['slot_better_on_bg']:13.3f} {d['bg_cost_on_bg']:7.3f}")
+                      f"{d['slot_better_on_bg']:13.3f} {d['bg_cost_on_bg']:7.3f} {d['object_coverage']:8.3f} "
+                      f"{d['slot_purity']:6.3f}")
 
 
 def print_over_seeds(results: list[dict]) -> None:

@@ -45,7 +45,9 @@ def test_farthest_depth_cc_finds_an_object_of_the_background_colour_by_its_depth
     ids = run_baseline("farthest-depth-cc", rgb, depth)
     assert (ids[:5, 2:5, 2:5] > 0).all() and (ids[5:] == 0).all() and ids[:5].sum() == ids[0, 2, 2] * 45
     depth[:5, 2:5, 2:5] = 0.85  # nearer than the background by 0.05 only: below the depth threshold
+    rgb[:5, 2:5, 2:5] = (230, 40, 40)  # and the colour does not count
     assert (run_baseline("farthest-depth-cc", rgb, depth) == 0).all()
+    assert (run_baseline("farthest-cc", rgb, depth)[:5, 2:5, 2:5] > 0).all()
     with pytest.raises(ValueError, match="farthest-depth-cc needs depth"):
         run_baseline("farthest-depth-cc", rgb)
 

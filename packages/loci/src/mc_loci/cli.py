@@ -230,8 +230,8 @@ def _segmenter(method: str, checkpoint: str | None, device: str, bg_checkpoint: 
 @click.option("--method", type=click.Choice(METHODS), default="model", show_default=True,
               help="The trained model, or a baseline: median-cc (temporal-median background + connected "
                    "components), farthest-cc (the same with the farthest-surface background; needs depth), "
-                   "farthest-depth-cc (farthest-cc whose foreground also takes pixels nearer than the farthest "
-                   "surface by more than 0.1), learned-cc (components of the learned background module's foreground map; needs "
+                   "farthest-depth-cc (foreground by depth alone: nearer than the farthest surface by more "
+                   "than 0.1), learned-cc (components of the learned background module's foreground map; needs "
                    "--bg-checkpoint), all-background.")
 @bg_checkpoint_option("--method learned-cc")
 @click.option("--out-json", type=click.Path(dir_okay=False), default=None, help="Write the metrics here.")

@@ -25,7 +25,8 @@ def run_training(*, build_model: Callable[[], Any], model_name: str, config: dic
     ``last`` every ``ckpt_every`` steps. ``config`` (with the model config under "model") is stored
     in the checkpoints; a resumed run must have the same model config. ``after_step(raw_model)``
     runs after each optimizer step (e.g. non-gradient parameter updates). Returns a summary and
-    writes OUT_DIR/train_log.json."""
+    writes OUT_DIR/train_log.json; its ``train_seconds`` add up the time of all the invocations
+    that made the run (an interrupted run and its resumptions)."""
     import torch
     from accelerate import Accelerator
 
@@ -42,7 +43,7 @@ def run_training(*, build_model: Callable[[], Any], model_name: str, config: dic
     torch.manual_seed(int(tcfg["seed"]))
     model = build_model()
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=float(tcfg["lr"]))
-    step, history = 0, []
+    step, history, seconds_before = 0, [], 0.0
     if resume:
         if not (last_dir / STATE_FILE).exists():
             raise BadInputError(last_dir, "nothing to resume: no checkpoint with training state")
@@ -54,6 +55,7 @@ def run_training(*, build_model: Callable[[], Any], model_name: str, config: dic
         opt.load_state_dict(state["optimizer"])
         step = int(state["step"])
         history = json.loads(state.get("history", "[]"))
+        seconds_before = float(state.get("train_seconds", 0.0))
         info(f"resumed from {last_dir} at step {step}")
     model, opt = accelerator.prepare(model, opt)
     raw = accelerator.unwrap_model(model)
@@ -64,7 +66,8 @@ def run_training(*, build_model: Callable[[], Any], model_name: str, config: dic
     def save(kind: str, with_state: bool) -> None:
         if not main:
             return
-        state = {"optimizer": opt.state_dict(), "step": step, "history": json.dumps(history)} if with_state else None
+        state = {"optimizer": opt.state_dict(), "step": step, "history": json.dumps(history),
+                 "train_seconds": seconds_before + time.perf_counter() - t0} if with_state else None
         save_checkpoint(out / "checkpoints" / kind, raw.state_dict(), model=model_name, config=config,
                         meta={**meta, "step": step, "parameters": num_parameters()}, training_state=state)
 
@@ -90,7 +93,7 @@ def run_training(*, build_model: Callable[[], Any], model_name: str, config: dic
         if tcfg["ckpt_every"] and step % int(tcfg["ckpt_every"]) == 0 and step < total:
             save("last", True)
     accelerator.wait_for_everyone()
-    seconds = time.perf_counter() - t0
+    seconds = seconds_before + time.perf_counter() - t0
     save("last", True)
     save("final", False)
     result = {"out_dir": str(out), "steps": step, "parameters": num_parameters(), "train_seconds": seconds,
