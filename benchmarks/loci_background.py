@@ -22,8 +22,8 @@ colour-only control), and prints for each test set:
   background pixels that some slot's component explains better than the background component.
 
 With several seeds (``--seeds 0 1``), the seeds after the first repeat only the headline: the
-depth-reading module, farthest-cc, learned-cc and the slot segmenters; a last table gives the mean
-and the per-seed values.
+depth-reading module, farthest-cc, farthest-depth-cc, learned-cc and the slot segmenters; a last
+table gives the mean and the per-seed values.
 
     uv run python benchmarks/loci_background.py --bg-steps 600 --seg-steps 500 --seeds 0 1
 
@@ -173,7 +173,7 @@ def run_seed(args, seed: int, root: Path, full: bool) -> dict:
         **{f"{name}-cc": (lambda v, m=m: learned_cc(m, v)) for name, m in modules.items()},
     }
     if not full:
-        segmenters = {k: segmenters[k] for k in ("farthest-cc", "learned-cc")}
+        segmenters = {k: segmenters[k] for k in ("farthest-cc", "farthest-depth-cc", "learned-cc")}
     scores = {cam: {name: evaluate(ds, seg, method=name) for name, seg in segmenters.items()}
               for cam, ds in tests.items()}
 

@@ -14,7 +14,9 @@ the input frame under the slot's soft mask (``appearance="mean"``). The backgrou
 component, after the background module of Loci-Segmented in spirit but much simpler: its colour is
 a per-video background image estimated outside the network (``background``: temporal median, or
 the colour of the farthest surface), its mask logit comes from a small head on the pixel
-embeddings and its depth from that head or the same estimate (``bg_depth``). Masks are a softmax
+embeddings and its depth from that head or the same estimate (``bg_depth``); with the learned
+background module (``background="learned"``), colour and depth come from the module per frame, and
+its foreground logit can enter the background's mask logit (``fg_evidence``). Masks are a softmax
 over [background, slot 1..K].
 
 Training (see ``mc_loci.train``) uses reconstruction of RGB and depth plus, by default, a mask
