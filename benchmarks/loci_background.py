@@ -25,11 +25,13 @@ With several seeds (``--seeds 0 1``), the seeds after the first repeat only the 
 depth-reading module, farthest-cc, farthest-depth-cc, learned-cc and the slot segmenters; a last
 table gives the mean and the per-seed values.
 
-    uv run python benchmarks/loci_background.py --bg-steps 600 --seg-steps 500 --seeds 0 1
+    uv run python benchmarks/loci_background.py --bg-steps 600 --seg-steps 500 --seeds 0 1 2 3
 
-Runtime: about RUNTIME on one thread of a shared 2-core CPU. With --out-dir, a rerun after an
+Runtime on one thread of a 2-core CPU shared with another training job: about 18 minutes for seed 0
+(15 of them training: two modules of ~3 min, four slot segmenters of 1-3 min) and about 12 more per
+further seed, so about an hour for the four seeds of the README. With --out-dir, a rerun after an
 interruption resumes the training runs instead of restarting them (and finished runs are not
-repeated).
+repeated; then a four-seed run takes about 5 minutes of evaluation).
 """
 
 from __future__ import annotations
