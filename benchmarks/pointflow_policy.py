@@ -9,11 +9,12 @@ in held-out scenes (the same scenes for every policy): success rates (Wilson 95%
 distances to the grasp pose of both policies, the scripted expert (upper bound), a policy that
 holds its start pose and a replay of the mean training demo.
 
-The default recipe is the one the package README measured to work best in closed loop: 200
-training scenes (the grasp pose varies per scene; 16 scenes gave 1/30 successes), 2400 steps with
-a cosine learning-rate decay, 100 held-out scenes. It takes about 15 minutes on one core of a
-shared 2-core machine (collecting the demos about 2, training about 5 per policy, rollouts about
-3); the old 16-scene recipe is `--train-episodes 16 --lr-decay-steps 0 --rollout-episodes 30`.
+The default recipe is the one the package README found to solve the task in closed loop within
+about 15 minutes: 200 training scenes (the grasp pose varies per scene; 16 scenes gave 1/30
+successes), 2400 steps with a cosine learning-rate decay, 100 held-out scenes. It takes about
+15 minutes on one core of a shared 2-core machine (measured: 13; collecting the demos 1,
+training 4-5 per policy, rollouts about 3.5); the old 16-scene recipe is
+`--train-episodes 16 --steps 600 --lr-decay-steps 0 --rollout-episodes 30`.
 
     uv run python benchmarks/pointflow_policy.py            # about 15 minutes on one core
     uv run python benchmarks/pointflow_policy.py --steps 200 --train-episodes 6   # quick look
