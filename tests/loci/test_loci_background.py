@@ -120,7 +120,7 @@ def test_pretrain_bg_cli_resume_equals_uninterrupted_and_feeds_the_segmenter(tmp
                           "--device", "cpu", "-q")
     assert code == 0, err
     seg = load_checkpoint(tmp_path / "seg" / "checkpoints" / "final")
-    assert seg.config["model"]["background"] == "learned" and seg.config["model"]["fg_evidence"] == "prior"
+    assert seg.config["model"]["background"] == "learned" and seg.config["model"]["fg_evidence"] == "none"
     # the frozen module travels inside the segmenter's checkpoint, unchanged by training
     torch.testing.assert_close(seg.state_dict["background_module.dec_out.weight"], a.state_dict["dec_out.weight"])
     code, out, err = _run("segment", "--checkpoint", tmp_path / "seg" / "checkpoints" / "final", "--video",
