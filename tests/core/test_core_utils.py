@@ -295,3 +295,23 @@ def test_open_npz_names_each_problem(tmp_path):
         with pytest.raises(BadInputError) as e:
             open_npz(tmp_path / name, "data")
         assert str(e.value).startswith(str(tmp_path / name)) and problem in str(e.value), (name, str(e.value))
+
+
+def test_load_resume_checks_state_model_and_config(tmp_path):
+    import torch
+
+    from mc_core.checkpoint import load_resume, save_checkpoint
+
+    last = tmp_path / "last"
+    weights = {"w": torch.zeros(2)}
+    save_checkpoint(last, weights, model="m", config={"model": {"width": 2}})
+    with pytest.raises(BadInputError, match="nothing to resume"):
+        load_resume(last, expect_model="m", model_config={"width": 2})
+    save_checkpoint(last, weights, model="m", config={"model": {"width": 2}},
+                    training_state={"step": 7, "optimizer": {"lr": 0.1}})
+    ck, state = load_resume(last, expect_model="m", model_config={"width": 2})
+    assert state["step"] == 7 and ck.state_dict["w"].shape == (2,)
+    with pytest.raises(BadInputError, match="model config differs"):
+        load_resume(last, expect_model="m", model_config={"width": 3})
+    with pytest.raises(BadInputError, match="expected 'other'"):
+        load_resume(last, expect_model="other", model_config={"width": 2})

@@ -128,6 +128,27 @@ def load_checkpoint(
 
 # -- nested training state (optimizer, scheduler, counters) ----------------------------------
 
+def load_resume(
+    last_dir: str | os.PathLike,
+    *,
+    expect_model: str | Iterable[str],
+    model_config: Any,
+    device: Any = "cpu",
+) -> tuple[Checkpoint, Any]:
+    """The checkpoint and training state (`STATE_FILE`) a `--resume` continues from.
+
+    Bad input (exit 2) when `last_dir` holds no training state, another kind of model, or a model
+    config other than `model_config` (compared with the checkpoint's `config["model"]`).
+    """
+    last_dir = Path(last_dir)
+    if not (last_dir / STATE_FILE).exists():
+        raise BadInputError(last_dir, "nothing to resume: no checkpoint with training state")
+    ck = load_checkpoint(last_dir, expect_model=expect_model, device=device)
+    if ck.config.get("model") != model_config:
+        raise BadInputError(last_dir, "--resume: the checkpoint's model config differs from this run's")
+    return ck, load_state(last_dir / STATE_FILE, device=device)
+
+
 def save_state(path: str | os.PathLike, state: Any) -> None:
     """Save a nested structure of dicts/lists/tensors/numbers/strings without pickle."""
     from safetensors.torch import save_file

@@ -105,7 +105,7 @@ def train(config: str | dict, *, data: str | None = None, out_dir: str | None = 
     import torch.nn.functional as F
     from accelerate import Accelerator
 
-    from mc_core.checkpoint import STATE_FILE, fingerprint_files, load_checkpoint, load_state, save_checkpoint
+    from mc_core.checkpoint import fingerprint_files, load_resume, save_checkpoint
     from mc_core.config import apply_overrides
     from mc_core.progress import info, progress
     from mc_landcover.data.patches import load_patches
@@ -160,13 +160,8 @@ def train(config: str | dict, *, data: str | None = None, out_dir: str | None = 
     history: list[dict] = []
     last_dir = out / "checkpoints" / "last"
     if resume:
-        if not (last_dir / STATE_FILE).exists():
-            raise BadInputError(last_dir, "nothing to resume: no checkpoint with training state")
-        ck = load_checkpoint(last_dir, expect_model=MODEL_NAME)
-        if ck.config.get("model") != cfg["model"]:
-            raise BadInputError(last_dir, "the checkpoint's model config differs from --config")
+        ck, state = load_resume(last_dir, expect_model=MODEL_NAME, model_config=cfg["model"])
         model.load_state_dict(ck.state_dict)
-        state = load_state(last_dir / STATE_FILE)
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         step = int(state["step"])

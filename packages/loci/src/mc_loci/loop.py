@@ -14,8 +14,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from mc_core.errors import BadInputError
-
 
 def run_training(*, build_model: Callable[[], Any], model_name: str, config: dict[str, Any],
                  tcfg: dict[str, Any], out_dir: str | Path, meta: dict[str, Any], resume: bool, device: str,
@@ -31,7 +29,7 @@ def run_training(*, build_model: Callable[[], Any], model_name: str, config: dic
     from accelerate import Accelerator
 
     from mc_core.atomic import write_json
-    from mc_core.checkpoint import STATE_FILE, load_checkpoint, load_state, save_checkpoint
+    from mc_core.checkpoint import load_resume, save_checkpoint
     from mc_core.device import resolve_device
     from mc_core.progress import info, progress
 
@@ -45,13 +43,8 @@ def run_training(*, build_model: Callable[[], Any], model_name: str, config: dic
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=float(tcfg["lr"]))
     step, history, seconds_before = 0, [], 0.0
     if resume:
-        if not (last_dir / STATE_FILE).exists():
-            raise BadInputError(last_dir, "nothing to resume: no checkpoint with training state")
-        ck = load_checkpoint(last_dir, expect_model=model_name)
-        if ck.config.get("model") != config["model"]:
-            raise BadInputError(last_dir, "the checkpoint's model config differs from this run's")
+        ck, state = load_resume(last_dir, expect_model=model_name, model_config=config["model"])
         model.load_state_dict(ck.state_dict)
-        state = load_state(last_dir / STATE_FILE)
         opt.load_state_dict(state["optimizer"])
         step = int(state["step"])
         history = json.loads(state.get("history", "[]"))

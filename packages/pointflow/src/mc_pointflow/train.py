@@ -101,7 +101,7 @@ def train(train_buffer: str | Path, out_dir: str | Path, *, valid_buffer: str | 
     import torch
 
     from mc_core.atomic import write_json
-    from mc_core.checkpoint import STATE_FILE, load_checkpoint, load_state, save_checkpoint
+    from mc_core.checkpoint import load_resume, save_checkpoint
     from mc_core.progress import info, progress
     from mc_core.seeding import seed_everything
 
@@ -164,11 +164,7 @@ def train(train_buffer: str | Path, out_dir: str | Path, *, valid_buffer: str | 
         meta_base.update({"valid_buffer": val.location, "valid_data_sha256": data_hash(valid_buffer)})
     step, history, train_seconds = 0, [], 0.0
     if resume:
-        if not (last_dir / STATE_FILE).exists():
-            raise BadInputError(last_dir, "nothing to resume: no checkpoint with training state")
-        ck = load_checkpoint(last_dir, expect_model=MODEL_NAME)
-        if ck.config.get("model") != mcfg.to_dict():
-            raise BadInputError(last_dir, "--resume: the checkpoint's model config differs from this run's")
+        ck, state = load_resume(last_dir, expect_model=MODEL_NAME, model_config=mcfg.to_dict())
         saved = {**{k: DEFAULT_TRAIN[k] for k in ADDED_LATER}, **(ck.config.get("train") or {})}
         old = {k: v for k, v in saved.items() if k not in RESUMABLE}
         new = {k: v for k, v in tcfg.items() if k not in RESUMABLE}
@@ -178,7 +174,6 @@ def train(train_buffer: str | Path, out_dir: str | Path, *, valid_buffer: str | 
         if ck.meta.get("data_sha256") != meta_base["data_sha256"]:
             raise BadInputError(last_dir, "--resume: the training data differ from the checkpoint's (data hash)")
         model.load_state_dict(ck.state_dict)
-        state = load_state(last_dir / STATE_FILE)
         opt.load_state_dict(state["optimizer"])
         step = int(state["step"])
         history = json.loads(state.get("history", "[]"))
