@@ -70,7 +70,7 @@ def test_bad_input_is_one_line_exit_2(tmp_path):
     bad.write_bytes(b"garbage")
     code, _, err = run("segment", "--method", "median-cc", "--video", str(bad), "--out-gif",
                        str(tmp_path / "x.gif"))
-    assert code == 2 and "bad.npz: not a readable npz" in err
+    assert code == 2 and "bad.npz: is not a zip archive (video npz expected)" in err
     assert not (tmp_path / "x.gif").exists()
 
     code, _, err = run("eval", "--data", str(tmp_path), "--checkpoint", str(tmp_path / "nockpt"))

@@ -58,7 +58,7 @@ def test_loader_errors(tmp_path):
 
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"this is not a zip file")
-    with pytest.raises(BadInputError, match="not a readable npz"):
+    with pytest.raises(BadInputError, match="is not a zip archive \\(video npz expected\\)"):
         load_video(bad)
     np.savez(tmp_path / "nomask.npz", rgb=np.zeros((2, 8, 8, 3), np.uint8), depth=np.zeros((2, 8, 8), np.float32))
     with pytest.raises(BadInputError, match="missing array.*masks"):

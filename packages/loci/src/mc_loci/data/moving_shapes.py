@@ -30,6 +30,7 @@ from typing import Iterator
 import numpy as np
 
 from mc_core.errors import BadInputError
+from mc_core.npz import open_npz
 
 FORMAT = "mc-loci-moving-shapes"
 VERSION = 1
@@ -238,13 +239,11 @@ def make_dataset(out_dir: str | Path, *, videos: int, frames: int = 8, size: int
 def load_video(path: str | Path, *, need_masks: bool = True, need_depth: bool = True) -> dict[str, np.ndarray]:
     """Read and check one video npz; BadInputError names the file and the problem."""
     path = Path(path)
-    if not path.exists():
-        raise BadInputError(path, "video file not found")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        with open_npz(path, "video npz") as npz:
             arrays = {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise BadInputError(path, f"not a readable npz file ({exc})") from None
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:  # a damaged member
+        raise BadInputError(path, f"damaged video npz ({exc})") from None
     need = ["rgb"] + (["depth"] if need_depth else []) + (["masks"] if need_masks else [])
     missing = [k for k in need if k not in arrays]
     if missing:
