@@ -300,7 +300,7 @@ def test_open_npz_names_each_problem(tmp_path):
 def test_load_resume_checks_state_model_and_config(tmp_path):
     import torch
 
-    from mc_core.checkpoint import load_resume, save_checkpoint
+    from mc_core.checkpoint import load_resume, restore_training, save_checkpoint
 
     last = tmp_path / "last"
     weights = {"w": torch.zeros(2)}
@@ -311,6 +311,15 @@ def test_load_resume_checks_state_model_and_config(tmp_path):
                     training_state={"step": 7, "optimizer": {"lr": 0.1}})
     ck, state = load_resume(last, expect_model="m", model_config={"width": 2})
     assert state["step"] == 7 and ck.state_dict["w"].shape == (2,)
+    model = torch.nn.Linear(2, 1)
+    model_ck = {k: torch.full_like(v, 3.0) for k, v in model.state_dict().items()}
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    save_checkpoint(last, model_ck, model="m", config={"model": {"width": 2}},
+                    training_state={"step": 9, "optimizer": opt.state_dict(), "history": '[{"loss": 1.5}]'})
+    ck, state = load_resume(last, expect_model="m", model_config={"width": 2})
+    opt2 = torch.optim.SGD(model.parameters(), lr=0.1)
+    assert restore_training(ck, state, model, opt2) == (9, [{"loss": 1.5}], 0.0)
+    assert (model.weight == 3.0).all() and opt2.param_groups[0]["lr"] == 0.5
     with pytest.raises(BadInputError, match="model config differs"):
         load_resume(last, expect_model="m", model_config={"width": 3})
     with pytest.raises(BadInputError, match="expected 'other'"):

@@ -149,6 +149,14 @@ def load_resume(
     return ck, load_state(last_dir / STATE_FILE, device=device)
 
 
+def restore_training(ck: Checkpoint, state: Any, model: Any, optimizer: Any) -> tuple[int, list, float]:
+    """Load a resumed run's weights and optimizer state (from :func:`load_resume`); return the
+    state's step, history (a JSON list) and training seconds so far."""
+    model.load_state_dict(ck.state_dict)
+    optimizer.load_state_dict(state["optimizer"])
+    return int(state["step"]), json.loads(state.get("history", "[]")), float(state.get("train_seconds", 0.0))
+
+
 def save_state(path: str | os.PathLike, state: Any) -> None:
     """Save a nested structure of dicts/lists/tensors/numbers/strings without pickle."""
     from safetensors.torch import save_file

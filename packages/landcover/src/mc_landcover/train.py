@@ -105,7 +105,7 @@ def train(config: str | dict, *, data: str | None = None, out_dir: str | None = 
     import torch.nn.functional as F
     from accelerate import Accelerator
 
-    from mc_core.checkpoint import fingerprint_files, load_resume, save_checkpoint
+    from mc_core.checkpoint import fingerprint_files, load_resume, restore_training, save_checkpoint
     from mc_core.config import apply_overrides
     from mc_core.progress import info, progress
     from mc_landcover.data.patches import load_patches
@@ -161,11 +161,8 @@ def train(config: str | dict, *, data: str | None = None, out_dir: str | None = 
     last_dir = out / "checkpoints" / "last"
     if resume:
         ck, state = load_resume(last_dir, expect_model=MODEL_NAME, model_config=cfg["model"])
-        model.load_state_dict(ck.state_dict)
-        opt.load_state_dict(state["optimizer"])
+        step, history, _ = restore_training(ck, state, model, opt)
         sched.load_state_dict(state["scheduler"])
-        step = int(state["step"])
-        history = json.loads(state.get("history", "[]"))
         info(f"resumed from {last_dir} at step {step}")
     model, opt = accelerator.prepare(model, opt)
     raw = accelerator.unwrap_model(model)

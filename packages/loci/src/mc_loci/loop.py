@@ -29,7 +29,7 @@ def run_training(*, build_model: Callable[[], Any], model_name: str, config: dic
     from accelerate import Accelerator
 
     from mc_core.atomic import write_json
-    from mc_core.checkpoint import load_resume, save_checkpoint
+    from mc_core.checkpoint import load_resume, restore_training, save_checkpoint
     from mc_core.device import resolve_device
     from mc_core.progress import info, progress
 
@@ -44,11 +44,7 @@ def run_training(*, build_model: Callable[[], Any], model_name: str, config: dic
     step, history, seconds_before = 0, [], 0.0
     if resume:
         ck, state = load_resume(last_dir, expect_model=model_name, model_config=config["model"])
-        model.load_state_dict(ck.state_dict)
-        opt.load_state_dict(state["optimizer"])
-        step = int(state["step"])
-        history = json.loads(state.get("history", "[]"))
-        seconds_before = float(state.get("train_seconds", 0.0))
+        step, history, seconds_before = restore_training(ck, state, model, opt)
         info(f"resumed from {last_dir} at step {step}")
     model, opt = accelerator.prepare(model, opt)
     raw = accelerator.unwrap_model(model)

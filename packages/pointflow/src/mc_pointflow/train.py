@@ -101,7 +101,7 @@ def train(train_buffer: str | Path, out_dir: str | Path, *, valid_buffer: str | 
     import torch
 
     from mc_core.atomic import write_json
-    from mc_core.checkpoint import load_resume, save_checkpoint
+    from mc_core.checkpoint import load_resume, restore_training, save_checkpoint
     from mc_core.progress import info, progress
     from mc_core.seeding import seed_everything
 
@@ -173,11 +173,7 @@ def train(train_buffer: str | Path, out_dir: str | Path, *, valid_buffer: str | 
             raise BadInputError(last_dir, f"--resume: training options differ from the checkpoint's ({', '.join(diff)})")
         if ck.meta.get("data_sha256") != meta_base["data_sha256"]:
             raise BadInputError(last_dir, "--resume: the training data differ from the checkpoint's (data hash)")
-        model.load_state_dict(ck.state_dict)
-        opt.load_state_dict(state["optimizer"])
-        step = int(state["step"])
-        history = json.loads(state.get("history", "[]"))
-        train_seconds = float(state.get("train_seconds", 0.0))
+        step, history, train_seconds = restore_training(ck, state, model, opt)
         log(f"resumed from {last_dir} at step {step}")
     model, opt = acc.prepare(model, opt)
     raw = acc.unwrap_model(model)
