@@ -36,10 +36,10 @@ repeated; then a four-seed run takes about 5 minutes of evaluation).
 
 from __future__ import annotations
 
-import argparse
-import tempfile
 import time
 from pathlib import Path
+
+from loci_common import loci_parser, make_data, start
 
 # the slot segmenters compared: (name, background, fg_evidence)
 SLOT_VARIANTS = (("slots+farthest", "farthest", "none"), ("slots+learned", "learned", "none"),
@@ -141,19 +141,16 @@ def run_seed(args, seed: int, root: Path, full: bool) -> dict:
     from mc_core.checkpoint import load_checkpoint
     from mc_loci.background_train import pretrain_background
     from mc_loci.baselines import run_baseline
-    from mc_loci.data.moving_shapes import MovingShapes, make_dataset
+    from mc_loci.data.moving_shapes import MovingShapes
     from mc_loci.evaluate import evaluate
     from mc_loci.models.background import learned_cc, load_background_model
     from mc_loci.models.slot_segmenter import SlotSegmenter, SlotSegmenterConfig, segment_video
     from mc_loci.train import DEFAULT_TRAIN, train
 
-    size_kw = {"frames": args.frames, "size": args.size}
-    make_dataset(root / "pan_train", videos=args.train_videos, seed=seed, camera_motion="pan",
-                 progress_bar=False, **size_kw)
+    make_data(root / "pan_train", args, args.train_videos, seed, camera_motion="pan")
     tests = {}
     for cam in ("pan", "none"):
-        make_dataset(root / f"test_{cam}", videos=args.test_videos, seed=seed + 1000, camera_motion=cam,
-                     progress_bar=False, **size_kw)
+        make_data(root / f"test_{cam}", args, args.test_videos, seed + 1000, camera_motion=cam)
         tests[cam] = MovingShapes(root / f"test_{cam}")
 
     seconds, modules, checkpoints = {}, {}, {}
@@ -240,28 +237,15 @@ def print_over_seeds(results: list[dict]) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--train-videos", type=int, default=64)
-    ap.add_argument("--test-videos", type=int, default=32)
-    ap.add_argument("--frames", type=int, default=8)
-    ap.add_argument("--size", type=int, default=64)
+    ap = loci_parser(__doc__)
     ap.add_argument("--bg-steps", type=int, default=600, help="background pretraining steps")
     ap.add_argument("--seg-steps", type=int, default=500, help="unsupervised slot-segmenter steps (0 = skip)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0],
                     help="data and training seeds; the ones after the first repeat only the headline")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--out-dir", default=None, help="keep data and runs here (default: a temp folder)")
-    ap.add_argument("--out-json", default=None)
     args = ap.parse_args()
 
-    import torch
-
-    from mc_core.progress import set_quiet
-
-    set_quiet(True)
-    torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    root = Path(args.out_dir) if args.out_dir else Path(tempfile.mkdtemp(prefix="loci_bg_"))
+    root = start(args, "loci_bg_")
     print(f"moving-shapes: {args.train_videos} pan training videos (seed S), {args.test_videos} test videos per "
           f"camera (seed S+1000), {args.frames} frames, {args.size}x{args.size}; {args.threads} CPU thread(s); "
           f"loci-background {args.bg_steps} steps, slot segmenters {args.seg_steps} steps")

@@ -9,45 +9,31 @@ baseline and the all-background baseline on the test set, with the training time
 
 from __future__ import annotations
 
-import argparse
 import json
-import tempfile
 import time
-from pathlib import Path
+
+from loci_common import loci_parser, make_data, start
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--train-videos", type=int, default=64)
-    ap.add_argument("--test-videos", type=int, default=32)
-    ap.add_argument("--frames", type=int, default=8)
-    ap.add_argument("--size", type=int, default=64)
+    ap = loci_parser(__doc__)
     ap.add_argument("--steps", type=int, default=600)
-    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--mask-weight", type=float, default=1.0,
                     help="weight of the supervised mask loss (0 = reconstruction only, unsupervised)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out-dir", default=None, help="keep data and run here (default: a temp folder)")
-    ap.add_argument("--out-json", default=None)
     args = ap.parse_args()
 
-    import torch
 
     from mc_core.checkpoint import load_checkpoint
-    from mc_core.progress import set_quiet
     from mc_loci.baselines import run_baseline
-    from mc_loci.data.moving_shapes import MovingShapes, make_dataset
+    from mc_loci.data.moving_shapes import MovingShapes
     from mc_loci.evaluate import evaluate
     from mc_loci.models.slot_segmenter import SlotSegmenter, SlotSegmenterConfig, segment_video
     from mc_loci.train import train
 
-    set_quiet(True)
-    torch.set_num_threads(args.threads)
-    root = Path(args.out_dir) if args.out_dir else Path(tempfile.mkdtemp(prefix="loci_quality_"))
-    make_dataset(root / "train", videos=args.train_videos, frames=args.frames, size=args.size, seed=args.seed,
-                 progress_bar=False)
-    make_dataset(root / "test", videos=args.test_videos, frames=args.frames, size=args.size,
-                 seed=args.seed + 1000, progress_bar=False)
+    root = start(args, "loci_quality_")
+    make_data(root / "train", args, args.train_videos, args.seed)
+    make_data(root / "test", args, args.test_videos, args.seed + 1000)
     t0 = time.perf_counter()
     res = train(root / "train", root / "run", steps=args.steps, device="cpu", seed=args.seed,
                 train_config={"ckpt_every": 0, "mask_weight": args.mask_weight})

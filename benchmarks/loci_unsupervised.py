@@ -11,48 +11,34 @@ all-background, median-cc and farthest-cc, with the training times.
 
 from __future__ import annotations
 
-import argparse
 import json
-import tempfile
 import time
-from pathlib import Path
+
+from loci_common import loci_parser, make_data, start
 
 UNSUPERVISED_MODEL = {"appearance": "mean", "bg_depth": "estimate", "background": "farthest"}
 UNSUPERVISED_TRAIN = {"mask_weight": 0.0, "recon_loss": "mixture"}
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--train-videos", type=int, default=64)
-    ap.add_argument("--test-videos", type=int, default=32)
-    ap.add_argument("--frames", type=int, default=8)
-    ap.add_argument("--size", type=int, default=64)
+    ap = loci_parser(__doc__)
     ap.add_argument("--sup-steps", type=int, default=600, help="supervised training steps (0 = skip)")
     ap.add_argument("--unsup-steps", type=int, default=1000, help="unsupervised training steps")
     ap.add_argument("--usage-weight", type=float, default=0.0, help="slot-sparsity prior (unsupervised)")
-    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out-dir", default=None, help="keep data and runs here (default: a temp folder)")
-    ap.add_argument("--out-json", default=None)
     args = ap.parse_args()
 
-    import torch
 
     from mc_core.checkpoint import load_checkpoint
-    from mc_core.progress import set_quiet
     from mc_loci.baselines import run_baseline
-    from mc_loci.data.moving_shapes import MovingShapes, make_dataset
+    from mc_loci.data.moving_shapes import MovingShapes
     from mc_loci.evaluate import evaluate
     from mc_loci.models.slot_segmenter import SlotSegmenter, SlotSegmenterConfig, segment_video
     from mc_loci.train import train
 
-    set_quiet(True)
-    torch.set_num_threads(args.threads)
-    root = Path(args.out_dir) if args.out_dir else Path(tempfile.mkdtemp(prefix="loci_unsup_"))
-    make_dataset(root / "train", videos=args.train_videos, frames=args.frames, size=args.size, seed=args.seed,
-                 progress_bar=False)
-    make_dataset(root / "test", videos=args.test_videos, frames=args.frames, size=args.size,
-                 seed=args.seed + 1000, progress_bar=False)
+    root = start(args, "loci_unsup_")
+    make_data(root / "train", args, args.train_videos, args.seed)
+    make_data(root / "test", args, args.test_videos, args.seed + 1000)
     test = MovingShapes(root / "test")
 
     runs = []
