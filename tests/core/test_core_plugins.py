@@ -55,7 +55,7 @@ def test_strict_mode_turns_failures_into_errors():
     pm = PluginManager(strict=True, disabled=set())
     pm.register(make_plugin("bad", fail_in="models"), "bad")
     with pytest.raises(PluginError, match="plugin 'bad'"):
-        pm.registries
+        _ = pm.registries
 
 
 def test_disabled_plugins_are_listed_but_not_loaded():

@@ -9,7 +9,6 @@ import pytest
 from mc_core import atomic, metrics
 from mc_core.errors import BadInputError, UsageError
 
-
 # -- atomic writes ------------------------------------------------------------------------------
 
 def test_atomic_write_replaces_only_on_success(tmp_path):
@@ -198,14 +197,12 @@ def test_core_metrics_hand_computed():
 
 
 def test_shard_slice_partitions_items():
-    from click import UsageError as ClickUsageError
-
-    from mc_core.options import shard_slice
+    from mc_core.shards import shard_slice
 
     items = list(range(10))
     shards = [shard_slice(items, 3, i) for i in range(3)]
     assert sorted(sum(shards, [])) == items and shards[0] == [0, 3, 6, 9]
-    with pytest.raises(ClickUsageError):
+    with pytest.raises(UsageError, match="shard_index 2 must be below num_shards 2"):
         shard_slice(items, 2, 2)
 
 

@@ -18,9 +18,10 @@ import datetime as _dt
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from mc_core.atomic import atomic_dir, atomic_path, write_json
 from mc_core.errors import BadInputError
@@ -64,7 +65,7 @@ def save_checkpoint(
             "model": model,
             "config": config,
             "meta": {
-                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                 **_package_versions(),
                 **(meta or {}),
                 "weights_sha256": sha256_file(tmp / WEIGHTS_FILE),
@@ -117,6 +118,11 @@ def load_checkpoint(
         state_dict = load_file(str(weights), device=str(device))
     except (SafetensorError, OSError, ValueError) as exc:
         raise BadInputError(weights, f"corrupt weights ({exc})") from None
+    for key in ("config", "meta"):
+        if not isinstance(info.get(key) or {}, dict):
+            raise BadInputError(cfg_path, f"{key!r} must be a mapping, got {type(info[key]).__name__}")
+    if not isinstance(info["model"], str) or not info["model"]:
+        raise BadInputError(cfg_path, "'model' must be a registered model name")
     return Checkpoint(
         path=root,
         model=info["model"],
@@ -124,6 +130,15 @@ def load_checkpoint(
         meta=dict(info.get("meta") or {}),
         state_dict=state_dict,
     )
+
+
+def load_model(path: str | os.PathLike, *, task: str | None = None, protocol: type | None = None,
+               device: Any = "cpu") -> Any:
+    """Rebuild the model a checkpoint holds through the model registry (its ``config.json``
+    names the entry); see :mod:`mc_core.factory`."""
+    from mc_core.factory import load_model as _load
+
+    return _load(path, task=task, protocol=protocol, device=device)
 
 
 # -- nested training state (optimizer, scheduler, counters) ----------------------------------

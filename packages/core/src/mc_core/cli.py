@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import sys
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import click
 
@@ -55,18 +56,30 @@ class PluginGroup(McGroup):
             return
         regs = manager.registries
         for kind in REGISTRY_KINDS:
-            entries = regs.by_kind(kind).list(plugin=self.plugin)
+            # what this plugin registered, and what other plugins registered for its commands
+            entries = [e for e in regs.by_kind(kind).list()
+                       if e.plugin == self.plugin or e.task == self.plugin]
             if entries:
                 with formatter.section(f"Registered {kind}"):
-                    formatter.write_dl([(e.name, e.summary) for e in entries])
+                    formatter.write_dl([(e.name, e.summary if e.plugin == self.plugin
+                                         else f"{e.summary} (plugin {e.plugin})") for e in entries])
 
 
-def plugin_group(name: str, help: str, **kwargs: Any) -> PluginGroup:
+def plugin_group(name: str, help: str, commands: Sequence[click.Command] = (), **kwargs: Any) -> PluginGroup:
     """Make the top-level command group of a plugin (`mc <name> ...`).
 
-    Its help lists the plugin's commands and the datasets, models and metrics it registered.
+    Every plugin assembles its group the same way: each ``cli_<concern>.py`` module defines
+    plain ``@click.command`` functions and lists them in ``COMMANDS``; the plugin's ``cli.py``
+    calls ``plugin_group(name, help, commands=[*cli_a.COMMANDS, *cli_b.COMMANDS])``. Command
+    modules never import ``cli.py``, so there are no import loops.
+
+    Its help lists the plugin's commands and the datasets, models and metrics registered by
+    the plugin or for its commands.
     """
-    return PluginGroup(name=name, help=help, no_args_is_help=True, **kwargs)
+    group = PluginGroup(name=name, help=help, no_args_is_help=True, **kwargs)
+    for cmd in commands:
+        group.add_command(cmd)
+    return group
 
 
 class RootGroup(McGroup):
@@ -147,7 +160,7 @@ def plugins_cmd(ctx: click.Context, as_json: bool) -> None:
 
     manager = get_manager()
     # Run every hook once (registrations are lazy and cheap) so failures inside hooks show too.
-    manager.registries
+    _ = manager.registries
     root = ctx.find_root().command
     if isinstance(root, RootGroup):
         root._load_plugin_commands()
@@ -181,7 +194,9 @@ def plugins_cmd(ctx: click.Context, as_json: bool) -> None:
 @click.argument("kind", required=False, type=click.Choice(REGISTRY_KINDS))
 @click.option("--plugin", "-p", default=None, help="Only entries registered by this plugin.")
 @click.option("--pattern", default=None, help="Glob pattern on names, e.g. 'rle*'.")
-def list_cmd(kind: str | None, plugin: str | None, pattern: str | None) -> None:
+@click.option("--task", "-t", default=None,
+              help="Only entries for this plugin's commands (whoever registered them), e.g. codec.")
+def list_cmd(kind: str | None, plugin: str | None, pattern: str | None, task: str | None) -> None:
     """List registered datasets, models or metrics (all three when KIND is omitted).
 
     \b
@@ -189,6 +204,7 @@ def list_cmd(kind: str | None, plugin: str | None, pattern: str | None) -> None:
       mc list models
       mc list datasets --plugin landcover
       mc list metrics --pattern '*iou*'
+      mc list models --task codec       # every model `mc codec train --arch` accepts
     """
     from mc_core.plugins import get_manager
 
@@ -197,10 +213,11 @@ def list_cmd(kind: str | None, plugin: str | None, pattern: str | None) -> None:
         raise click.UsageError(f"unknown plugin {plugin!r}{suggest(plugin, list(manager.infos))}")
     regs = manager.registries
     for k in [kind] if kind else REGISTRY_KINDS:
-        entries = regs.by_kind(k).list(pattern, plugin=plugin)
+        entries = regs.by_kind(k).list(pattern, plugin=plugin, task=task)
         if not kind:
             click.echo(f"{k}:")
-        table = [("NAME", "PLUGIN", "SUMMARY")] + [(e.name, e.plugin, e.summary) for e in entries]
+        table = [("NAME", "PLUGIN", "FOR", "SUMMARY")] + [(e.name, e.plugin, e.task, e.summary)
+                                                          for e in entries]
         if len(table) == 1:
             click.echo("  (none)" if not kind else f"no {k} registered")
         else:

@@ -6,8 +6,9 @@ import copy
 import json
 import os
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import yaml
 
@@ -57,8 +58,52 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
     return data
 
 
-def apply_overrides(config: Mapping[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
-    """Return a copy of `config` with ``a.b.c=value`` overrides applied (values parsed as YAML)."""
+def _check_against_schema(item: str, key: str, value: Any, schema: Mapping[str, Any]) -> None:
+    """Usage error unless dotted `key` exists in `schema` and `value` has its default's type."""
+    import difflib
+    import math
+
+    node: Any = schema
+    parts = key.split(".")
+    for i, part in enumerate(parts):
+        if not isinstance(node, Mapping) or part not in node:
+            where = ".".join(parts[:i])
+            choices = [f"{where}.{k}" if where else str(k) for k in (node if isinstance(node, Mapping) else {})]
+            close = difflib.get_close_matches(key, choices, n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]!r}?" if close else (
+                f" (known keys: {', '.join(sorted(choices))})" if choices else "")
+            raise UsageError(f"override {item!r}: unknown key {key!r}{hint}")
+        node = node[part]
+    default = node
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UsageError(f"override {item!r}: {key} must be a finite number")
+    if default is None or isinstance(default, Mapping) and isinstance(value, Mapping):
+        return
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif isinstance(default, (list, tuple)):
+        ok = isinstance(value, (list, tuple))
+    elif isinstance(default, Mapping):
+        ok = False
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        raise UsageError(f"override {item!r}: {key} must be {type(default).__name__} "
+                         f"(like {default!r}), got {type(value).__name__}")
+
+
+def apply_overrides(config: Mapping[str, Any], overrides: Iterable[str], *,
+                    schema: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Return a copy of `config` with ``a.b.c=value`` overrides applied (values parsed as YAML).
+
+    With `schema` (a nested mapping of defaults, usually `config` with every default filled in),
+    an unknown key is a usage error with a suggestion, and a value must have its default's type
+    (an int for an int, a number for a float, a finite number; ranges are the config's own check).
+    """
     out = copy.deepcopy(dict(config))
     for item in overrides:
         key, sep, raw = item.partition("=")
@@ -68,6 +113,8 @@ def apply_overrides(config: Mapping[str, Any], overrides: Iterable[str]) -> dict
             value = yaml_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
+        if schema is not None:
+            _check_against_schema(item, key.strip(), value, schema)
         node = out
         parts = key.strip().split(".")
         for part in parts[:-1]:

@@ -36,7 +36,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def mc_register_datasets(registry: "Registry") -> None:
+def mc_register_datasets(registry: Registry) -> None:
     """Register datasets: ``registry.register(name, "module:attr", summary)``.
 
     The target is usually a dataset class; ``registry.create(name, **kwargs)`` instantiates it.
@@ -44,17 +44,17 @@ def mc_register_datasets(registry: "Registry") -> None:
 
 
 @hookspec
-def mc_register_models(registry: "Registry") -> None:
+def mc_register_models(registry: Registry) -> None:
     """Register models (architectures): the target builds a model from keyword arguments."""
 
 
 @hookspec
-def mc_register_metrics(registry: "Registry") -> None:
+def mc_register_metrics(registry: Registry) -> None:
     """Register metrics: the target is a function computing the metric."""
 
 
 @hookspec
-def mc_register_commands(cli: "click.Group") -> None:
+def mc_register_commands(cli: click.Group) -> None:
     """Add the plugin's command group to the root ``mc`` group: ``cli.add_command(group)``.
 
     By convention the group's name is the plugin's name, so users call ``mc <plugin> <command>``.

@@ -15,10 +15,11 @@ from __future__ import annotations
 import os
 import traceback
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 import pluggy
 

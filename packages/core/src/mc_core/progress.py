@@ -7,7 +7,8 @@ commands, and commands that stop at once on bad input, print no bar at all.
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, TypeVar
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from mc_core.errors import env_flag
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import importlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from mc_core.errors import RegistryError
 
@@ -23,6 +24,7 @@ class Entry:
     summary: str = ""
     plugin: str = ""
     kind: str = ""
+    task: str = ""
     _loaded: Any = field(default=None, repr=False, compare=False)
 
     @property
@@ -77,8 +79,14 @@ class Registry:
         summary: str = "",
         *,
         plugin: str | None = None,
+        task: str | None = None,
     ) -> Entry:
-        """Add an entry. Registering a name that another plugin already holds is an error."""
+        """Add an entry. Registering a name that another plugin already holds is an error.
+
+        `task` names the commands the entry serves (a plugin's name: "codec", "landcover", ...):
+        the plugin's commands offer it (e.g. as a choice of `mc codec train --arch`) and check
+        it against the plugin's model interface. It defaults to the registering plugin.
+        """
         if not name or not isinstance(name, str):
             raise RegistryError(f"{self.kind} names must be non-empty strings, got {name!r}")
         plugin = plugin if plugin is not None else self._current_plugin
@@ -90,15 +98,16 @@ class Registry:
             )
         if not summary and not isinstance(target, str):
             summary = next(iter((getattr(target, "__doc__", None) or "").strip().splitlines()), "")
-        entry = Entry(name=name, target=target, summary=summary, plugin=plugin, kind=self.kind)
+        entry = Entry(name=name, target=target, summary=summary, plugin=plugin, kind=self.kind,
+                      task=task if task is not None else plugin)
         self._entries[name] = entry
         return entry
 
-    def __call__(self, name: str, summary: str = "") -> Callable[[Any], Any]:
+    def __call__(self, name: str, summary: str = "", *, task: str | None = None) -> Callable[[Any], Any]:
         """Decorator form: ``@registry("my-model", "what it is")``."""
 
         def decorate(obj: Any) -> Any:
-            self.register(name, obj, summary)
+            self.register(name, obj, summary, task=task)
             return obj
 
         return decorate
@@ -126,16 +135,20 @@ class Registry:
         """Call the registered target with keyword arguments (the factory)."""
         return self.get(name)(**kwargs)
 
-    def names(self, pattern: str | None = None, *, plugin: str | None = None) -> list[str]:
-        """Sorted names, optionally filtered by a glob pattern and by plugin."""
-        return [e.name for e in self.list(pattern, plugin=plugin)]
+    def names(self, pattern: str | None = None, *, plugin: str | None = None,
+              task: str | None = None) -> list[str]:
+        """Sorted names, optionally filtered by a glob pattern, by plugin and by task."""
+        return [e.name for e in self.list(pattern, plugin=plugin, task=task)]
 
-    def list(self, pattern: str | None = None, *, plugin: str | None = None) -> list[Entry]:
+    def list(self, pattern: str | None = None, *, plugin: str | None = None,
+             task: str | None = None) -> list[Entry]:
         entries = sorted(self._entries.values(), key=lambda e: e.name)
         if pattern:
             entries = [e for e in entries if fnmatch.fnmatchcase(e.name, pattern)]
         if plugin:
             entries = [e for e in entries if e.plugin == plugin]
+        if task:
+            entries = [e for e in entries if e.task == task]
         return entries
 
     def __contains__(self, name: object) -> bool:

@@ -1,4 +1,5 @@
-"""Hooks of the example plugin: one dataset, one model, one metric and one command."""
+"""Hooks of the example plugin: datasets, models (one generic, and one for each of the codec,
+landcover and spatial-vlm commands), one metric and one command."""
 
 import click
 
@@ -15,6 +16,15 @@ def mc_register_datasets(registry):
 def mc_register_models(registry):
     registry.register("example-majority", "mc_example_plugin.core:MajorityModel",
                       "Predicts the most frequent class seen in training")
+    # Models for the built-in commands: `task` names the plugin whose commands they serve, and
+    # each implements that plugin's documented model interface (a typed Protocol).
+    registry.register("example-counts-codec", "mc_example_plugin.codec_model:CountCodecModel",
+                      "Count-based context model for `mc codec` (train, compress, matrix)", task="codec")
+    registry.register("example-counts-landcover", "mc_example_plugin.landcover_model:CountLandcoverModel",
+                      "Count-based neighbour model for `mc landcover` (eval-perplexity, sampling)",
+                      task="landcover")
+    registry.register("example-vlm-predictor", "mc_example_plugin.vlm_predictor:ExamplePredictor",
+                      "Rule-based answerer for `mc spatial-vlm eval`", task="spatial-vlm")
 
 
 @hookimpl

@@ -1,0 +1,96 @@
+"""Shared guards against bad input: outputs that are inputs, non-finite numbers, schema-checked
+`--set` overrides, workers that end with their parent."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import click
+import pytest
+
+from mc_core.config import apply_overrides
+from mc_core.errors import BadInputError, UsageError
+from mc_core.options import FiniteFloat
+from mc_core.paths import check_outputs
+
+
+def test_output_that_is_an_input_is_refused(tmp_path):
+    src = tmp_path / "a.png"
+    src.write_bytes(b"x")
+    os.symlink(src, tmp_path / "link.png")
+    for out in (src, tmp_path / "link.png", tmp_path / "sub" / ".." / "a.png"):
+        with pytest.raises(BadInputError, match="also an input"):
+            check_outputs([src], [out])
+    with pytest.raises(BadInputError, match="written twice"):
+        check_outputs([src], [tmp_path / "o.json", tmp_path / "./o.json"])
+    check_outputs([src, None], [tmp_path / "b.mcz", None])
+    assert src.read_bytes() == b"x"
+
+
+@pytest.mark.parametrize("raw", ["nan", "inf", "-inf", "NaN", "1e999"])
+def test_finite_float_rejects_non_numbers(raw):
+    with pytest.raises(click.BadParameter, match="not a finite number"):
+        FiniteFloat(min=0).convert(raw, None, None)
+
+
+def test_finite_float_keeps_ranges():
+    t = FiniteFloat(min=0, min_open=True)
+    assert t.convert("0.5", None, None) == 0.5
+    with pytest.raises(click.BadParameter):
+        t.convert("0", None, None)
+
+
+def test_overrides_checked_against_schema():
+    schema = {"model": {"n_embd": 64, "dropout": 0.1, "bias": True}, "train": {"lr": 3e-4, "betas": [0.9, 0.95]}}
+    out = apply_overrides(schema, ["model.n_embd=32", "train.lr=1e-3", "model.dropout=0"], schema=schema)
+    assert out["model"]["n_embd"] == 32 and out["train"]["lr"] == 1e-3
+    with pytest.raises(UsageError, match="unknown key 'model.n_emb'; did you mean 'model.n_embd'"):
+        apply_overrides(schema, ["model.n_emb=3"], schema=schema)
+    with pytest.raises(UsageError, match="model.n_embd must be int"):
+        apply_overrides(schema, ["model.n_embd=big"], schema=schema)
+    with pytest.raises(UsageError, match="must be a finite number"):
+        apply_overrides(schema, ["train.lr=.nan"], schema=schema)
+    with pytest.raises(UsageError, match="model.bias must be bool"):
+        apply_overrides(schema, ["model.bias=3"], schema=schema)
+
+
+def test_worker_dies_with_its_parent(tmp_path):
+    pidfile = tmp_path / "child.pid"
+    parent = textwrap.dedent(f"""
+        import multiprocessing as mp, os, time
+        from mc_core.procs import die_with_parent
+
+        def work():
+            die_with_parent()
+            open({str(pidfile)!r}, "w").write(str(os.getpid()))
+            time.sleep(60)
+
+        if __name__ == "__main__":
+            mp.set_start_method("spawn")
+            p = mp.Process(target=work)
+            p.start()
+            time.sleep(60)
+    """)
+    script = tmp_path / "parent.py"
+    script.write_text(parent)
+    proc = subprocess.Popen([sys.executable, str(script)])
+    deadline = time.time() + 30
+    while not pidfile.exists() or not pidfile.read_text():
+        assert time.time() < deadline, "worker never started"
+        time.sleep(0.1)
+    child = int(pidfile.read_text())
+    proc.kill()
+    proc.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(child, 9)
+    pytest.fail("the worker outlived its parent")
