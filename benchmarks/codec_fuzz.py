@@ -20,10 +20,9 @@ def main():
     a = ap.parse_args()
     import torch
 
-    from mc_core.errors import BadInputError
-
     from mc_codec.coding.api import decode, encode, load_model
     from mc_codec.container import pack, unpack
+    from mc_core.errors import BadInputError
 
     torch.set_num_threads(1)
     cm = load_model(a.checkpoint)

@@ -33,7 +33,7 @@ def main():
         mc = [sys.executable, "-m", "mc_core", "codec"]
         subprocess.run([*mc, "cache", "--data-root", str(data / "masks"), "--cache-dir",
                         str(data / "cache"), "--include-above-features", "-q"], check=True)
-        code = ("import resource,sys,runpy;sys.argv=['mc','codec','train','--data-root',%r,'--out-dir',%r,"
+        code = ("import resource,sys,runpy;sys.argv=['mc','codec','train','--data-root',%r,'--out-dir',%r,"  # noqa: UP031 - a repr-quoted program text
                 "'--row-cache-dir',%r,'--use-2d-context','--epochs','1','--vocab-size','12','-q'];"
                 "from mc_core.cli import main\ntry: main(sys.argv[1:])\nexcept SystemExit: pass\n"
                 "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)") % (

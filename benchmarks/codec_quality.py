@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 
-
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--data-root", default="/work/shared/data/camvid/trainannot")

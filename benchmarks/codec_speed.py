@@ -48,8 +48,8 @@ def main():
     rows = [r for m in masks for r in image_tokens(m, True).rows()]
     t0, n = time.perf_counter(), 0
     for s in range(0, len(rows), 64):
-        f, c, l = pad_rows(rows[s:s + 64])
-        nats, k = _loss(model, f, c, l)
+        f, c, lens = pad_rows(rows[s:s + 64])
+        nats, k = _loss(model, f, c, lens)
         opt.zero_grad()
         (nats / k).backward()
         opt.step()

@@ -19,7 +19,6 @@ import argparse
 import time
 
 import numpy as np
-
 from landcover_inpaint import RASTER, ensure_data_and_model
 
 

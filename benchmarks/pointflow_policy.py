@@ -139,7 +139,7 @@ def main() -> None:
         ("attention IoU (sigmoid >= 0.5)", "attention_iou", "{:.3f}"),
         ("attention IoU (top-k logits)", "attention_topk_iou", "{:.3f}"),
         ("attended fraction predicted / true", None, None),
-        ("training speed (steps/s, batch %d, 1 thread)" % args.batch_size, "train_steps_per_s", "{:.2f}"),
+        (f"training speed (steps/s, batch {args.batch_size}, 1 thread)", "train_steps_per_s", "{:.2f}"),
     ]
     print(f"\n{'':46s} {'supervised':>12s} {'unsupervised':>13s}")
     for r in rows:

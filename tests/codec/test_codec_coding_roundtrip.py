@@ -10,11 +10,10 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image
 
-from mc_core.checkpoint import save_checkpoint
-from mc_core.errors import BadInputError
-
 from mc_codec.coding.api import decode, encode, encode_with_stats, load_model
 from mc_codec.models import build_model
+from mc_core.checkpoint import save_checkpoint
+from mc_core.errors import BadInputError
 
 
 def _tiny(tmp_path, arch="rle-lm", vocab=6, seed=0, use_2d=True, name="ck"):

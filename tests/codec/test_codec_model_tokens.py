@@ -7,7 +7,13 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from mc_codec.tokens import (
-    NEAR, NUM_NEAR, length_symbols, mask_to_runs, mask_token_arrays, mask_tokens, runs_to_mask,
+    NEAR,
+    NUM_NEAR,
+    length_symbols,
+    mask_to_runs,
+    mask_token_arrays,
+    mask_tokens,
+    runs_to_mask,
     symbol_length,
 )
 

@@ -7,7 +7,6 @@ import pytest
 from PIL import Image
 
 
-
 def _mc(*args):
     """Run `mc codec ...` in-process (as the `mc` script does)."""
     from mc_core.testing import invoke

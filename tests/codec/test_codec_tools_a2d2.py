@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mc_core.testing import invoke
 from mc_codec.data.a2d2 import base_name, load_legend
 from mc_codec.data.masks import find_masks, read_mask
+from mc_core.testing import invoke
 
 LEGEND = {"#ff0000": "Car 1", "#c80000": "Car 2", "#00ff00": "Road", "#0000ff": "Sky",
           "#ffff00": "Pedestrian 1", "#eeee00": "Pedestrian 2"}

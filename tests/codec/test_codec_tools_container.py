@@ -8,9 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from mc_core.errors import BadInputError
 from mc_codec import container as mcz
 from mc_codec.classical import CLASSICAL_CODECS
+from mc_core.errors import BadInputError
 
 
 def _file(mask=None, kind=5, digest=b"\x01" * 16):

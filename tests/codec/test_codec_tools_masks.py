@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mc_core.errors import BadInputError
 from mc_codec.data.masks import find_masks, make_splits, read_mask, sequence_of, write_mask
+from mc_core.errors import BadInputError
 
 
 def test_roundtrip_8_and_16_bit(tmp_path):

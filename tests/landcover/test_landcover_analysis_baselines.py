@@ -119,8 +119,12 @@ def test_registered_metrics_and_landscape_stats():
 
 
 def test_information_content():
-    from mc_landcover.analysis.information import (compression_stats, conditional_entropy, map_bigram_entropy,
-                                                   text_bigram_entropy)
+    from mc_landcover.analysis.information import (
+        compression_stats,
+        conditional_entropy,
+        map_bigram_entropy,
+        text_bigram_entropy,
+    )
 
     rng = np.random.default_rng(0)
     a = rng.integers(0, 4, 10000)

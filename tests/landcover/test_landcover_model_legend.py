@@ -3,8 +3,16 @@
 import numpy as np
 import pytest
 
-from mc_landcover.legend import (CODES, DEVELOPED_INDICES, NLCD_CLASSES, NUM_CLASSES, UnknownCodeError,
-                                 codes_to_index, colorize, index_to_codes)
+from mc_landcover.legend import (
+    CODES,
+    DEVELOPED_INDICES,
+    NLCD_CLASSES,
+    NUM_CLASSES,
+    UnknownCodeError,
+    codes_to_index,
+    colorize,
+    index_to_codes,
+)
 
 
 def test_legend_is_the_nlcd_legend():

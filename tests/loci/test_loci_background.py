@@ -8,8 +8,13 @@ import pytest
 import torch
 
 from mc_core.testing import invoke
-from mc_loci.models.background import (BackgroundModule, background_fit_loss, background_nll, estimate_video,
-                                       foreground_logit)
+from mc_loci.models.background import (
+    BackgroundModule,
+    background_fit_loss,
+    background_nll,
+    estimate_video,
+    foreground_logit,
+)
 
 TINY_BG = {"hidden": 8, "latent_channels": 2, "downsample": 2}
 TINY_BG_FLAGS = ["--hidden", "8", "--latent-channels", "2", "--batch-size", "2", "--clip-frames", "2",

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+
 from mc_core.errors import BadInputError
 from mc_pointflow.data.replay_buffer import ReplayBuffer
 

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+
 from mc_pointflow.masks import MaskConfig
 from mc_pointflow.preprocess import preprocess_buffer
 
@@ -81,6 +82,7 @@ def test_registered_entries_load():
 
 def test_dataset_through_the_registry_factory(demo_buffer):
     import torch.utils.data
+
     from mc_core.plugins import get_manager
 
     preprocess_buffer(demo_buffer, CFG)

@@ -28,6 +28,7 @@ def test_loss_decreases_and_run_folder_is_complete(tiny, masked_buffer, tmp_path
 
 def test_resume_is_exact(tiny, mc, masked_buffer, tmp_path):
     import torch
+
     from mc_core.checkpoint import load_checkpoint
 
     a, b = tmp_path / "a", tmp_path / "b"
@@ -50,6 +51,7 @@ def test_resume_is_exact(tiny, mc, masked_buffer, tmp_path):
 
 def test_lr_decay_schedule_and_exact_resume(tiny, masked_buffer, tmp_path, mc):
     import torch
+
     from mc_core.checkpoint import load_checkpoint
     from mc_pointflow.train import lr_at
 
@@ -73,6 +75,7 @@ def test_lr_decay_schedule_and_exact_resume(tiny, masked_buffer, tmp_path, mc):
 
 def test_sampling_is_deterministic_by_seed(tiny, masked_buffer, tmp_path, mc):
     import torch
+
     from mc_pointflow.data.policy_data import load_policy_arrays
     from mc_pointflow.models.flow_policy import load_policy
 
@@ -107,6 +110,7 @@ def test_sampling_is_deterministic_by_seed(tiny, masked_buffer, tmp_path, mc):
 
 def test_attention_supervision_gradient_and_effect(tiny, masked_buffer, tmp_path):
     import torch
+
     from mc_pointflow.data.policy_data import load_policy_arrays
     from mc_pointflow.evaluate import evaluate_policy
     from mc_pointflow.models.flow_policy import PointFlowPolicy, load_policy
@@ -167,6 +171,7 @@ def test_checkpoint_loads_without_pickle(tiny, masked_buffer, tmp_path, monkeypa
     import pickle
 
     import torch
+
     from mc_core.checkpoint import STATE_FILE, load_state
     from mc_pointflow.models.flow_policy import load_policy
 
@@ -247,6 +252,7 @@ def test_rotation_helpers():
 def test_attention_pos_weight_weighs_attended_points(tiny, masked_buffer, tmp_path, mc):
     import torch
     import torch.nn.functional as F
+
     from mc_core.checkpoint import load_checkpoint
     from mc_pointflow.data.policy_data import load_policy_arrays
     from mc_pointflow.models.flow_policy import PointFlowPolicy

@@ -6,6 +6,7 @@ import shutil
 
 import numpy as np
 import pytest
+
 from mc_pointflow.data.replay_buffer import ReplayBuffer
 from mc_pointflow.masks import DONE_KEY, INDICES_KEY, MASKS_KEY, MaskConfig, brute_force_mask
 from mc_pointflow.preprocess import preprocess_buffer

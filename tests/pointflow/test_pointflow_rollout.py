@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+
 from mc_pointflow.sim.collect import demo_settings, episode_seed
 from mc_pointflow.sim.env import TabletopEnv
 
@@ -45,6 +46,7 @@ def test_rollout_observation_is_the_training_item(demo_template, tiny_run):
     """The expert's rollout in a demo's scene sees exactly the training items of that demo
     (points picked by the stored indices, state history), and the policy gets them unchanged."""
     import torch
+
     from mc_pointflow.data.policy_data import load_policy_arrays
     from mc_pointflow.models.flow_policy import load_policy
     from mc_pointflow.rollout import ExpertPolicy, FlowPolicy, rollout_episode

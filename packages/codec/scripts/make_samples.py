@@ -28,8 +28,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
-from mc_codec.samples.street import CLASS_NAMES, generate_street_like  # noqa: E402
 from mc_codec.data.masks import write_mask  # noqa: E402
+from mc_codec.samples.street import CLASS_NAMES, generate_street_like  # noqa: E402
 
 # NLCD 2011 (CONUS) legend: code -> name, in the order that defines our contiguous ids.
 NLCD_LEGEND = [

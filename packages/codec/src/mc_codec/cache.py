@@ -15,10 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mc_core.errors import BadInputError
-
 from mc_codec.rows import ImageTokens, image_tokens
 from mc_codec.tokens import DEFAULT_BAND_HEIGHT
+from mc_core.errors import BadInputError
 
 CACHE_FORMAT = "mc-codec-row-cache"
 CACHE_VERSION = 1
@@ -54,10 +53,9 @@ def load_tokens(path: Path) -> ImageTokens:
 def build_cache(folder: Path, rel_paths: list[str], cache_dir: Path, *, use_2d: bool, compress: bool,
                 band_height: int = DEFAULT_BAND_HEIGHT, progress=None) -> list[dict]:
     """Write the npz of every listed image not yet cached; return manifest rows for them."""
+    from mc_codec.data.masks import read_mask
     from mc_core.atomic import write_json
     from mc_core.checkpoint import sha256_file
-
-    from mc_codec.data.masks import read_mask
 
     cache_dir.mkdir(parents=True, exist_ok=True)
     meta = {"format": CACHE_FORMAT, "version": CACHE_VERSION, "use_2d": bool(use_2d),

@@ -18,8 +18,8 @@ from __future__ import annotations
 import io
 import lzma
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

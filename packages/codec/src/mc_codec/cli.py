@@ -5,10 +5,9 @@ Commands live in two modules so that they can grow independently:
 `cli_tools` (A2D2 conversion and other data tools).
 """
 
-from mc_core.cli import plugin_group
-
 from mc_codec.cli_model import COMMANDS as _MODEL_COMMANDS
 from mc_codec.cli_tools import COMMANDS as _TOOL_COMMANDS
+from mc_core.cli import plugin_group
 
 group = plugin_group(
     "codec", help="Lossless mask compression with learned entropy models (MasksComp)."

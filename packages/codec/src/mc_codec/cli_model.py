@@ -62,11 +62,10 @@ def cache_cmd(data_root, subdir, cache_dir, manifest_out, include_above_features
         --manifest-out data/cache_rle_row_v1/manifest.csv --include-above-features \\
         --compress npz --verify 2
     """
-    from mc_core.options import shard_slice
-    from mc_core.progress import info, progress
-
     from mc_codec.cache import build_cache, verify_cache, write_manifest
     from mc_codec.data.masks import find_masks
+    from mc_core.options import shard_slice
+    from mc_core.progress import info, progress
 
     folder = _folder(data_root, subdir)
     rel = shard_slice(find_masks(data_root, subdir), num_shards, shard_index)
@@ -123,10 +122,9 @@ def train_cmd(data_root, subdir, out_dir, epochs, batch_size, lr, arch, use_2d_c
         --timesteps 16 --vocab-dim 16 --hidden-dim 128 --ffn-dim 256 --layers 4
       accelerate launch -m mc_core codec train --data-root data --out-dir output/run
     """
+    from mc_codec.train import TrainConfig, train
     from mc_core.checkpoint import fingerprint_files
     from mc_core.progress import info
-
-    from mc_codec.train import TrainConfig, train
 
     out = Path(out_dir)
     folder, splits = _splits(data_root, subdir, splits_dir or out / "splits", seed, by_sequence)
@@ -172,12 +170,11 @@ def eval_cmd(data_root, subdir, checkpoint, split, splits_dir, out_csv, row_cach
 
     import torch
 
+    from mc_codec.coding.api import load_model
+    from mc_codec.evaluate import image_bits
     from mc_core.atomic import write_csv
     from mc_core.device import resolve_device
     from mc_core.progress import progress
-
-    from mc_codec.coding.api import load_model
-    from mc_codec.evaluate import image_bits
 
     torch.set_num_threads(1)
     cm = load_model(checkpoint)
@@ -244,10 +241,9 @@ def compress_cmd(inp, out, checkpoint, band_height, overwrite, jobs, quiet):
     """
     import functools
 
-    from mc_core.progress import info, progress
-
     from mc_codec.coding.api import load_model
     from mc_codec.workers import default_jobs, map_with_model
+    from mc_core.progress import info, progress
 
     cm = load_model(checkpoint)
     todo, skipped = _todo(Path(inp), Path(out), ".png", ".mcz", overwrite)
@@ -273,10 +269,9 @@ def _up_to_date(src: Path, dst: Path) -> bool:
 
 
 def _compress_one(cm, pair, *, band_height: int) -> tuple[int, int]:
-    from mc_core.atomic import write_bytes
-
     from mc_codec.coding.api import encode
     from mc_codec.data.masks import read_mask
+    from mc_core.atomic import write_bytes
 
     src, dst = pair
     try:
@@ -317,10 +312,9 @@ def decompress_cmd(inp, out, checkpoint, overwrite, jobs, quiet):
       mc codec decompress mask.mcz mask.png
       mc codec decompress compressed/ restored/
     """
-    from mc_core.progress import progress
-
     from mc_codec.coding.api import load_model
     from mc_codec.workers import default_jobs, map_with_model
+    from mc_core.progress import progress
 
     cm = load_model(checkpoint)
     todo, _ = _todo(Path(inp), Path(out), ".mcz", ".png", overwrite)
@@ -357,10 +351,9 @@ def matrix_cmd(data_root, subdir, checkpoint, splits_dir, split, out_csv, codecs
     """
     import torch
 
-    from mc_core.progress import progress
-
     from mc_codec.coding.api import load_model
     from mc_codec.matrix import format_summary, plot_summary, run_matrix, summarize, write_csv
+    from mc_core.progress import progress
 
     torch.set_num_threads(1)
     if data_root is None:

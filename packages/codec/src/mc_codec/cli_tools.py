@@ -47,13 +47,12 @@ def prepare_a2d2(a2d2_root, out_root, camera, out_subdir, class_list, merge_vari
     import json
     from pathlib import Path
 
+    from mc_codec.data import a2d2
+    from mc_codec.data.masks import write_mask
     from mc_core.atomic import write_json
     from mc_core.errors import BadInputError, UsageError
     from mc_core.options import shard_slice
     from mc_core.progress import info, progress
-
-    from mc_codec.data import a2d2
-    from mc_codec.data.masks import write_mask
 
     legend_path = Path(class_list) if class_list else a2d2.find_class_list(a2d2_root)
     legend = a2d2.load_legend(legend_path, merge_variants=merge_variants)
@@ -110,9 +109,8 @@ def info_cmd(files, as_json):
     import json
     from pathlib import Path
 
-    from mc_core.errors import BadInputError
-
     from mc_codec.container import unpack
+    from mc_core.errors import BadInputError
 
     for f in files:
         path = Path(f)

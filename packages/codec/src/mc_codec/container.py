@@ -89,7 +89,7 @@ class Header:
         return PAYLOAD_KINDS.get(self.kind, f"kind-{self.kind}")
 
     @classmethod
-    def for_mask(cls, mask: np.ndarray, *, kind: int, model_digest: bytes = b"") -> "Header":
+    def for_mask(cls, mask: np.ndarray, *, kind: int, model_digest: bytes = b"") -> Header:
         """A header describing `mask` (its shape, dtype, class table and CRC)."""
         mask = np.asarray(mask)
         return cls(shape=(int(mask.shape[0]), int(mask.shape[1])), dtype=mask.dtype.name,

@@ -52,12 +52,11 @@ def train(cfg: TrainConfig, train_src, val_src, out_dir: Path, *, device: str = 
     import torch
     from accelerate import Accelerator
 
+    from mc_codec.evaluate import split_bits
+    from mc_codec.models import build_model
     from mc_core.checkpoint import STATE_FILE, load_checkpoint, load_state, save_checkpoint
     from mc_core.progress import progress
     from mc_core.seeding import seed_everything
-
-    from mc_codec.evaluate import split_bits
-    from mc_codec.models import build_model
 
     rng = seed_everything(cfg.seed)
     torch.set_num_threads(max(1, cfg.threads))  # tiny models: more threads only add overhead

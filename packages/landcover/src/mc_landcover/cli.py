@@ -6,7 +6,6 @@ content, plots).
 """
 
 from mc_core.cli import plugin_group
-
 from mc_landcover.cli_analysis import COMMANDS as _ANALYSIS_COMMANDS
 from mc_landcover.cli_model import COMMANDS as _MODEL_COMMANDS
 

@@ -248,14 +248,14 @@ def inpaint_sweep(config, checkpoint, data, ratios, mask_types, methods, n_image
           --data data_32.npz --n-images 200 --out-dir sweep/
       mc landcover plot-inpaint sweep/ --out inpaint_accuracy.png
     """
+    import numpy as np
+
     from mc_core.atomic import write_json
     from mc_core.progress import info
     from mc_core.seeding import seed_everything
     from mc_landcover.inpaint.data import load_maps, select_maps
     from mc_landcover.inpaint.masks import make_masks
     from mc_landcover.inpaint.run import training_prior
-
-    import numpy as np
 
     if "randar" in methods and checkpoint is None:
         info("no --checkpoint: skipping method randar")
@@ -592,8 +592,14 @@ def viz_embed(config, checkpoint, data, n_embeddings, method, out, save_array, d
     import numpy as np
 
     from mc_core.atomic import atomic_write
-    from mc_landcover.analysis.embeddings import (class_embeddings, dominant_class, knn_agreement,
-                                                  map_embeddings, plot_embeddings, project_2d)
+    from mc_landcover.analysis.embeddings import (
+        class_embeddings,
+        dominant_class,
+        knn_agreement,
+        map_embeddings,
+        plot_embeddings,
+        project_2d,
+    )
     from mc_landcover.legend import COLORS, NAMES
 
     model, _ = _load_model(config, checkpoint, "cpu" if device == "auto" else device)

@@ -170,8 +170,8 @@ def import_npz_cmd(src, out, classes, drop_unknown, preview, quiet):
     """
     from pathlib import Path
 
-    from mc_core.progress import progress
     from mc_core.errors import UsageError
+    from mc_core.progress import progress
     from mc_landcover.data.seed_npz import read_seed_npz
 
     out = Path(out)

@@ -13,7 +13,7 @@ the canvas filling in exactly in the order it was generated.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 

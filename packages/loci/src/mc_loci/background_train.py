@@ -37,8 +37,13 @@ def pretrain_background(data: str | Path, out_dir: str | Path, *, steps: int | N
     from mc_core.checkpoint import fingerprint_files
     from mc_loci.data.moving_shapes import MovingShapes
     from mc_loci.loop import run_training
-    from mc_loci.models.background import (MODEL_NAME, BackgroundConfig, BackgroundModule, background_fit_loss,
-                                           background_nll)
+    from mc_loci.models.background import (
+        MODEL_NAME,
+        BackgroundConfig,
+        BackgroundModule,
+        background_fit_loss,
+        background_nll,
+    )
     from mc_loci.train import clip_batch
 
     tcfg = {**DEFAULT_BG_TRAIN, **(train_config or {})}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import click
+
 from mc_core.cli import plugin_group
 from mc_core.options import quiet_option, seed_option, shard_options
 
@@ -65,7 +66,6 @@ def collect_demos_cmd(task, episodes, split, out_dir, steps, image_size, n_cams,
       mc pointflow collect-demos --task unplug_charger_like --episodes 200 --noise 0.03
     """
     from mc_core.progress import info, progress
-
     from mc_pointflow.sim.collect import collect_demos
 
     out = out_dir or f"demos/sim/{task}"
@@ -86,7 +86,6 @@ def object_names_cmd(buffer, as_json):
       mc pointflow object-names --buffer demos/sim/unplug_charger_like/train_segmented
     """
     from mc_core.errors import BadInputError
-
     from mc_pointflow.data.replay_buffer import ReplayBuffer
     from mc_pointflow.preprocess import pixel_counts
 
@@ -160,7 +159,6 @@ def preprocess_masks_cmd(task, data_root, split, buffer, first_id, more_ids, dis
       mc pointflow preprocess-masks --task unplug_charger_like --overwrite --soft-sigma 0.01
     """
     from mc_core.progress import info, progress
-
     from mc_pointflow.masks import MaskConfig
     from mc_pointflow.preprocess import preprocess_buffer
 
@@ -213,7 +211,6 @@ def verify_masks_cmd(task, data_root, split, buffer, batch_size, out_json, plot)
       mc pointflow verify-masks --buffer demos/sim/reach_target/train_segmented --plot mask.png
     """
     from mc_core.errors import McError
-
     from mc_pointflow.verify import verify_buffer
 
     reports, failed = [], []

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import click
-from mc_core.options import device_option, quiet_option, seed_option
 
+from mc_core.options import device_option, quiet_option, seed_option
 from mc_pointflow.cli import TASK_CHOICES, group
 
 
@@ -105,7 +105,6 @@ def train_cmd(task, data_root, buffer, valid_buffer, out_dir, steps, epochs, res
       mc pointflow train --task unplug_charger_like --out-dir runs/pf --steps 2000 --resume
     """
     from mc_core.progress import info
-
     from mc_pointflow.train import train
 
     if steps is not None and epochs is not None:
@@ -157,10 +156,10 @@ def eval_cmd(checkpoint, task, data_root, split, buffer, steps, batch_size, max_
           --seed 1 --out-csv items.csv
     """
     import numpy as np
+
     from mc_core.atomic import write_json
     from mc_core.device import resolve_device
     from mc_core.progress import progress
-
     from mc_pointflow.data.policy_data import load_policy_arrays
     from mc_pointflow.evaluate import evaluate_policy, write_rows
     from mc_pointflow.masks import MaskConfig
@@ -277,7 +276,6 @@ def rollout_cmd(checkpoint, baseline, task, buffer, episodes, max_steps, execute
     from mc_core.device import resolve_device
     from mc_core.errors import BadInputError
     from mc_core.progress import info, progress
-
     from mc_pointflow import rollout as ro
     from mc_pointflow.data.replay_buffer import ReplayBuffer
     from mc_pointflow.sim.collect import demo_settings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from mc_core.errors import UsageError
 
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from mc_core.errors import BadInputError, McError, UsageError, describe
 
+from mc_core.errors import BadInputError, McError, UsageError, describe
 from mc_pointflow.data.replay_buffer import ReplayBuffer, RowReader, make_compressor
 from mc_pointflow.masks import (
     CLOUD_KEY,

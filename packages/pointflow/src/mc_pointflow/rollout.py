@@ -79,7 +79,6 @@ class MeanDemoPolicy:
     @classmethod
     def from_buffer(cls, path, horizon: int = 16) -> MeanDemoPolicy:
         from mc_core.errors import BadInputError
-
         from mc_pointflow.data.replay_buffer import ReplayBuffer
         from mc_pointflow.rotation import project_rot6d
 
@@ -227,8 +226,8 @@ def write_gif(path, frames: list[dict], *, title: str = "", fps: float = 5.0) ->
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.animation import PillowWriter
-    from mc_core.atomic import atomic_path
 
+    from mc_core.atomic import atomic_path
     from mc_pointflow.sim.scene import FLOOR_ID, GRIPPER_ID, TABLE_ID
 
     fixed = {0: (0.0, 0.0, 0.0), TABLE_ID: (0.8, 0.8, 0.78), FLOOR_ID: (0.45, 0.45, 0.45),

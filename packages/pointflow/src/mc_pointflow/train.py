@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from mc_core.errors import BadInputError, UsageError
 
 DEFAULT_TRAIN: dict[str, Any] = {
@@ -45,9 +46,9 @@ METRIC_COLUMNS = ["step", "epoch", "loss", "flow_loss", "attention_bce", "train_
 
 
 def make_accelerator(device: str):
-    from mc_core.device import resolve_device
-
     from accelerate import Accelerator
+
+    from mc_core.device import resolve_device
 
     dev = resolve_device(device)
     return Accelerator(cpu=dev.type == "cpu")
@@ -104,7 +105,6 @@ def train(train_buffer: str | Path, out_dir: str | Path, *, valid_buffer: str | 
     from mc_core.checkpoint import load_resume, restore_training, save_checkpoint
     from mc_core.progress import info, progress
     from mc_core.seeding import seed_everything
-
     from mc_pointflow.data.policy_data import data_hash, load_policy_arrays
     from mc_pointflow.data.replay_buffer import ReplayBuffer
     from mc_pointflow.evaluate import evaluate_policy

@@ -63,6 +63,7 @@ def plot_mask(item: dict, path: str | Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     from mc_core.atomic import atomic_path
 
     pts = np.asarray(item["pcd"])

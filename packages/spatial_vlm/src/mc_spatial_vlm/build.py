@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import os
 import zlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -127,11 +128,10 @@ def build_tasks(data_root: str | Path, out_dir: str | Path, *, mode: str = "anch
     JSONs go to `out_dir/shards/<name>.shard-<i>-of-<n>.json`; a final run without sharding writes the
     full JSONs and reuses every image the shards wrote (existing images are never rewritten).
     """
-    from mc_core.options import shard_slice
-
     from PIL import Image
 
     from mc_core.atomic import write_json
+    from mc_core.options import shard_slice
 
     if mode not in MODES:
         raise UsageError(f"unknown --mode {mode!r}; choose from {', '.join(MODES)}")

@@ -129,12 +129,12 @@ def eval_cmd(model, data_json, image_folder, output_json, max_new_tokens, chat_t
       mc spatial-vlm eval --model ./my-qwen2-vl --data-json tasks/t1_val_multi.json \\
         --image-aspect-ratio resize --max-new-tokens 64 --output-json runs/t1.json
     """
+    import os
+
     from mc_core.atomic import write_json
     from mc_core.progress import info, progress
     from mc_spatial_vlm.data.tasks import load_task_json
     from mc_spatial_vlm.evaluate import evaluate
-
-    import os
 
     samples = load_task_json(data_json)
     predictor = _predictor(model, device, max_new_tokens, chat_template, image_aspect_ratio, image_size,

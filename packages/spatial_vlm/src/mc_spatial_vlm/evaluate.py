@@ -6,8 +6,9 @@ image, a predictor failure) is recorded with an `error` and counted as a miss; i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from mc_spatial_vlm.answers import parse_answer
 from mc_spatial_vlm.data.tasks import human_and_answer, is_concat, query_image, sample_images

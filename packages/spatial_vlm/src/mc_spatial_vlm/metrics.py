@@ -7,7 +7,8 @@ image `W` wide covers x in [i/W, (i+1)/W), so a point maps to column `min(int(x 
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 

@@ -9,12 +9,20 @@ are the answer tokens only: every prompt token (images included) is -100 in the 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from mc_core.errors import BadInputError, McError
-from mc_spatial_vlm.data.tasks import (human_and_answer, is_concat, load_task_json, sample_images,
-                                       split_image_tokens, task_data_sha256, with_image_tokens)
+from mc_spatial_vlm.data.tasks import (
+    human_and_answer,
+    is_concat,
+    load_task_json,
+    sample_images,
+    split_image_tokens,
+    task_data_sha256,
+    with_image_tokens,
+)
 from mc_spatial_vlm.models.hf_vlm import prepare_images, user_message
 
 IGNORE_INDEX = -100
@@ -198,7 +206,7 @@ def sft_metadata(model: str, model_type: str | None, data_json: str, data_sha256
         except PackageNotFoundError:
             pass
     return {"format": META_FORMAT, "model": str(model), "model_type": model_type,
-            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "mc_spatial_vlm_version": versions.get("mc-spatial-vlm"), "versions": versions,
             "data_json": str(data_json), "data_sha256": data_sha256, "num_samples": num_samples,
             "steps": steps, "args": args}

@@ -39,7 +39,7 @@ class TrainLog:
     def write(self, message: str) -> None:
         if self._fh is None:
             return
-        stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         self._fh.write(f"{stamp} {message}\n")
         self._fh.flush()
 
@@ -52,7 +52,7 @@ class TrainLog:
             self._fh.close()
             self._fh = None
 
-    def __enter__(self) -> "TrainLog":
+    def __enter__(self) -> TrainLog:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -12,8 +12,9 @@ draws no tint.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -144,7 +145,7 @@ def _to_pixels(point, box: tuple[int, int, int, int]) -> tuple[float, float]:
 
 
 def _shorten(text: str, font, width: int) -> str:
-    from PIL import ImageDraw, Image
+    from PIL import Image, ImageDraw
 
     draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     if draw.textlength(text, font=font) <= width:

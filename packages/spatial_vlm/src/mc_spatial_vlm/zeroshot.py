@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 EVAL_SETS = ("t1_val_multi", "t1_val_concat", "t2a_val_multi", "t2b_val_multi")
 PICTURE_SAMPLES = 16  # tiles in each eval/<task>.png

@@ -19,12 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from mc_codec.tokens import DEFAULT_BAND_HEIGHT, MAX_WIDTH
 from mc_core.errors import BadInputError
 
-from mc_codec.tokens import DEFAULT_BAND_HEIGHT, MAX_WIDTH
-
 LEARNED_KIND = 16
-_CACHE: dict[str, "CodecModel"] = {}
+_CACHE: dict[str, CodecModel] = {}
 
 
 @dataclass
@@ -47,10 +46,9 @@ def default_checkpoint() -> Path:
 
 def load_model(checkpoint: str | os.PathLike | None = None) -> CodecModel:
     """Load (and cache) a codec checkpoint; the shipped default model when `checkpoint` is None."""
-    from mc_core.checkpoint import WEIGHTS_FILE, load_checkpoint
-
     from mc_codec.container import digest_file
     from mc_codec.models import MODEL_NAMES, build_model
+    from mc_core.checkpoint import WEIGHTS_FILE, load_checkpoint
 
     path = Path(checkpoint) if checkpoint is not None else default_checkpoint()
     key = str(path.resolve())
@@ -87,8 +85,8 @@ def _symbol_map(classes: tuple[int, ...], vocab: int, source) -> np.ndarray | No
 def encode_with_stats(mask: np.ndarray, model=None, *, band_height: int = DEFAULT_BAND_HEIGHT,
                       source: str | os.PathLike | None = None) -> tuple[bytes, float]:
     """(file bytes, the quantised model's ideal payload bits)."""
-    from mc_codec.container import Header, pack
     from mc_codec.coding.coder import encode_ids
+    from mc_codec.container import Header, pack
 
     cm = _as_model(model)
     src = source if source is not None else "<mask>"
@@ -117,8 +115,8 @@ def encode(mask: np.ndarray, model=None, *, band_height: int = DEFAULT_BAND_HEIG
 def decode(data: bytes, model=None, *, source: str | os.PathLike | None = None) -> np.ndarray:
     """Inverse of :func:`encode`. Any problem (wrong model, truncated or corrupt data, newer
     format) is a BadInputError naming `source`; a wrong mask is never returned."""
-    from mc_codec.container import check_crc, check_model, unpack
     from mc_codec.coding.coder import CorruptPayload, decode_ids
+    from mc_codec.container import check_crc, check_model, unpack
 
     src = source if source is not None else "<bytes>"
     header, payload = unpack(bytes(data), source=src)

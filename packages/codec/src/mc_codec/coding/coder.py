@@ -27,8 +27,14 @@ import numpy as np
 
 from mc_codec.coding.stepper import make_stepper
 from mc_codec.tokens import (
-    DEFAULT_BAND_HEIGHT, NEAR, NONE, NUM_FEATURES, NUM_NEAR, length_symbols,
-    log2_bucket, row_runs,
+    DEFAULT_BAND_HEIGHT,
+    NEAR,
+    NONE,
+    NUM_FEATURES,
+    NUM_NEAR,
+    length_symbols,
+    log2_bucket,
+    row_runs,
 )
 
 _HEAD_V1 = struct.Struct("<BHI")  # container version 1: payload version, band height, word count

@@ -150,7 +150,8 @@ def extract_blocks(settings: PrepareSettings, *, num_shards: int = 1, shard_inde
                    progress_desc: str | None = "prepare") -> ExtractedBlocks:
     """Cut the patches of one shard's blocks (every num_shards-th block from shard_index)."""
     from rasterio.vrt import WarpedVRT
-    from rasterio.warp import Resampling, transform as warp_transform
+    from rasterio.warp import Resampling
+    from rasterio.warp import transform as warp_transform
     from rasterio.windows import Window
 
     from mc_core.options import shard_slice

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from mc_core.errors import BadInputError
-from mc_landcover.data.nlcd import ExtractedBlocks, PrepareSettings, PreparedPatches, assemble_patches
+from mc_landcover.data.nlcd import ExtractedBlocks, PreparedPatches, PrepareSettings, assemble_patches
 from mc_landcover.legend import CODES
 
 PART_FORMAT = "mc-landcover-prepare-part/1"

@@ -58,7 +58,7 @@ class PottsModel:
         return {"model": "potts", "beta": float(self.beta), "field": [float(v) for v in self.field]}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "PottsModel":
+    def from_dict(cls, d: dict) -> PottsModel:
         return cls(np.asarray(d["field"], dtype=np.float64), float(d["beta"]))
 
     def save(self, path) -> None:
@@ -67,7 +67,7 @@ class PottsModel:
         write_json(path, self.to_dict())
 
     @classmethod
-    def load(cls, path) -> "PottsModel":
+    def load(cls, path) -> PottsModel:
         try:
             with open(path) as f:
                 d = json.load(f)

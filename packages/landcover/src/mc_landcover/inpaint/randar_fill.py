@@ -16,9 +16,8 @@ def randar_fill(model, x: np.ndarray, hidden: np.ndarray, *, device="cpu", batch
                 progress_desc: str | None = None) -> Infill:
     import torch
 
-    from mc_core.progress import progress
-
     from mc_core.errors import UsageError
+    from mc_core.progress import progress
 
     x = np.asarray(x, dtype=np.int64)
     hidden = np.asarray(hidden, dtype=bool)

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -46,7 +47,7 @@ class RandARConfig:
     order: str = "random"  # training order: "random" (per sample) or "raster" (ablation)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "RandARConfig":
+    def from_dict(cls, d: dict[str, Any]) -> RandARConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known - {"name"})
         if unknown:

@@ -53,7 +53,7 @@ class BackgroundConfig:
     ema: float = 0.9
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "BackgroundConfig":
+    def from_dict(cls, d: dict[str, Any]) -> BackgroundConfig:
         cfg = config_from_dict(cls, d, "background model")
         if cfg.hidden < 1 or cfg.latent_channels < 1 or cfg.downsample < 1:
             raise ValueError("hidden, latent_channels and downsample must be positive")
@@ -248,7 +248,7 @@ def video_inputs(video: dict, device="cpu", need_depth: bool = True
 
 
 @torch.no_grad()
-def estimate_video(model: BackgroundModule, video: dict, device="cpu") -> dict[str, "np.ndarray"]:  # noqa: F821
+def estimate_video(model: BackgroundModule, video: dict, device="cpu") -> dict[str, np.ndarray]:  # noqa: F821
     """Run the module over a whole video (frame by frame, carrying the latent).
 
     Returns colour (T,H,W,3) float32 in 0..255, depth (T,H,W) float32 (None for an RGB-only model)
@@ -281,7 +281,7 @@ def load_background_model(path, device="cpu") -> BackgroundModule:
 
 
 @torch.no_grad()
-def learned_cc(model: BackgroundModule, video: dict, device="cpu", *, min_area: int = 6) -> "np.ndarray":  # noqa: F821
+def learned_cc(model: BackgroundModule, video: dict, device="cpu", *, min_area: int = 6) -> np.ndarray:  # noqa: F821
     """The learned-cc baseline: instance ids (T,H,W) from the module's foreground map (logit > 0),
     as connected components linked over time (``mc_loci.baselines.linked_components``)."""
     from mc_loci.baselines import linked_components

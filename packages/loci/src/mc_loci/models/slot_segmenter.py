@@ -34,9 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mc_loci.models import config_from_dict, resolve_config
-
 from mc_loci.baselines import BACKGROUND_ESTIMATES
+from mc_loci.models import config_from_dict, resolve_config
 
 MODEL_NAME = "slot-segmenter"
 APPEARANCES = ("decoded", "mean")
@@ -79,7 +78,7 @@ class SlotSegmenterConfig:
     fg_evidence: str = "none"
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "SlotSegmenterConfig":
+    def from_dict(cls, d: dict[str, Any]) -> SlotSegmenterConfig:
         cfg = config_from_dict(cls, d, "model")
         if cfg.num_slots < 1 or cfg.hidden < 1 or cfg.slot_dim < 1 or cfg.pixel_dim < 1 or cfg.iters < 1:
             raise ValueError("num_slots, hidden, slot_dim, pixel_dim and iters must be positive")
@@ -187,7 +186,7 @@ class SlotSegmenter(nn.Module):
 
             self.background_module = BackgroundModule(c.bg_model).requires_grad_(False).eval()
 
-    def train(self, mode: bool = True) -> "SlotSegmenter":
+    def train(self, mode: bool = True) -> SlotSegmenter:
         super().train(mode)
         if self.config.background == "learned":
             self.background_module.eval()  # pretrained and frozen
@@ -328,7 +327,7 @@ def video_tensors(video: dict, device="cpu", background: str = "median"
 
 
 @torch.no_grad()
-def segment_video(model: SlotSegmenter, video: dict, device="cpu") -> "np.ndarray":  # noqa: F821
+def segment_video(model: SlotSegmenter, video: dict, device="cpu") -> np.ndarray:  # noqa: F821
     """Instance ids (T,H,W) int64 for one video: 0 = background, k = slot k (consistent over time)."""
     model.eval()
     rgb, depth, bg = video_tensors(video, device, model.config.background)

@@ -13,8 +13,8 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from mc_core.errors import BadInputError, UsageError
 
+from mc_core.errors import BadInputError, UsageError
 from mc_pointflow.data.replay_buffer import ReplayBuffer, RowReader
 from mc_pointflow.masks import (
     CLOUD_KEY,

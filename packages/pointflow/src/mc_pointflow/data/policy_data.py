@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from mc_core.errors import BadInputError
 
+from mc_core.errors import BadInputError
 from mc_pointflow.masks import CLOUD_KEY, INDICES_KEY, MASKS_KEY, STATE_KEY, MaskConfig
 
 ITEM_KEYS = ("pcd", "robot_state", "action", "attention_mask")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from mc_core.errors import BadInputError, UsageError
 
 EPISODE_ENDS = "meta/episode_ends"

@@ -226,7 +226,7 @@ def gripper_trajectory(target: np.ndarray, steps: int, rng: np.random.Generator)
     n1 = max(1, round(steps * 0.6))
     s = np.linspace(0, 1, steps)
     pos = np.empty((steps, 3))
-    for i, u in enumerate(s):
+    for i in range(len(s)):
         if i < n1:
             w = i / max(n1 - 1, 1)
             w = w * w * (3 - 2 * w)
