@@ -4,9 +4,14 @@ Importing this package is cheap: it never imports torch, transformers or rasteri
 """
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 from mc_core.errors import BadInputError, McError, UsageError
+from mc_core.factory import check_interface, create_model, load_model
 from mc_core.registry import Entry, Registry
+
+if TYPE_CHECKING:
+    from mc_core.plugins import Registries
 
 try:
     __version__ = version("mc-core")
@@ -20,11 +25,14 @@ __all__ = [
     "Registry",
     "UsageError",
     "__version__",
+    "check_interface",
+    "create_model",
+    "load_model",
     "registries",
 ]
 
 
-def registries():
+def registries() -> "Registries":
     """The datasets, models and metrics registries filled by every installed plugin.
 
     >>> import mc_core
