@@ -100,6 +100,24 @@ def test_checkpoint_errors_name_the_file(tmp_path):
         load_checkpoint(tmp_path / "ck")
 
 
+@pytest.mark.parametrize("key,value", [("config", [1, 2]), ("meta", "text"), ("config", 3), ("model", 7)])
+def test_checkpoint_config_fields_of_the_wrong_type_name_the_file(tmp_path, key, value):
+    pytest.importorskip("torch")
+    import json
+
+    import torch
+
+    from mc_core.checkpoint import load_checkpoint, save_checkpoint
+
+    save_checkpoint(tmp_path / "ck", {"w": torch.zeros(2)}, model="toy", config={})
+    cfg = tmp_path / "ck" / "config.json"
+    info = json.loads(cfg.read_text())
+    info[key] = value
+    cfg.write_text(json.dumps(info))
+    with pytest.raises(BadInputError, match=rf"config.json: '{key}' must be"):
+        load_checkpoint(tmp_path / "ck")
+
+
 def test_fingerprint_changes_with_content(tmp_path):
     from mc_core.checkpoint import fingerprint_files
 
