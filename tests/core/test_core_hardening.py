@@ -94,3 +94,23 @@ def test_worker_dies_with_its_parent(tmp_path):
         time.sleep(0.1)
     os.kill(child, 9)
     pytest.fail("the worker outlived its parent")
+
+
+def test_next_atomic_write_removes_temporaries_of_killed_writers(tmp_path):
+    from mc_core.atomic import atomic_dir, write_json
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    target = tmp_path / "patches.npz"
+    stale = tmp_path / f".patches.npz.mc-tmp-{dead}-abcd.npz"
+    stale.write_bytes(b"half")
+    live = tmp_path / f".patches.npz.mc-tmp-{os.getppid()}-efgh.npz"  # a live writer's: kept
+    live.write_bytes(b"busy")
+    stale_dir = tmp_path / f".ck.mc-tmp-{dead}-zz.tmp"
+    stale_dir.mkdir()
+    (stale_dir / "model.safetensors").write_bytes(b"x")
+    write_json(target, {"ok": 1})
+    with atomic_dir(tmp_path / "ck") as d:
+        (d / "f").write_text("done")
+    assert not stale.exists() and live.exists() and not stale_dir.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["ck", "patches.npz", live.name])

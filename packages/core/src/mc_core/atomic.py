@@ -1,7 +1,9 @@
 """Atomic writes: write to a temporary file beside the target, then rename over it.
 
 A crash or an error in the middle never leaves a half-written file under the final name, and an
-existing file is replaced only once the new one is complete.
+existing file is replaced only once the new one is complete. Temporaries carry the writer's pid
+(``.<name>.mc-tmp-<pid>-XXXX``); a process killed with SIGKILL cannot remove its own, so the next
+atomic write of the same target removes those whose writer is no longer alive.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix, dir=target.parent)
+    remove_stale_temporaries(target)
+    fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(target), suffix=target.suffix, dir=target.parent)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -59,12 +62,13 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Build a directory under a temporary name; it replaces `path` only when complete."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    remove_stale_temporaries(target)
+    tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(target), suffix=".tmp", dir=target.parent))
     try:
         yield tmp
         os.chmod(tmp, _mode_like(target, 0o777))
         if target.exists():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            old = target.with_name(f"{_tmp_prefix(target)}old")
             os.replace(target, old)
             os.replace(tmp, target)
             shutil.rmtree(old, ignore_errors=True)
@@ -73,6 +77,46 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+_TMP_TAG = ".mc-tmp-"
+
+
+def _tmp_prefix(target: Path) -> str:
+    return f".{target.name}{_TMP_TAG}{os.getpid()}-"
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_temporaries(target: str | os.PathLike) -> list[Path]:
+    """Remove temporaries of `target` left by atomic writers that were killed; return them."""
+    import glob
+
+    target = Path(target)
+    removed = []
+    pattern = glob.escape(str(target.parent / f".{target.name}{_TMP_TAG}")) + "*"
+    for name in glob.glob(pattern):
+        p = Path(name)
+        pid_text = p.name[len(f".{target.name}{_TMP_TAG}"):].split("-", 1)[0]
+        if not pid_text.isdigit() or _alive(int(pid_text)):
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+        removed.append(p)
+    return removed
 
 
 def _mode_like(target: Path, default: int) -> int:
