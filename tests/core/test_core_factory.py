@@ -66,7 +66,8 @@ def test_plugin_help_lists_models_other_plugins_registered_for_it(example_plugin
 
 def test_checkpoint_rebuilds_its_model_through_the_registry(tmp_path):
     torch = pytest.importorskip("torch")
-    from mc_core.checkpoint import load_model, save_checkpoint
+    from mc_core.checkpoint import save_checkpoint
+    from mc_core.factory import load_model
 
     class Tiny(torch.nn.Module):
         def __init__(self, width: int = 2):

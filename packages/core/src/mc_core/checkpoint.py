@@ -132,14 +132,6 @@ def load_checkpoint(
     )
 
 
-def load_model(path: str | os.PathLike, *, task: str | None = None, protocol: type | None = None,
-               device: Any = "cpu") -> Any:
-    """Rebuild the model a checkpoint holds through the model registry (its ``config.json``
-    names the entry); see :mod:`mc_core.factory`."""
-    from mc_core.factory import load_model as _load
-
-    return _load(path, task=task, protocol=protocol, device=device)
-
 
 # -- nested training state (optimizer, scheduler, counters) ----------------------------------
 
