@@ -77,11 +77,11 @@ def test_bad_input_is_one_line_exit_2(tmp_path):
     assert code == 2 and err.startswith("error:")
 
     code, _, err = run("eval", "--data", str(tmp_path))  # model without --checkpoint
-    assert code == 2 and "--checkpoint" in err
+    assert code == 2 and "method 'model' is a trained model: it needs a checkpoint" in err
 
     code, _, err = run("make-data", "--out-dir", str(tmp_path / "d"), "--min-objects", "5",
                        "--max-objects", "3")
-    assert code == 2 and "--min-objects" in err
+    assert code == 2 and "min_objects 5 and max_objects 3" in err
 
 
 def test_segment_with_baseline_writes_gif(tmp_path):
@@ -117,11 +117,11 @@ def test_train_unsupervised_recipe_and_its_usage_errors(tmp_path):
     assert json.loads(out)["method"] == "farthest-depth-cc"
     code, _, err = run("train", "--data", str(d), "--out-dir", str(tmp_path / "x"), "--unsupervised",
                        "--fg-evidence", "input")
-    assert code == 2 and "--fg-evidence needs --background learned" in err
+    assert code == 2 and "fg_evidence (the background module's foreground logit) needs background 'learned'" in err
 
     code, _, err = run("train", "--data", str(d), "--out-dir", str(tmp_path / "x"), "--unsupervised",
                        "--mask-weight", "1")
-    assert code == 2 and "--unsupervised" in err
+    assert code == 2 and "unsupervised training uses no true masks: mask_weight must be 0" in err
     code, _, err = run("train", "--data", str(d), "--out-dir", str(tmp_path / "x"), "--no-depth-input",
                        "--background", "farthest")
     assert code == 2 and "needs depth" in err

@@ -10,7 +10,7 @@ import torch
 from mc_loci.baselines import estimate_background, run_baseline
 from mc_loci.data.moving_shapes import make_dataset, make_video
 from mc_loci.models.slot_segmenter import SlotSegmenter, segment_video
-from mc_loci.train import mixture_nll
+from mc_loci.training import mixture_nll
 
 TINY_UNSUP = {"num_slots": 3, "hidden": 16, "slot_dim": 16, "pixel_dim": 8, "iters": 2,
               "appearance": "mean", "bg_depth": "estimate", "background": "farthest"}
@@ -90,7 +90,7 @@ def test_mixture_nll_pulls_a_fitting_slot_in_where_the_background_owns_the_pixel
 
 def test_unsupervised_training_learns_foreground_without_true_masks(tmp_path):
     from mc_core.checkpoint import load_checkpoint
-    from mc_loci.train import train
+    from mc_loci.training import train
 
     data = make_dataset(tmp_path / "d", videos=6, frames=4, size=24, seed=0, max_objects=2, progress_bar=False)
     res = train(data, tmp_path / "run", steps=200, device="cpu", model_config=TINY_UNSUP,
@@ -101,7 +101,7 @@ def test_unsupervised_training_learns_foreground_without_true_masks(tmp_path):
     first = np.mean([r["mixture_nll"] for r in log[:2]])
     last = np.mean([r["mixture_nll"] for r in log[-2:]])
     assert last < 0.5 * first
-    ck = load_checkpoint(res["checkpoint"])
+    ck = load_checkpoint(res.checkpoint)
     assert ck.config["model"]["appearance"] == "mean" and ck.config["train"]["mask_weight"] == 0.0
     model = SlotSegmenter(ck.config["model"])
     model.load_state_dict(ck.state_dict)

@@ -1,18 +1,24 @@
-"""Pretraining of the learned background module (``mc loci pretrain-bg``), without true masks.
+"""Pretraining of the learned background module (``mc loci pretrain-bg``), without true masks, in
+mc-core's one training loop (:func:`mc_core.training.fit`).
+
+    from mc_loci import pretrain_background
+    result = pretrain_background("pan_train", "runs/bg", steps=600)
 
 Each step draws random clips (``clip_frames`` consecutive frames) from the training videos; the
-batch of step s depends only on (seed, s), so a resumed run sees the same batches as an
-uninterrupted one. The true masks are never loaded into a batch. One step is one EM iteration of
+batch of step s depends only on (seed, s) (``StepContext.rng``), so a resumed run sees the same
+batches as an uninterrupted one. The true masks are never loaded into a batch. One step is one EM iteration of
 the per-pixel background/outlier mixture (``mc_loci.models.background``): the E-step gives each
 pixel's posterior of being background under the current prediction and mixture parameters; the
 network takes a gradient step on the posterior-weighted squared error of colour and depth
 (:func:`~mc_loci.models.background.background_fit_loss`); then the mixture's std and outlier prior
-are re-estimated from the posteriors (moving average). The logged ``nll`` is the mixture's negative
+are re-estimated from the posteriors (moving average; a non-gradient update, the loop's
+``after_step``). The logged ``nll`` is the mixture's negative
 log-likelihood per pixel (lower is better; it also falls as the std shrinks).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,59 +36,70 @@ DEFAULT_BG_TRAIN: dict[str, Any] = {
 
 
 def pretrain_background(data: str | Path, out_dir: str | Path, *, steps: int | None = None, resume: bool = False,
-                        device: str = "auto", seed: int | None = None, model_config: dict | None = None,
-                        train_config: dict | None = None) -> dict[str, Any]:
+                        device: str = "auto", seed: int | None = None, max_minutes: float | None = None,
+                        model_config: Mapping[str, Any] | None = None,
+                        train_config: Mapping[str, Any] | None = None, quiet: bool | None = None):
+    """Pretrain a ``loci-background`` module on the moving-shapes folder `data` into `out_dir`;
+    returns the :class:`mc_core.training.TrainResult`. `model_config` holds
+    :class:`~mc_loci.models.background.BackgroundConfig` options, `train_config`
+    :data:`DEFAULT_BG_TRAIN` ones (None values mean "the default")."""
     import torch
 
     from mc_core.checkpoint import fingerprint_files
+    from mc_core.factory import create_model
+    from mc_core.training import TrainSettings, TrainTask, fit
     from mc_loci.data.moving_shapes import MovingShapes
-    from mc_loci.loop import run_training
+    from mc_loci.interface import TASK, VideoSegmenter
     from mc_loci.models.background import (
         MODEL_NAME,
         BackgroundConfig,
-        BackgroundModule,
         background_fit_loss,
         background_nll,
     )
-    from mc_loci.train import clip_batch
+    from mc_loci.training import check_clip_frames, check_train_config, clip_batch
 
-    tcfg = {**DEFAULT_BG_TRAIN, **(train_config or {})}
-    unknown = set(tcfg) - set(DEFAULT_BG_TRAIN)
-    if unknown:
-        raise UsageError(f"unknown training option(s): {', '.join(sorted(unknown))}")
+    tgiven = {k: v for k, v in dict(train_config or {}).items() if v is not None}
     if steps is not None:
-        tcfg["steps"] = steps
+        tgiven["steps"] = steps
     if seed is not None:
-        tcfg["seed"] = seed
+        tgiven["seed"] = seed
+    tcfg = check_train_config(tgiven, DEFAULT_BG_TRAIN)
     try:
-        mcfg = BackgroundConfig.from_dict(dict(model_config or {}))
+        mcfg = BackgroundConfig.from_dict({k: v for k, v in dict(model_config or {}).items() if v is not None})
     except (TypeError, ValueError) as exc:
         raise UsageError(f"bad background model config: {exc}") from None
 
     ds = MovingShapes(data)
+    check_clip_frames(ds, tcfg["clip_frames"])
     arrays = ds.arrays()
     arrays = {"rgb": arrays["rgb"], "depth": arrays["depth"]}  # no masks: trained without them
+    torch.manual_seed(int(tcfg["seed"]))
+    model = create_model(MODEL_NAME, mcfg.to_dict(), task=TASK, protocol=VideoSegmenter)
     last: dict[str, Any] = {}
 
-    def step_loss(model, s, accelerator):
-        batch = clip_batch(arrays, int(tcfg["seed"]), s, int(tcfg["batch_size"]), int(tcfg["clip_frames"]),
-                           accelerator.process_index, accelerator.device)
-        raw = accelerator.unwrap_model(model)
+    def loss(model, ctx):
+        batch = clip_batch(arrays, ctx.rng(), int(tcfg["batch_size"]), int(tcfg["clip_frames"]), ctx.device)
+        raw = ctx.accelerator.unwrap_model(model) if ctx.accelerator is not None else model
         depth = batch["depth"] if mcfg.depth_input else None
         out = model(batch["rgb"], depth)
-        fit = background_fit_loss(raw, out, batch["rgb"], depth)
+        fit_loss = background_fit_loss(raw, out, batch["rgb"], depth)
         with torch.no_grad():
             nll = background_nll(raw, out, batch["rgb"], depth)
         last.update(out={"bg": out["bg"].detach()}, rgb=batch["rgb"], depth=depth)
-        return {"loss": fit, "nll": nll, "sigma_rgb": raw.sigma[0].item(), "sigma_depth": raw.sigma[1].item(),
+        return {"loss": fit_loss, "nll": nll, "sigma_rgb": raw.sigma[0].item(), "sigma_depth": raw.sigma[1].item(),
                 "fg_prior": raw.fg_prior.item()}
 
-    def after_step(raw):
+    def after_step(raw, step):
         raw.update_mixture(last["out"], last["rgb"], last["depth"])
 
     meta = {"data": str(Path(data)), "data_sha256": fingerprint_files(ds.paths + [ds.root / "meta.json"]),
             "n_videos": len(ds), "frames": ds.frames, "size": ds.size, "camera_motion": ds.camera_motion}
-    return run_training(build_model=lambda: BackgroundModule(mcfg), model_name=MODEL_NAME,
-                        config={"model": mcfg.to_dict(), "train": tcfg}, tcfg=tcfg, out_dir=out_dir, meta=meta,
-                        resume=resume, device=device, step_loss=step_loss, after_step=after_step,
-                        desc="pretrain-bg")
+    lr = float(tcfg["lr"])
+    task = TrainTask(model=model, model_name=MODEL_NAME, config={"model": mcfg.to_dict(), "train": tcfg},
+                     make_optimizer=lambda m: torch.optim.Adam([p for p in m.parameters() if p.requires_grad],
+                                                               lr=lr),
+                     loss=loss, meta=meta, after_step=after_step)
+    settings = TrainSettings(out_dir=out_dir, steps=int(tcfg["steps"]), device=device, resume=resume,
+                             max_minutes=max_minutes, seed=int(tcfg["seed"]), ckpt_every=int(tcfg["ckpt_every"]),
+                             grad_clip=float(tcfg["grad_clip"]) or None, desc="pretrain-bg", quiet=quiet)
+    return fit(task, settings)

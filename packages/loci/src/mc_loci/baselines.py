@@ -12,12 +12,20 @@
   rule instead, "colour or depth", gave the same foreground IoU and scores on our benchmark: the
   colour rule's misses lie where an object covers a pixel in every frame, and there the farthest
   depth is the object's own too.)
-- ``learned-cc`` (in ``mc loci eval``/``segment`` with ``--bg-checkpoint``): foreground = the learned
-  background module's foreground logit above 0, the same components and linking
+- ``learned-cc``: foreground = a pretrained learned background module's foreground logit above 0
+  (its checkpoint is the baseline's ``bg_checkpoint``), the same components and linking
   (:func:`linked_components`).
+
+Each is registered for the loci commands (``task="loci"``) as a :class:`~mc_loci.VideoSegmenter`
+built from a config (the classes below), e.g.
+``mc_core.factory.create_model("median-cc", {"threshold": 20}, task="loci")``.
 """
 
 from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -134,3 +142,113 @@ def run_baseline(name: str, rgb: np.ndarray, depth: np.ndarray | None = None) ->
             return median_cc(rgb, bg=bg)
         return linked_components(depth_foreground(depth, bg_depth))
     raise ValueError(f"unknown baseline {name!r} (choose from {', '.join(BASELINES)})")
+
+
+# -- the baselines as registered VideoSegmenters (mc_loci.interface) -------------------------------
+
+def _check_number(name: str, value: Any, *, positive: bool = False) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(v) or v < 0 or (positive and v == 0):
+        raise ValueError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {value!r}")
+    return v
+
+
+def _check_min_area(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"min_area must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def _depth_of(video: Mapping[str, np.ndarray], name: str) -> np.ndarray:
+    depth = video.get("depth")
+    if depth is None:
+        raise ValueError(f"{name} needs depth but the video has no 'depth' array")
+    return np.asarray(depth)
+
+
+class AllBackground:
+    """``all-background``: every pixel background (no objects)."""
+
+    requires_checkpoint = False
+    needs_depth = False
+    name = "all-background"
+
+    def segment(self, video: Mapping[str, np.ndarray]) -> np.ndarray:
+        return all_background(np.asarray(video["rgb"]))
+
+
+class MedianCC:
+    """``median-cc``: colour difference to the temporal median, connected components linked over time."""
+
+    requires_checkpoint = False
+    needs_depth = False
+    name = "median-cc"
+
+    def __init__(self, threshold: float = COLOUR_THRESHOLD, min_area: int = 6):
+        self.threshold = _check_number("threshold", threshold)
+        self.min_area = _check_min_area(min_area)
+
+    def segment(self, video: Mapping[str, np.ndarray]) -> np.ndarray:
+        return median_cc(np.asarray(video["rgb"]), threshold=self.threshold, min_area=self.min_area)
+
+
+class FarthestCC(MedianCC):
+    """``farthest-cc``: colour difference to the farthest-surface background (needs depth)."""
+
+    needs_depth = True
+    name = "farthest-cc"
+
+    def segment(self, video: Mapping[str, np.ndarray]) -> np.ndarray:
+        rgb = np.asarray(video["rgb"])
+        bg, _ = estimate_background(rgb, _depth_of(video, self.name), "farthest")
+        return median_cc(rgb, bg=bg, threshold=self.threshold, min_area=self.min_area)
+
+
+class FarthestDepthCC:
+    """``farthest-depth-cc``: nearer than the farthest surface by more than ``threshold`` (depth only)."""
+
+    requires_checkpoint = False
+    needs_depth = True
+    name = "farthest-depth-cc"
+
+    def __init__(self, threshold: float = DEPTH_THRESHOLD, min_area: int = 6):
+        self.threshold = _check_number("threshold", threshold)
+        self.min_area = _check_min_area(min_area)
+
+    def segment(self, video: Mapping[str, np.ndarray]) -> np.ndarray:
+        depth = _depth_of(video, self.name)
+        _, bg_depth = estimate_background(np.asarray(video["rgb"]), depth, "farthest")
+        return linked_components(depth_foreground(depth, bg_depth, self.threshold), min_area=self.min_area)
+
+
+class LearnedCC:
+    """``learned-cc``: components of a pretrained ``loci-background`` module's foreground map
+    (logit > 0); ``bg_checkpoint`` is that module's checkpoint (``mc loci pretrain-bg``)."""
+
+    requires_checkpoint = False
+    name = "learned-cc"
+
+    def __init__(self, bg_checkpoint: str, min_area: int = 6):
+        from mc_loci.models.background import load_background
+
+        if not bg_checkpoint:
+            raise ValueError("learned-cc needs bg_checkpoint (a loci-background checkpoint)")
+        self.bg_checkpoint = str(bg_checkpoint)
+        self.min_area = _check_min_area(min_area)
+        self.module = load_background(bg_checkpoint)
+
+    @property
+    def needs_depth(self) -> bool:
+        return bool(self.module.config.depth_input)
+
+    def to(self, device: Any) -> LearnedCC:
+        self.module = self.module.to(device)
+        return self
+
+    def segment(self, video: Mapping[str, np.ndarray]) -> np.ndarray:
+        from mc_loci.models.background import learned_cc
+
+        return learned_cc(self.module, video, self.module.device, min_area=self.min_area)

@@ -11,11 +11,24 @@ def mc_register_datasets(registry):
 
 @hookimpl
 def mc_register_models(registry):
+    # every entry serves the loci commands (task "loci", the default for this plugin) and offers
+    # mc_loci.interface.VideoSegmenter; trained models load from checkpoints, baselines build from
+    # a config (see the README)
     registry.register("slot-segmenter", "mc_loci.models.slot_segmenter:SlotSegmenter",
                       "Slot-Attention video segmenter with per-slot mask/RGB/depth and a background component")
     registry.register("loci-background", "mc_loci.models.background:BackgroundModule",
                       "Learned dynamic background: per-frame background RGB/depth under objects and a "
                       "foreground logit, pretrained without masks (`mc loci pretrain-bg`)")
+    registry.register("all-background", "mc_loci.baselines:AllBackground",
+                      "Baseline: every pixel background (no objects)")
+    registry.register("median-cc", "mc_loci.baselines:MedianCC",
+                      "Baseline: colour difference to the temporal median, connected components linked over time")
+    registry.register("farthest-cc", "mc_loci.baselines:FarthestCC",
+                      "Baseline: colour difference to the farthest-surface background (needs depth), components")
+    registry.register("farthest-depth-cc", "mc_loci.baselines:FarthestDepthCC",
+                      "Baseline: nearer than the farthest surface by more than 0.1 (depth only), components")
+    registry.register("learned-cc", "mc_loci.baselines:LearnedCC",
+                      "Baseline: components of a loci-background module's foreground map (needs bg_checkpoint)")
 
 
 @hookimpl

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mc_core.errors import BadInputError
+from mc_core.errors import BadInputError, UsageError
 from mc_core.npz import open_npz
 
 FORMAT = "mc-loci-moving-shapes"
@@ -206,18 +206,16 @@ def write_video(path: str | Path, video: dict[str, np.ndarray]) -> None:
         np.savez_compressed(tmp, **arrays)
 
 
-def make_dataset(out_dir: str | Path, *, videos: int, frames: int = 8, size: int = 64, seed: int = 0,
-                 min_objects: int = 2, max_objects: int = 4, indices: list[int] | None = None,
-                 camera_motion: str = "none", progress_bar: bool = True) -> Path:
-    """Write a moving-shapes data folder (all videos, or only `indices` for one shard).
+SETTINGS_KEYS = ("format", "version", "videos", "frames", "size", "seed", "min_objects", "max_objects",
+                 "camera_motion")
 
-    meta.json records ``camera_motion`` only when it is not "none", so static data sets stay
+
+def dataset_meta(*, videos: int, frames: int, size: int, seed: int, min_objects: int, max_objects: int,
+                 camera_motion: str = "none") -> dict:
+    """The meta.json of a data set made with these settings.
+
+    It records ``camera_motion`` only when it is not "none", so static data sets stay
     byte-identical to those written before camera motion existed."""
-    from mc_core.atomic import write_json
-    from mc_core.progress import progress
-
-    out = Path(out_dir)
-    (out / VIDEO_DIR).mkdir(parents=True, exist_ok=True)
     meta = {"format": FORMAT, "version": VERSION, "videos": int(videos), "frames": int(frames),
             "size": int(size), "seed": int(seed), "min_objects": int(min_objects),
             "max_objects": int(max_objects), "video_dir": VIDEO_DIR,
@@ -225,12 +223,87 @@ def make_dataset(out_dir: str | Path, *, videos: int, frames: int = 8, size: int
     if camera_motion != "none":
         meta["camera_motion"] = camera_motion
         meta["keys"]["camera"] = "float32 (T,2), view offset (x, y) in pixels on the background canvas"
-    todo = list(range(videos)) if indices is None else list(indices)
+    return meta
+
+
+def _settings(meta: dict) -> dict:
+    return {k: meta.get(k, "none" if k == "camera_motion" else None) for k in SETTINGS_KEYS}
+
+
+def _existing_settings_differ(out: Path, meta: dict) -> list[str] | None:
+    """None when `out` holds no data set; else the settings in which its meta.json differs from `meta`
+    (empty when they match). BadInputError for a meta.json that cannot be read."""
+    meta_path = out / META_FILE
+    if not meta_path.exists():
+        videos = sorted((out / VIDEO_DIR).glob("video_*.npz")) if (out / VIDEO_DIR).is_dir() else []
+        if videos:
+            return [f"{len(videos)} video file(s) but no {META_FILE}"]
+        return None
+    try:
+        old = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return [f"unreadable {META_FILE} ({type(exc).__name__})"]
+    if not isinstance(old, dict):
+        return [f"{META_FILE} is not a mapping"]
+    have, want = _settings(old), _settings(meta)
+    return [f"{k} {have[k]!r} (asked: {want[k]!r})" for k in SETTINGS_KEYS if have[k] != want[k]]
+
+
+def make_dataset(out_dir: str | Path, *, videos: int, frames: int = 8, size: int = 64, seed: int = 0,
+                 min_objects: int = 2, max_objects: int = 4, indices: list[int] | None = None,
+                 camera_motion: str = "none", progress_bar: bool = True, num_shards: int = 1,
+                 shard_index: int = 0, overwrite: bool = False) -> Path:
+    """Write a moving-shapes data folder: all videos, or one shard of them (`num_shards`,
+    `shard_index`: every num_shards-th video; or explicit `indices`).
+
+    meta.json is written first. Into a folder that already holds a data set: with the same
+    settings, videos already there are kept (a rerun or another shard completes the set; files are
+    written atomically, so a file that exists is whole); with other settings it is refused
+    (BadInputError) unless ``overwrite=True``, which deletes the old videos and meta.json first (run
+    it on one shard before the others start)."""
+    from mc_core.atomic import write_json
+    from mc_core.progress import info, progress
+    from mc_core.shards import shard_slice
+
+    if not 1 <= int(min_objects) <= int(max_objects) <= len(PALETTE):
+        raise UsageError(f"need 1 <= min_objects <= max_objects <= {len(PALETTE)}, got min_objects "
+                         f"{min_objects} and max_objects {max_objects}")
+    if int(videos) < 1 or int(frames) < 1 or int(size) < 16:
+        raise UsageError(f"need videos >= 1, frames >= 1 and size >= 16, got {videos}, {frames} and {size}")
+    if camera_motion not in CAMERA_MOTIONS:
+        raise UsageError(f"camera_motion must be one of {', '.join(CAMERA_MOTIONS)}, got {camera_motion!r}")
+    todo = shard_slice(list(range(videos)), num_shards, shard_index) if indices is None else list(indices)
+    bad = [i for i in todo if not 0 <= int(i) < int(videos)]
+    if bad:
+        raise UsageError(f"indices must lie in 0..{int(videos) - 1}, got {bad[0]}")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise BadInputError(out, "exists and is not a folder")
+    meta = dataset_meta(videos=videos, frames=frames, size=size, seed=seed, min_objects=min_objects,
+                        max_objects=max_objects, camera_motion=camera_motion)
+    differ = _existing_settings_differ(out, meta) if out.exists() else None
+    keep = differ is not None and not differ
+    if differ:
+        if not overwrite:
+            raise BadInputError(out / META_FILE if (out / META_FILE).exists() else out,
+                                "holds a data set made with other settings (" + "; ".join(differ[:4])
+                                + "); choose another folder, or overwrite it (overwrite=True, --overwrite)")
+        (out / META_FILE).unlink(missing_ok=True)
+        for old in (out / VIDEO_DIR).glob("video_*.npz"):
+            old.unlink()
+    (out / VIDEO_DIR).mkdir(parents=True, exist_ok=True)
+    write_json(out / META_FILE, meta)
+    written = skipped = 0
     for i in progress(todo, desc="make-data", unit="video", quiet=None if progress_bar else True):
+        path = out / VIDEO_DIR / video_name(i)
+        if keep and path.exists():
+            skipped += 1
+            continue
         video = make_video(seed, i, frames=frames, size=size, min_objects=min_objects, max_objects=max_objects,
                            camera_motion=camera_motion)
-        write_video(out / VIDEO_DIR / video_name(i), video)
-    write_json(out / META_FILE, meta)
+        write_video(path, video)
+        written += 1
+    info(f"wrote {written} video(s) to {out}" + (f" ({skipped} already there)" if skipped else ""))
     return out
 
 
@@ -241,7 +314,15 @@ def load_video(path: str | Path, *, need_masks: bool = True, need_depth: bool = 
     path = Path(path)
     try:
         with open_npz(path, "video npz") as npz:
-            arrays = {k: npz[k] for k in npz.files}
+            arrays = {}
+            for k in npz.files:
+                try:
+                    arrays[k] = npz[k]
+                except ValueError as exc:
+                    if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
+                        raise BadInputError(path, f"array {k!r} holds Python objects (pickled data is never "
+                                                  "loaded; numeric arrays expected)") from None
+                    raise
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:  # a damaged member
         raise BadInputError(path, f"damaged video npz ({exc})") from None
     need = ["rgb"] + (["depth"] if need_depth else []) + (["masks"] if need_masks else [])
@@ -316,6 +397,9 @@ class MovingShapes:
 
     def __getitem__(self, index: int) -> dict[str, np.ndarray]:
         video = load_video(self.paths[index])
+        if video["rgb"].shape[0] != self.frames:
+            raise BadInputError(self.paths[index], f"the video has {video['rgb'].shape[0]} frame(s), meta.json "
+                                                   f"says {self.frames}")
         if video["rgb"].shape[1:3] != (self.size, self.size):
             raise BadInputError(self.paths[index], f"frames are {video['rgb'].shape[1:3]}, meta.json says "
                                                    f"{self.size}x{self.size}")

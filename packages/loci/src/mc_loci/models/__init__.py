@@ -20,18 +20,3 @@ def resolve_config(cls, config: Any, kwargs: dict[str, Any]):
     if config is None or isinstance(config, dict):
         return cls.from_dict({**(config or {}), **kwargs})
     return config
-
-
-def load_model_checkpoint(path, model_cls, model_name: str, what: str = "model"):
-    """(model, checkpoint) from an mc checkpoint of ``model_name``: the model built from the stored
-    config with the stored weights; BadInputError (one line, naming the path) if they do not fit."""
-    from mc_core.checkpoint import load_checkpoint
-    from mc_core.errors import BadInputError
-
-    ck = load_checkpoint(path, expect_model=model_name)
-    try:
-        model = model_cls(dict(ck.config.get("model") or {}))
-        model.load_state_dict(ck.state_dict)
-    except (TypeError, ValueError, RuntimeError) as exc:
-        raise BadInputError(ck.path, f"weights do not fit the {what} config ({str(exc).splitlines()[0]})") from None
-    return model, ck

@@ -25,6 +25,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -116,6 +117,20 @@ class BackgroundModule(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+    # -- mc_loci.VideoSegmenter: the learned-cc segmentation of a video -----------------------------
+
+    @property
+    def needs_depth(self) -> bool:
+        return bool(self.config.depth_input)
+
+    @property
+    def device(self) -> torch.device:
+        return self.sigma.device
+
+    def segment(self, video) -> np.ndarray:
+        """Instance ids (T,H,W): connected components of the foreground map (:func:`learned_cc`)."""
+        return learned_cc(self, video, self.device)
 
     def _frames(self, rgb: torch.Tensor, depth: torch.Tensor | None) -> torch.Tensor:
         if self.config.depth_input:
@@ -236,8 +251,6 @@ def foreground_logit(model: BackgroundModule, out: dict[str, torch.Tensor], rgb:
 def video_inputs(video: dict, device="cpu", need_depth: bool = True
                  ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """numpy video (rgb (T,H,W,3) uint8, depth (T,H,W)) -> (rgb (1,T,3,H,W) 0..1, depth (1,T,1,H,W))."""
-    import numpy as np
-
     rgb = torch.as_tensor(video["rgb"], dtype=torch.float32, device=device).permute(0, 3, 1, 2)[None] / 255.0
     depth = None
     if need_depth:
@@ -248,7 +261,7 @@ def video_inputs(video: dict, device="cpu", need_depth: bool = True
 
 
 @torch.no_grad()
-def estimate_video(model: BackgroundModule, video: dict, device="cpu") -> dict[str, np.ndarray]:  # noqa: F821
+def estimate_video(model: BackgroundModule, video: dict, device="cpu") -> dict[str, np.ndarray]:
     """Run the module over a whole video (frame by frame, carrying the latent).
 
     Returns colour (T,H,W,3) float32 in 0..255, depth (T,H,W) float32 (None for an RGB-only model)
@@ -263,25 +276,27 @@ def estimate_video(model: BackgroundModule, video: dict, device="cpu") -> dict[s
             "fg_logit": logit.cpu().numpy()}
 
 
-def load_background_checkpoint(path):
-    """Read a loci-background checkpoint (mc_core.checkpoint) and check that its weights fit its
-    config; BadInputError (one line, naming the path) otherwise."""
-    from mc_loci.models import load_model_checkpoint
+def load_background_and_checkpoint(path, device="cpu") -> tuple[BackgroundModule, Any]:
+    """A ready-to-use background module (eval mode, on `device`) and its checkpoint, rebuilt through
+    the model registry; BadInputError (one line, naming the path) when the checkpoint holds
+    another model or its weights do not fit."""
+    from mc_core.errors import BadInputError
+    from mc_core.factory import load_model_and_checkpoint
+    from mc_loci.interface import TASK, VideoSegmenter
 
-    model, ck = load_model_checkpoint(path, BackgroundModule, MODEL_NAME, "background model")
-    ck.config["model"] = model.config.to_dict()
-    return ck
+    model, ck = load_model_and_checkpoint(path, task=TASK, protocol=VideoSegmenter, device=device)
+    if ck.model != MODEL_NAME or not isinstance(model, BackgroundModule):
+        raise BadInputError(ck.path, f"checkpoint holds a {ck.model!r} model, expected {MODEL_NAME!r}")
+    return model, ck
 
 
-def load_background_model(path, device="cpu") -> BackgroundModule:
+def load_background(path, device="cpu") -> BackgroundModule:
     """A ready-to-use background module (eval mode, on `device`) from a checkpoint."""
-    from mc_loci.models import load_model_checkpoint
-
-    return load_model_checkpoint(path, BackgroundModule, MODEL_NAME, "background model")[0].to(device).eval()
+    return load_background_and_checkpoint(path, device)[0]
 
 
 @torch.no_grad()
-def learned_cc(model: BackgroundModule, video: dict, device="cpu", *, min_area: int = 6) -> np.ndarray:  # noqa: F821
+def learned_cc(model: BackgroundModule, video: dict, device="cpu", *, min_area: int = 6) -> np.ndarray:
     """The learned-cc baseline: instance ids (T,H,W) from the module's foreground map (logit > 0),
     as connected components linked over time (``mc_loci.baselines.linked_components``)."""
     from mc_loci.baselines import linked_components

@@ -19,7 +19,7 @@ background module (``background="learned"``), colour and depth come from the mod
 its foreground logit can enter the background's mask logit (``fg_evidence``). Masks are a softmax
 over [background, slot 1..K].
 
-Training (see ``mc_loci.train``) uses reconstruction of RGB and depth plus, by default, a mask
+Training (see ``mc_loci.training``) uses reconstruction of RGB and depth plus, by default, a mask
 loss after Hungarian matching of slots to the true objects of each clip; without it
 (unsupervised), the mixture-likelihood reconstruction loss.
 """
@@ -30,6 +30,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -58,7 +59,7 @@ class SlotSegmenterConfig:
     depth_input: bool = True
     # how a slot gets its colour and depth: "decoded" from the slot vector (the first slice), or
     # "mean": the mean of the input frame under the slot's soft mask (appearance by estimation, the
-    # choice that makes reconstruction-only training separate objects; see mc_loci.train)
+    # choice that makes reconstruction-only training separate objects; see mc_loci.training)
     appearance: str = "decoded"
     # the background's depth: "head" (predicted from pixel features) or "estimate": estimated from
     # the video like the background colour, passed as a 4th channel of bg
@@ -195,6 +196,21 @@ class SlotSegmenter(nn.Module):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
+    # -- mc_loci.VideoSegmenter -------------------------------------------------------------------
+
+    @property
+    def needs_depth(self) -> bool:
+        """Whether the model reads the video's depth (as input, or for its background)."""
+        return self.config.needs_depth
+
+    @property
+    def device(self) -> torch.device:
+        return self.queries.device
+
+    def segment(self, video) -> np.ndarray:
+        """Instance ids (T,H,W) of a numpy video (see :func:`segment_video`)."""
+        return segment_video(self, video, self.device)
+
     def _inputs(self, rgb: torch.Tensor, depth: torch.Tensor | None, bg: torch.Tensor,
                 fg_logit: torch.Tensor | None) -> torch.Tensor:
         parts = [rgb, rgb - bg]
@@ -304,8 +320,6 @@ def video_tensors(video: dict, device="cpu", background: str = "median"
     bg is the estimated background colour (1,3,H,W) (``background``: see
     ``mc_loci.baselines.estimate_background``), plus its depth as a 4th channel when the video has
     depth; None for the "learned" background (the model computes it)."""
-    import numpy as np
-
     from mc_loci.baselines import estimate_background
 
     rgb = torch.as_tensor(video["rgb"], dtype=torch.float32, device=device).permute(0, 3, 1, 2)[None] / 255.0
@@ -327,7 +341,7 @@ def video_tensors(video: dict, device="cpu", background: str = "median"
 
 
 @torch.no_grad()
-def segment_video(model: SlotSegmenter, video: dict, device="cpu") -> np.ndarray:  # noqa: F821
+def segment_video(model: SlotSegmenter, video: dict, device="cpu") -> np.ndarray:
     """Instance ids (T,H,W) int64 for one video: 0 = background, k = slot k (consistent over time)."""
     model.eval()
     rgb, depth, bg = video_tensors(video, device, model.config.background)

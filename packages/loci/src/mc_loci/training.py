@@ -1,8 +1,14 @@
-"""Training of the slot segmenter through Hugging Face accelerate (one process or `accelerate launch`).
+"""Training of the slot segmenter (``mc loci train``) in mc-core's one training loop
+(:func:`mc_core.training.fit`: accelerate, exact resume, time budget, NaN stop, checkpoints).
+
+    from mc_loci import train
+    result = train("shapes_train", "runs/loci", steps=300, unsupervised=True,
+                   model_config={"num_slots": 5}, train_config={"batch_size": 8})
+    result.checkpoint                    # runs/loci/checkpoints/final
 
 Each step draws a batch of random clips (``clip_frames`` consecutive frames) from the training
-videos; the batch of step s depends only on (seed, s), so a resumed run sees the same batches as an
-uninterrupted one. Loss = mask_weight * cross-entropy of the masks after Hungarian matching of
+videos; the batch of step s depends only on (seed, s) (``StepContext.rng``), so a resumed run sees
+the same batches as an uninterrupted one. Loss = mask_weight * cross-entropy of the masks after Hungarian matching of
 slots to true objects per clip + recon_weight * reconstruction (``recon_loss``: "mse", MSE of the
 blended RGB and depth; or "mixture", the per-pixel mixture NLL that unsupervised training needs)
 + usage_weight * slot-sparsity prior.
@@ -10,12 +16,14 @@ blended RGB and depth; or "mixture", the per-pixel mixture NLL that unsupervised
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mc_core.errors import UsageError
+from mc_core.errors import BadInputError, UsageError
 
 DEFAULT_TRAIN: dict[str, Any] = {
     "steps": 300,
@@ -31,6 +39,12 @@ DEFAULT_TRAIN: dict[str, Any] = {
     "ckpt_every": 100,
     "seed": 0,
 }
+
+# what unsupervised=True picks for the options left unset (model options, then training options;
+# see the README): the estimated farthest-surface background (the median without depth input),
+# masked-mean appearance, estimated background depth and the mixture likelihood, no mask loss
+UNSUPERVISED_RECIPE = {"appearance": "mean", "bg_depth": "estimate", "background": "farthest"}
+UNSUPERVISED_TRAIN = {"recon_loss": "mixture", "mask_weight": 0.0}
 
 
 def prepare_arrays(data, background: str = "median") -> dict[str, np.ndarray]:
@@ -128,12 +142,12 @@ def loss_terms(model_out, batch, num_slots: int, mask_weight: float, recon_weigh
     return terms
 
 
-def clip_batch(arrays: dict[str, np.ndarray], seed: int, step: int, batch_size: int, clip_frames: int,
-               rank: int = 0, device="cpu") -> dict[str, Any]:
+def clip_batch(arrays: dict[str, np.ndarray], rng: np.random.Generator, batch_size: int, clip_frames: int,
+               device="cpu") -> dict[str, Any]:
+    """A batch of `batch_size` random clips of `clip_frames` frames, drawn with `rng`."""
     import torch
 
     n, t = arrays["rgb"].shape[:2]
-    rng = np.random.default_rng([seed, step, rank])
     vids = rng.integers(0, n, size=batch_size)
     clip = min(clip_frames, t)
     starts = rng.integers(0, t - clip + 1, size=batch_size)
@@ -155,61 +169,110 @@ def clip_batch(arrays: dict[str, np.ndarray], seed: int, step: int, batch_size: 
     return batch
 
 
-def train(data: str | Path, out_dir: str | Path, *, steps: int | None = None, resume: bool = False,
-          device: str = "auto", seed: int | None = None, model_config: dict | None = None,
-          train_config: dict | None = None, bg_checkpoint: str | Path | None = None) -> dict[str, Any]:
-    """Train a slot segmenter. With ``model_config["background"] == "learned"``, ``bg_checkpoint``
-    is a pretrained ``loci-background`` checkpoint (``mc loci pretrain-bg``); its module is frozen
-    inside the segmenter and its weights are stored in the segmenter's checkpoints."""
-    from mc_core.checkpoint import fingerprint_files
-    from mc_loci.data.moving_shapes import MovingShapes
-    from mc_loci.loop import run_training
-    from mc_loci.models.slot_segmenter import MODEL_NAME, SlotSegmenter, SlotSegmenterConfig
-
-    tcfg = {**DEFAULT_TRAIN, **(train_config or {})}
-    unknown = set(tcfg) - set(DEFAULT_TRAIN)
+def check_train_config(tcfg: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """`tcfg` over `defaults`, every value checked (UsageError naming the key)."""
+    out = {**defaults, **{k: v for k, v in tcfg.items() if v is not None}}
+    unknown = set(out) - set(defaults)
     if unknown:
         raise UsageError(f"unknown training option(s): {', '.join(sorted(unknown))}")
+    for key, default in defaults.items():
+        value = out[key]
+        if isinstance(default, bool) or isinstance(default, str):
+            continue
+        if isinstance(default, int):
+            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                raise UsageError(f"{key} must be an integer, got {value!r}")
+            low = 0 if key in ("ckpt_every", "seed") or key.endswith("_every") else 1
+            if key != "seed" and value < low:
+                raise UsageError(f"{key} must be >= {low}, got {value}")
+        elif isinstance(default, float):
+            if isinstance(value, bool) or not isinstance(value, int | float | np.floating) \
+                    or not math.isfinite(float(value)):
+                raise UsageError(f"{key} must be a finite number, got {value!r}")
+            if float(value) < 0 or (key in ("lr", "sigma") and float(value) == 0):
+                raise UsageError(f"{key} must be {'> 0' if key in ('lr', 'sigma') else '>= 0'}, got {value}")
+    return out
+
+
+def check_clip_frames(ds, clip_frames: int) -> None:
+    """BadInputError naming the data set's meta.json when its videos are shorter than a clip."""
+    if int(clip_frames) > ds.frames:
+        raise BadInputError(ds.root / "meta.json", f"the videos have {ds.frames} frame(s), fewer than "
+                                                   f"clip_frames={clip_frames}")
+
+
+def train(data: str | Path, out_dir: str | Path, *, steps: int | None = None, resume: bool = False,
+          device: str = "auto", seed: int | None = None, max_minutes: float | None = None,
+          unsupervised: bool = False, model_config: Mapping[str, Any] | None = None,
+          train_config: Mapping[str, Any] | None = None, bg_checkpoint: str | Path | None = None,
+          quiet: bool | None = None):
+    """Train a slot segmenter on the moving-shapes folder `data` into `out_dir`; returns the
+    :class:`mc_core.training.TrainResult` (``result.checkpoint`` is the final checkpoint).
+
+    `model_config` / `train_config` hold the options to set (:class:`SlotSegmenterConfig`,
+    :data:`DEFAULT_TRAIN`); a None value means "the default". ``unsupervised=True`` trains without
+    the true masks and fills the options left unset from :data:`UNSUPERVISED_RECIPE` /
+    :data:`UNSUPERVISED_TRAIN`. With ``background="learned"``, `bg_checkpoint` is a pretrained
+    ``loci-background`` checkpoint (``mc loci pretrain-bg``); its module is frozen inside the
+    segmenter and its weights are stored in the segmenter's checkpoints."""
+    import torch
+
+    from mc_core.checkpoint import fingerprint_files
+    from mc_core.factory import create_model
+    from mc_core.training import TrainSettings, TrainTask, fit
+    from mc_loci.data.moving_shapes import MovingShapes
+    from mc_loci.interface import TASK, VideoSegmenter
+    from mc_loci.models.slot_segmenter import MODEL_NAME, SlotSegmenterConfig
+
+    mdict = {k: v for k, v in dict(model_config or {}).items() if v is not None}
+    tgiven = {k: v for k, v in dict(train_config or {}).items() if v is not None}
+    if unsupervised:
+        if float(tgiven.get("mask_weight", 0.0)) > 0:
+            raise UsageError("unsupervised training uses no true masks: mask_weight must be 0")
+        recipe = dict(UNSUPERVISED_RECIPE)
+        if not mdict.get("depth_input", True):
+            recipe["background"] = "median"
+        mdict = {**recipe, **mdict}
+        tgiven = {**UNSUPERVISED_TRAIN, **tgiven}
+    if steps is not None:
+        tgiven["steps"] = steps
+    if seed is not None:
+        tgiven["seed"] = seed
+    tcfg = check_train_config(tgiven, DEFAULT_TRAIN)
     if float(tcfg["mask_weight"]) <= 0 and float(tcfg["recon_weight"]) <= 0:
         raise UsageError("mask_weight and recon_weight cannot both be 0 (nothing to train)")
     if tcfg["recon_loss"] not in RECON_LOSSES:
         raise UsageError(f"recon_loss must be one of {', '.join(RECON_LOSSES)}, got {tcfg['recon_loss']!r}")
-    if float(tcfg["sigma"]) <= 0:
-        raise UsageError("sigma must be positive")
-    if steps is not None:
-        tcfg["steps"] = steps
-    if seed is not None:
-        tcfg["seed"] = seed
-    mdict = dict(model_config or {})
+    if mdict.get("background") == "farthest" and not mdict.get("depth_input", True):
+        raise UsageError("background 'farthest' needs depth input (depth_input=True)")
+    learned = mdict.get("background") == "learned"
+    if learned and bg_checkpoint is None:
+        raise UsageError("background 'learned' needs bg_checkpoint (a loci-background checkpoint)")
+    if not learned and bg_checkpoint is not None:
+        raise UsageError("bg_checkpoint is only used with background 'learned'")
     bg_meta, bg_state = {}, None
-    if mdict.get("background") == "learned":
-        if bg_checkpoint is None:
-            raise UsageError("the learned background needs a background checkpoint (--bg-checkpoint)")
-        from mc_loci.models.background import load_background_checkpoint
+    if learned:
+        from mc_loci.models.background import load_background_and_checkpoint
 
-        bg_ck = load_background_checkpoint(bg_checkpoint)
-        mdict["bg_model"] = bg_ck.config["model"]
-        bg_state = bg_ck.state_dict
+        bg_model, bg_ck = load_background_and_checkpoint(bg_checkpoint)
+        mdict["bg_model"] = bg_model.config.to_dict()
+        bg_state = bg_model.state_dict()
         bg_meta = {"bg_checkpoint": str(bg_checkpoint), "bg_weights_sha256": bg_ck.weights_sha256}
-    elif bg_checkpoint is not None:
-        raise UsageError("--bg-checkpoint is only used with --background learned")
     try:
         mcfg = SlotSegmenterConfig.from_dict(mdict)
     except (TypeError, ValueError) as exc:
         raise UsageError(f"bad model config: {exc}") from None
 
     ds = MovingShapes(data)
+    check_clip_frames(ds, tcfg["clip_frames"])
     arrays = prepare_arrays(ds, mcfg.background)
+    torch.manual_seed(int(tcfg["seed"]))
+    model = create_model(MODEL_NAME, mcfg.to_dict(), task=TASK, protocol=VideoSegmenter)
+    if bg_state is not None:
+        model.background_module.load_state_dict(bg_state)
 
-    def build_model():
-        model = SlotSegmenter(mcfg)
-        if bg_state is not None:
-            model.background_module.load_state_dict(bg_state)
-        return model
-
-    def step_loss(model, s, accelerator):
-        batch = clip_batch(arrays, int(tcfg["seed"]), s, int(tcfg["batch_size"]), int(tcfg["clip_frames"]),
-                           accelerator.process_index, accelerator.device)
+    def loss(model, ctx):
+        batch = clip_batch(arrays, ctx.rng(), int(tcfg["batch_size"]), int(tcfg["clip_frames"]), ctx.device)
         out_m = model(batch["rgb"], batch["depth"], batch["bg"])
         return loss_terms(out_m, batch, mcfg.num_slots, float(tcfg["mask_weight"]), float(tcfg["recon_weight"]),
                           recon_loss=str(tcfg["recon_loss"]), sigma=float(tcfg["sigma"]),
@@ -217,5 +280,12 @@ def train(data: str | Path, out_dir: str | Path, *, steps: int | None = None, re
 
     meta = {"data": str(Path(data)), "data_sha256": fingerprint_files(ds.paths + [ds.root / "meta.json"]),
             "n_videos": len(ds), "frames": ds.frames, "size": ds.size, **bg_meta}
-    return run_training(build_model=build_model, model_name=MODEL_NAME, config={"model": mcfg.to_dict(), "train": tcfg},
-                        tcfg=tcfg, out_dir=out_dir, meta=meta, resume=resume, device=device, step_loss=step_loss)
+    lr = float(tcfg["lr"])
+    task = TrainTask(model=model, model_name=MODEL_NAME, config={"model": mcfg.to_dict(), "train": tcfg},
+                     make_optimizer=lambda m: torch.optim.Adam([p for p in m.parameters() if p.requires_grad],
+                                                               lr=lr),
+                     loss=loss, meta=meta)
+    settings = TrainSettings(out_dir=out_dir, steps=int(tcfg["steps"]), device=device, resume=resume,
+                             max_minutes=max_minutes, seed=int(tcfg["seed"]), ckpt_every=int(tcfg["ckpt_every"]),
+                             grad_clip=float(tcfg["grad_clip"]) or None, desc="train", quiet=quiet)
+    return fit(task, settings)
