@@ -57,8 +57,9 @@ def train_quick(data: Path, size: int, steps: int, out: Path, seed: int = 0, bat
     import torch
 
     from mc_core.checkpoint import fingerprint_files, save_checkpoint
+    from mc_landcover.config_files import load_config
     from mc_landcover.inpaint.data import load_maps
-    from mc_landcover.models.randar import RandAR, load_config
+    from mc_landcover.models.randar import RandAR
 
     torch.manual_seed(seed)
     cfg = {**load_config("tiny")["model"], "size": size}
@@ -138,9 +139,9 @@ def main() -> None:
     potts_fit_s = time.perf_counter() - t0
     model = None
     if ckpt is not None:
-        from mc_landcover.models.randar import load_randar
+        from mc_landcover.loading import load_landcover_model
 
-        model = load_randar(config, ckpt, device=args.device)
+        model = load_landcover_model(ckpt, config=config, device=args.device)
     print(f"data: {data} ({len(train)} train / {load_maps(data, 'test').shape[0]} test patches of "
           f"{test.shape[1]}x{test.shape[2]}); evaluated on {len(test)} test patches, {args.mask_type} mask, "
           f"ratio {args.mask_ratio} ({int(hidden[0].sum())} hidden pixels per patch for interior)")

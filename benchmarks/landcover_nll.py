@@ -80,7 +80,7 @@ def main() -> None:
 
     from mc_core.progress import set_quiet
     from mc_landcover.data.nlcd import prepare_patches, save_patches
-    from mc_landcover.models.randar import load_randar
+    from mc_landcover.loading import load_landcover_model
     from mc_landcover.train import train
 
     torch.set_num_threads(args.threads)
@@ -104,10 +104,9 @@ def main() -> None:
     t0 = time.perf_counter()
     result = train(cfg, data=str(data), out_dir=str(out / "run"), device="cpu")
     train_s = time.perf_counter() - t0
-    log = json.loads((out / "run" / "train_log.json").read_text())["history"]
-    tok_s = float(np.median([h["tokens_per_s"] for h in log])) if log else float("nan")
+    tok_s = args.steps * args.batch_size * args.size ** 2 / max(result["train_seconds"], 1e-9)
 
-    model = load_randar(None, result["checkpoint"], device="cpu")
+    model = load_landcover_model(result["checkpoint"], device="cpu")
     x = torch.as_tensor(test).long()
     g = torch.Generator().manual_seed(123)
     L = model.num_pixels

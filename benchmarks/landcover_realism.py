@@ -60,9 +60,9 @@ def main() -> None:
     sources: dict[str, np.ndarray] = {"real (test)": test, "real (train)": train}
     seconds: dict[str, float] = {}
     if ckpt is not None:
-        from mc_landcover.models.randar import load_randar
+        from mc_landcover.loading import load_landcover_model
 
-        model = load_randar(config, ckpt, device=args.device)
+        model = load_landcover_model(ckpt, config=config, device=args.device)
         for name, steps in (("randar", None), ("randar-par", args.steps)):
             g = torch.Generator().manual_seed(args.seed)
             t0 = time.perf_counter()

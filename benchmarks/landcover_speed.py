@@ -83,7 +83,8 @@ def main() -> None:
 
     import torch
 
-    from mc_landcover.models.randar import RandAR, RandARConfig, load_config
+    from mc_landcover.config_files import load_config
+    from mc_landcover.models.randar import RandAR, RandARConfig
 
     torch.set_num_threads(args.threads)
     report: dict = {"cpu_threads": args.threads}
@@ -102,9 +103,9 @@ def main() -> None:
 
     if args.checkpoint:
         from mc_landcover.data.patches import load_patches
-        from mc_landcover.models.randar import load_randar
+        from mc_landcover.loading import load_landcover_model
 
-        trained = load_randar(None, args.checkpoint, device="cpu")
+        trained = load_landcover_model(args.checkpoint, device="cpu")
         L = trained.num_pixels
         real = load_patches(args.data, "test") if args.data else None
         q: dict = {"model_size": trained.size, "n_maps": args.n_quality}

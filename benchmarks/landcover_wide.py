@@ -65,13 +65,13 @@ def main() -> None:
     import torch
 
     from mc_core.progress import set_quiet
-    from mc_landcover.models.randar import load_randar
+    from mc_landcover.loading import load_landcover_model
     from mc_landcover.wide import edge_density_at, generate_wide, seam_pairs, window_grid
 
     set_quiet(True)
     torch.set_num_threads(1)
     data, config, ckpt = ensure_data_and_model(args)
-    model = load_randar(config, ckpt, device="cpu")
+    model = load_landcover_model(ckpt, config=config, device="cpu")
     s = model.size
     print(f"model: {ckpt} (size {s}, {model.num_parameters()} parameters); maps {args.height}x{args.width}, "
           f"{args.n} per row, decoding steps per window: {args.steps or 'one pixel each'}, "

@@ -73,7 +73,7 @@ def test_sweep_then_plot(patches, tmp_path):
 
 def test_bad_input_exits_2(patches, tmp_path):
     r = run("eval-inpaint", "--method", "mode", "--data", patches, "--mask-ratio", 1.0)
-    assert r.exit_code == 2 and "between 0 and 1" in r.output
+    assert r.exit_code == 2 and "0.0<x<1.0" in r.output
     r = run("inpaint-sweep", "--data", patches, "--methods", "mode", "--ratios", "0.5,0")
     assert r.exit_code == 2
     empty = tmp_path / "empty.npz"
@@ -84,7 +84,7 @@ def test_bad_input_exits_2(patches, tmp_path):
     r = run("eval-inpaint", "--method", "mode", "--data", tmp_path / "missing.npz")
     assert r.exit_code == 2 and "missing.npz" in r.output
     r = run("eval-inpaint", "--method", "mode", "--data", patches, "--size", 64)
-    assert r.exit_code == 2 and "--size" in r.output
+    assert r.exit_code == 2 and "size 64 is larger than the 12x12 maps" in r.output
     r = run("eval-inpaint", "--data", patches)  # randar without a checkpoint
     assert r.exit_code == 2 and "--checkpoint" in r.output
 

@@ -132,12 +132,12 @@ def test_progress_bar_over_windows(tmp_path, checkpoint, monkeypatch):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--width", 3], "--width 3 is smaller than the model's window 4"),
-    (["--width", 8, "--height", 2], "--height 2 is smaller"),
-    (["--width", 8, "--overlap", 4], "--overlap must lie in 0..3"),
-    (["--width", 8, "--overlap", -1], "--overlap must lie in 0..3"),
-    (["--width", 8, "--steps", 0], "--steps must be at least 1"),
-    (["--width", 8, "--frames", 1], "--frames must be at least 2"),
+    (["--width", 3], "width 3 is smaller than the model's window 4"),
+    (["--width", 8, "--height", 2], "height 2 is smaller"),
+    (["--width", 8, "--overlap", 4], "overlap must lie in 0..3"),
+    (["--width", 8, "--overlap", -1], "overlap must lie in 0..3"),
+    (["--width", 8, "--steps", 0], "steps must be at least 1"),
+    (["--width", 8, "--frames", 1], "frames must be at least 2"),
 ])
 def test_bad_usage_is_one_line_exit_2(tmp_path, checkpoint, args, message):
     out = tmp_path / "keep.png"

@@ -171,7 +171,7 @@ def test_train_resume_generate(tmp_path, raster):
     r = run("generate", "--config", "tiny", "--checkpoint", ck, "--out", tmp_path / "u.png", "--device", "cpu")
     assert r.exit_code == 2 and "does not match the config" in r.output
     r = run("generate", "--checkpoint", ck, "--size", 16, "--out", tmp_path / "u.png", "--device", "cpu")
-    assert r.exit_code == 2 and "--size 16" in r.output
+    assert r.exit_code == 2 and "size 16 differs" in r.output
 
 
 def test_prepare_defaults_to_the_embedded_sample(tmp_path):

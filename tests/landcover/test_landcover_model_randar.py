@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from mc_landcover.models.randar import RandAR, RandARConfig, load_randar
+from mc_landcover.loading import load_landcover_model
+from mc_landcover.models.randar import RandAR, RandARConfig
 
 torch.set_num_threads(1)
 SIZE = 6
@@ -114,20 +115,25 @@ def test_cosine_schedule():
     assert RandAR.cosine_schedule(5, 10) == [1] * 5
 
 
-def test_load_randar_rejects_a_mismatched_config(tmp_path, model):
+def test_loading_through_the_registry_rejects_a_mismatched_config(tmp_path, model):
     from mc_core.checkpoint import save_checkpoint
     from mc_core.errors import BadInputError
-    from mc_landcover.models.randar import model_config_dict
 
     ck = save_checkpoint(tmp_path / "ck", model.state_dict(), model="randar",
-                         config={"model": model_config_dict(model)})
-    loaded = load_randar(None, ck)
+                         config={"model": model.model_config()})
+    loaded = load_landcover_model(ck)
+    assert isinstance(loaded, RandAR) and not loaded.training
     x = maps(1)
     with torch.no_grad():
         assert torch.allclose(loaded.log_likelihood(x, model.raster_order(1)),
                               model.log_likelihood(x, model.raster_order(1)), atol=1e-5)
     with pytest.raises(BadInputError, match="does not match"):
-        load_randar("tiny", ck)  # tiny is 16x16
+        load_landcover_model(ck, config="tiny")  # tiny is 16x16
     with pytest.raises(BadInputError, match="no such config"):
-        load_randar("no_such_config", ck)
+        load_landcover_model(ck, config="no_such_config")
+    # a checkpoint naming a model no plugin registers for landcover
+    other = save_checkpoint(tmp_path / "other", model.state_dict(), model="no-such-model",
+                            config={"model": model.model_config()})
+    with pytest.raises(BadInputError, match="no-such-model"):
+        load_landcover_model(other)
     assert math.isfinite(float(loaded.num_parameters()))

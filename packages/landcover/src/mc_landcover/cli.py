@@ -1,17 +1,15 @@
-"""`mc landcover ...` commands. Heavy libraries are imported inside command bodies.
-
-Commands live in two modules so that they can grow independently: `cli_model` (prepare, train,
-generate) and `cli_analysis` (inpainting evaluation, perplexity, Gibbs chains, information
-content, plots).
-"""
+"""The `mc landcover` command group, assembled from the command modules (one concern each):
+`cli_model` (prepare, prepare-merge, import-npz, train, generate, generate-wide), `cli_inpaint`
+(eval-inpaint, inpaint-sweep, plot-inpaint), `cli_likelihood` (eval-perplexity, sample-chain),
+`cli_information` (compare-information, zip-info-content) and `cli_viz` (viz-embed, prob-dev).
+Heavy libraries are imported inside command bodies; command modules never import this one."""
 
 from mc_core.cli import plugin_group
-from mc_landcover.cli_analysis import COMMANDS as _ANALYSIS_COMMANDS
-from mc_landcover.cli_model import COMMANDS as _MODEL_COMMANDS
+from mc_landcover import cli_information, cli_inpaint, cli_likelihood, cli_model, cli_viz
 
 group = plugin_group(
     "landcover",
     help="Random-order autoregressive models of land-cover maps (RandAR on NLCD).",
+    commands=[*cli_model.COMMANDS, *cli_inpaint.COMMANDS, *cli_likelihood.COMMANDS,
+              *cli_information.COMMANDS, *cli_viz.COMMANDS],
 )
-for _cmd in [*_MODEL_COMMANDS, *_ANALYSIS_COMMANDS]:
-    group.add_command(_cmd)

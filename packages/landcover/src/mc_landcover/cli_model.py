@@ -6,7 +6,8 @@ import json
 
 import click
 
-from mc_core.options import device_option, quiet_option, seed_option, shard_options
+from mc_core.options import FiniteFloat, device_option, quiet_option, seed_option, shard_options, training_options
+from mc_landcover.cli_options import TEMPERATURE, checkpoint_option
 
 
 @click.command("prepare")
@@ -16,7 +17,7 @@ from mc_core.options import device_option, quiet_option, seed_option, shard_opti
               help="Optional elevation raster (DEM), resampled bilinearly onto the class grid as channel 1.")
 @click.option("--size", type=click.IntRange(min=2), default=32, show_default=True, help="Patch side in pixels.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Output npz [default: data_<size>.npz].")
-@click.option("--test-fraction", type=float, default=0.1, show_default=True,
+@click.option("--test-fraction", type=FiniteFloat(min=0.0, max=1.0, max_open=True), default=0.1, show_default=True,
               help="Fraction of spatial blocks held out for testing.")
 @click.option("--stride", type=click.IntRange(min=1), default=None, help="Step between patches [default: --size].")
 @click.option("--block", type=click.IntRange(min=2), default=None,
@@ -190,19 +191,20 @@ def import_npz_cmd(src, out, classes, drop_unknown, preview, quiet):
               help="npz from `prepare` [default: the config's data.path; tiny: the embedded sample].")
 @click.option("--out-dir", type=click.Path(file_okay=False), default=None,
               help="Where checkpoints, pictures and the log go [default: runs/<config name>].")
-@click.option("--resume", is_flag=True, help="Continue from <out-dir>/checkpoints/last.")
-@click.option("--max-steps", type=click.IntRange(min=1), default=None, help="Override train.max_steps.")
+@click.option("--max-steps", "--steps", "max_steps", type=click.IntRange(min=1, max=10**9), default=None,
+              help="Override train.max_steps.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a config value, e.g. --set train.lr=1e-3 (repeatable).")
 @click.option("--seed", type=int, default=None, help="Override train.seed.")
-@device_option
+@training_options
 @quiet_option
-def train_cmd(config, data, out_dir, resume, max_steps, overrides, seed, device, quiet):
-    """Train RandAR on NLCD patches (random visiting order per sample) through accelerate.
+def train_cmd(config, data, out_dir, resume, max_steps, overrides, seed, device, max_minutes, quiet):
+    """Train RandAR on NLCD patches (random visiting order per sample) through mc's one training loop.
 
-    Writes <out-dir>/checkpoints/{last,final} (safetensors + config.json), gen_/gt_/pred_*.png
-    in NLCD colours during training, and train_log.json. On several GPUs or nodes run the same
-    command under `accelerate launch -m mc_core landcover train ...`.
+    Writes <out-dir>/checkpoints/{last,best,final} (safetensors + config.json), gen_/gt_/pred_*.png
+    in NLCD colours every train.vis_every steps, metrics.csv, loss.png and train_log.json.
+    --resume continues exactly; --max-minutes stops cleanly with a checkpoint. On several GPUs or
+    nodes run the same command under `accelerate launch -m mc_core landcover train ...`.
 
     \b
     Example:
@@ -213,26 +215,28 @@ def train_cmd(config, data, out_dir, resume, max_steps, overrides, seed, device,
     from mc_landcover.train import train
 
     result = train(config, data=data, out_dir=out_dir, resume=resume, device=device, seed=seed,
-                   max_steps=max_steps, overrides=list(overrides))
-    if "checkpoint" in result:
+                   max_steps=max_steps, max_minutes=max_minutes, overrides=list(overrides), quiet=quiet or None)
+    from accelerate import PartialState
+
+    if PartialState().is_main_process:
         click.echo(json.dumps(result))
 
 
 @click.command("generate")
 @click.option("--config", default=None, help="Model config (path or shipped name) [default: the checkpoint's].")
-@click.option("--checkpoint", "--gpt-ckpt", required=True, type=click.Path(),
-              help="Checkpoint directory written by `train` (e.g. runs/tiny/checkpoints/final).")
-@click.option("--n", type=int, default=4, show_default=True, help="How many maps.")
+@checkpoint_option(required=True)
+@click.option("--n", type=click.IntRange(min=1, max=4096), default=4, show_default=True, help="How many maps.")
 @click.option("--size", type=int, default=None, help="Map side; must match the model [default: the model's].")
 @click.option("--out", "--output-file", type=click.Path(dir_okay=False), default="samples.png", show_default=True,
-              help="PNG grid of the generated maps.")
+              help="PNG grid of the generated maps; a .gif name (the seed's --output-file X.gif) writes "
+                   "the animation there instead.")
 @click.option("--animation", type=click.Path(dir_okay=False), default=None,
               help="Also write a GIF of the maps filling in, step by step.")
 @click.option("--nrows", type=click.IntRange(min=1), default=None, help="Grid rows.")
 @click.option("--ncols", type=click.IntRange(min=1), default=None, help="Grid columns.")
 @click.option("--steps", type=int, default=None,
               help="Parallel decoding steps (cosine schedule) [default: one pixel per step].")
-@click.option("--temperature", type=float, default=1.0, show_default=True)
+@click.option("--temperature", type=TEMPERATURE, default=1.0, show_default=True)
 @click.option("--top-k", type=int, default=None, help="Sample among the k most likely classes only.")
 @click.option("--save-array", type=click.Path(dir_okay=False), default=None,
               help="Also save the maps as npz (`maps` indices, `codes` NLCD codes).")
@@ -259,13 +263,13 @@ def generate_cmd(config, checkpoint, n, size, out, animation, nrows, ncols, step
 
 @click.command("generate-wide")
 @click.option("--config", default=None, help="Model config (path or shipped name) [default: the checkpoint's].")
-@click.option("--checkpoint", "--gpt-ckpt", required=True, type=click.Path(),
-              help="Checkpoint directory written by `train` (e.g. runs/tiny/checkpoints/final).")
+@checkpoint_option(required=True)
 @click.option("--width", type=int, required=True, help="Width of each map in pixels (at least the model's size).")
 @click.option("--height", type=int, default=None, help="Height of each map [default: the model's size, one strip].")
 @click.option("--overlap", type=int, default=None,
               help="Pixels each window shares with the previous one, 0 = independent tiles [default: half the window].")
-@click.option("--n", type=int, default=1, show_default=True, help="How many maps (stacked in the picture).")
+@click.option("--n", type=click.IntRange(min=1, max=4096), default=1, show_default=True,
+              help="How many maps (stacked in the picture).")
 @click.option("--out", "--output-file", type=click.Path(dir_okay=False), default="wide.png", show_default=True,
               help="PNG of the maps, one per row.")
 @click.option("--animation", type=click.Path(dir_okay=False), default=None,
@@ -274,7 +278,7 @@ def generate_cmd(config, checkpoint, n, size, out, animation, nrows, ncols, step
 @click.option("--scale", type=int, default=None, help="Screen pixels per map pixel [default: up to 1024 wide, max 8].")
 @click.option("--steps", type=int, default=None,
               help="Parallel decoding steps per window (cosine schedule) [default: one pixel per step].")
-@click.option("--temperature", type=float, default=1.0, show_default=True)
+@click.option("--temperature", type=TEMPERATURE, default=1.0, show_default=True)
 @click.option("--top-k", type=int, default=None, help="Sample among the k most likely classes only.")
 @click.option("--save-array", type=click.Path(dir_okay=False), default=None,
               help="Also save npz: `maps` indices, `codes` NLCD codes, `reveal` step of each pixel, `windows`.")

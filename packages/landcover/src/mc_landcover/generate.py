@@ -7,43 +7,58 @@ from typing import Any
 
 from mc_core.errors import UsageError
 
+MAX_WIDE = 8192  # generate-wide: side limit, and n x height x width at most its square
+MAX_MAPS = 4096  # maps one generate call makes (memory grows with n x size^2 per step)
+
 
 def check_sampling_args(n: int, temperature: float, steps: int | None, top_k: int | None) -> None:
     """One-line usage errors for the sampling options `generate` and `generate-wide` share."""
-    if n < 1:
-        raise UsageError(f"--n must be at least 1, got {n}")
-    if temperature <= 0:
-        raise UsageError(f"--temperature must be positive, got {temperature}")
+    import math
+
+    if not 1 <= n <= MAX_MAPS:
+        raise UsageError(f"n must lie in 1..{MAX_MAPS}, got {n}")
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise UsageError(f"temperature must be a positive finite number, got {temperature}")
     if steps is not None and steps < 1:
-        raise UsageError(f"--steps must be at least 1, got {steps}")
+        raise UsageError(f"steps must be at least 1, got {steps}")
     if top_k is not None and top_k < 1:
-        raise UsageError(f"--top-k must be at least 1, got {top_k}")
+        raise UsageError(f"top_k must be at least 1, got {top_k}")
 
 
 def generate(config: str | None, checkpoint: str, *, n: int = 4, size: int | None = None, out: str = "samples.png",
              animation: str | None = None, nrows: int | None = None, ncols: int | None = None,
              steps: int | None = None, temperature: float = 1.0, top_k: int | None = None, seed: int = 0,
              device: str = "auto", save_array: str | None = None) -> dict[str, Any]:
+    """Sample `n` maps from the model in `checkpoint`; write a PNG grid to `out` (a GIF of the maps
+    filling in when `out` ends in .gif, as the seed's `--output-file generation.gif`), optionally
+    the GIF `animation` and the npz `save_array`. Returns a summary dict."""
     import numpy as np
     import torch
 
-    from mc_core.device import resolve_device
-    from mc_landcover.models.randar import load_randar
+    from mc_core.paths import check_outputs
+    from mc_landcover.interface import LandcoverSampler
+    from mc_landcover.loading import load_landcover_model
     from mc_landcover.viz import save_animation_gif, save_grid_png
 
     check_sampling_args(n, temperature, steps, top_k)
     if nrows and ncols and nrows * ncols < n:
-        raise UsageError(f"--nrows {nrows} x --ncols {ncols} cannot hold --n {n} maps")
-    dev = resolve_device(device)
-    model = load_randar(config, checkpoint, device=dev)
+        raise UsageError(f"nrows {nrows} x ncols {ncols} cannot hold n={n} maps")
+    if str(out).lower().endswith(".gif"):
+        if animation and Path(animation) != Path(out):
+            raise UsageError(f"out {out} is a GIF and animation {animation} is another one; give one of them")
+        animation, out = out, None
+    check_outputs([checkpoint], [out, animation, save_array])
+    model = load_landcover_model(checkpoint, config=config, device=device, protocol=LandcoverSampler)
     if size is not None and size != model.size:
-        raise UsageError(f"--size {size} differs from the model's map size {model.size}")
+        raise UsageError(f"size {size} differs from the model's map size {model.size}")
     g = torch.Generator().manual_seed(seed)
     maps, frames = model.sample(n, steps=steps, temperature=temperature, top_k=top_k, generator=g,
                                 return_frames=True, progress=_step_bar)
     maps_np = maps.cpu().numpy()
-    save_grid_png(maps_np, out, nrows, ncols)
-    result = {"out": str(out), "n": n, "size": model.size, "steps": len(frames) - 1}
+    if out is not None:
+        save_grid_png(maps_np, out, nrows, ncols)
+    result = {"out": str(out if out is not None else animation), "n": n, "size": model.size,
+              "steps": len(frames) - 1}
     if animation:
         frames_np = [f.numpy() for f in frames]
         if len(frames_np) > 120:  # keep GIFs small: evenly spaced frames, always the last one
@@ -70,26 +85,31 @@ def generate_wide_files(config: str | None, checkpoint: str, *, width: int, heig
     import numpy as np
     import torch
 
-    from mc_core.device import resolve_device
-    from mc_landcover.models.randar import load_randar
+    from mc_core.paths import check_outputs
+    from mc_landcover.interface import LandcoverSampler
+    from mc_landcover.loading import load_landcover_model
     from mc_landcover.viz import save_animation_gif, save_grid_png
     from mc_landcover.wide import generate_wide, reveal_frames, window_grid
 
     check_sampling_args(n, temperature, steps, top_k)
     if frames < 2:
-        raise UsageError(f"--frames must be at least 2, got {frames}")
+        raise UsageError(f"frames must be at least 2, got {frames}")
     if scale is not None and scale < 1:
-        raise UsageError(f"--scale must be at least 1, got {scale}")
-    dev = resolve_device(device)
-    model = load_randar(config, checkpoint, device=dev)
+        raise UsageError(f"scale must be at least 1, got {scale}")
+    check_outputs([checkpoint], [out, animation, save_array])
+    model = load_landcover_model(checkpoint, config=config, device=device, protocol=LandcoverSampler)
     size = model.size
     height = size if height is None else height
     overlap = size // 2 if overlap is None else overlap
-    for flag, value in (("--width", width), ("--height", height)):
+    for name, value in (("width", width), ("height", height)):
         if value < size:
-            raise UsageError(f"{flag} {value} is smaller than the model's window {size}")
+            raise UsageError(f"{name} {value} is smaller than the model's window {size}")
+        if value > MAX_WIDE:
+            raise UsageError(f"{name} {value} is above the limit of {MAX_WIDE} pixels")
+    if n * height * width > MAX_WIDE * MAX_WIDE:
+        raise UsageError(f"n x height x width = {n * height * width} pixels is above the limit of {MAX_WIDE ** 2}")
     if not 0 <= overlap < size:
-        raise UsageError(f"--overlap must lie in 0..{size - 1} (the model's window is {size}), got {overlap}")
+        raise UsageError(f"overlap must lie in 0..{size - 1} (the model's window is {size}), got {overlap}")
     windows = window_grid(height, width, size, overlap)
     g = torch.Generator().manual_seed(seed)
     maps, reveal = generate_wide(model, n, height, width, overlap=overlap, steps=steps, temperature=temperature,

@@ -1,20 +1,18 @@
-"""Training of RandAR through Hugging Face accelerate (one process or `accelerate launch` on many).
+"""Training of a landcover model (RandAR by default) through the one training loop,
+:func:`mc_core.training.fit` (Hugging Face accelerate: one process or `accelerate launch` on many).
 
-AdamW with linear warm-up then cosine decay, gradient clipping, safetensors checkpoints through
-`mc_core.checkpoint` (`<out>/checkpoints/last` with the optimizer state for --resume, and
-`<out>/checkpoints/final`), a JSON training log and, every `vis_every` steps, `gen_*.png`
-(generated from scratch), `gt_*.png` (training examples) and `pred_*.png` (teacher-forced
-reconstruction: each pixel's argmax given the pixels before it in a random order).
-
-Batches and visiting orders are derived from (seed, step), so a resumed run continues exactly
-where it stopped.
+AdamW with linear warm-up then cosine decay (`make_scheduler`), gradient clipping, exact
+`--resume` (batches and visiting orders come from (seed, step); `train_seconds` adds up over
+resumed runs), `<out>/checkpoints/{last,best,final}`, `metrics.csv`, `loss.png`, `train_log.json`
+and, every `vis_every` steps, `gen_*.png` (generated from scratch), `gt_*.png` (training examples)
+and `pred_*.png` (teacher-forced reconstruction: each pixel's argmax given the pixels before it in
+a random order). With several processes each one trains on its own slice of every batch.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import time
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +20,21 @@ import numpy as np
 
 from mc_core.errors import BadInputError, UsageError
 
-DEFAULT_TRAIN = {
+DEFAULT_TRAIN: dict[str, Any] = {
     "batch_size": 32, "lr": 3e-4, "weight_decay": 0.05, "betas": [0.9, 0.95], "warmup_steps": 100,
     "max_steps": 1000, "grad_clip": 1.0, "log_every": 50, "vis_every": 500, "ckpt_every": 500,
     "n_vis": 16, "gen_steps": 16, "seed": 0, "eval_patches": 256,
 }
+DEFAULT_DATA: dict[str, Any] = {"path": None, "stride": None, "test_fraction": 0.2}
+# documented limits of the train section (refused early with a one-line error)
+TRAIN_LIMITS: dict[str, tuple[float, float]] = {
+    "batch_size": (1, 65536), "lr": (0.0, 10.0), "weight_decay": (0.0, 10.0), "warmup_steps": (0, 10**9),
+    "max_steps": (0, 10**9), "grad_clip": (0.0, 1e6), "log_every": (1, 10**9), "vis_every": (0, 10**9),
+    "ckpt_every": (0, 10**9), "n_vis": (1, 1024), "gen_steps": (1, 1 << 20), "eval_patches": (0, 10**9),
+}
+
+__all__ = ["DEFAULT_TRAIN", "config_schema", "evaluate_bits_per_pixel", "lr_factor", "resolve_data",
+           "train", "write_pictures"]
 
 
 def lr_factor(step: int, warmup: int, total: int, min_ratio: float = 0.1) -> float:
@@ -37,8 +45,30 @@ def lr_factor(step: int, warmup: int, total: int, min_ratio: float = 0.1) -> flo
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * t))
 
 
-def resolve_data(cfg: dict, data: str | None, out_dir: Path, size: int) -> Path:
-    """The npz to train on: --data, else the config's data.path, else patches of the embedded sample."""
+def config_schema() -> dict[str, Any]:
+    """Every key `--set` may override, with its default (its type is checked)."""
+    from dataclasses import asdict
+
+    from mc_landcover.models.randar import RandARConfig
+
+    return {"model": {**asdict(RandARConfig()), "name": "randar"}, "train": dict(DEFAULT_TRAIN),
+            "data": dict(DEFAULT_DATA)}
+
+
+def check_train_section(tcfg: dict[str, Any]) -> None:
+    for key, (lo, hi) in TRAIN_LIMITS.items():
+        v = tcfg.get(key)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
+            raise UsageError(f"train.{key} must be a number in [{lo:g}, {hi:g}], got {v!r}")
+    betas = tcfg.get("betas")
+    if not (isinstance(betas, (list, tuple)) and len(betas) == 2
+            and all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)):
+        raise UsageError(f"train.betas must be two numbers in [0, 1), got {betas!r}")
+
+
+def resolve_data(cfg: dict, data: str | os.PathLike | None, out_dir: Path, size: int) -> Path:
+    """The npz to train on: `data`, else the config's data.path, else patches of the embedded sample
+    (written once, atomically, to `out_dir`; every process of a multi-process run may do it)."""
     from mc_landcover.data.nlcd import prepare_patches, save_patches
 
     path = data or (cfg.get("data") or {}).get("path")
@@ -53,6 +83,7 @@ def resolve_data(cfg: dict, data: str | None, out_dir: Path, size: int) -> Path:
         prepared = prepare_patches(None, size=size, stride=dcfg.get("stride") or max(1, size // 2),
                                    test_fraction=float(dcfg.get("test_fraction", 0.2)), seed=0,
                                    progress_desc=None)
+        out_dir.mkdir(parents=True, exist_ok=True)
         save_patches(prepared, p)
     return p
 
@@ -65,18 +96,19 @@ def evaluate_bits_per_pixel(model, maps: np.ndarray, batch: int = 64, seed: int 
         return float("nan")
     g = torch.Generator().manual_seed(seed)
     total = 0.0
-    model_was_training = model.training
+    was = model.training
     model.eval()
     with torch.no_grad():
         for i in range(0, len(maps), batch):
             x = torch.as_tensor(maps[i:i + batch]).long()
             order = model.random_order(len(x), g)
             total += float(-model.log_likelihood(x, order).sum())
-    model.train(model_was_training)
-    return total / (len(maps) * model.num_pixels * math.log(2))
+    model.train(was)
+    return total / (len(maps) * model.size * model.size * math.log(2))
 
 
 def write_pictures(model, maps: np.ndarray, out_dir: Path, step: int, n_vis: int, gen_steps: int, seed: int) -> None:
+    """gen_/gt_/pred_<step>.png: samples from scratch, training maps, teacher-forced argmax."""
     import torch
 
     from mc_landcover.viz import save_grid_png
@@ -89,158 +121,117 @@ def write_pictures(model, maps: np.ndarray, out_dir: Path, step: int, n_vis: int
         pick = np.unique(np.linspace(0, len(maps) - 1, min(n_vis, len(maps))).round().astype(int))
         gt = torch.as_tensor(maps[pick]).long()  # spread over the data set, not the first few
         order = model.random_order(len(gt), g)
-        tokens = gt.to(model.device).flatten(1).gather(1, order)
-        pred_tok = model(tokens, order).argmax(-1)
-        pred = torch.empty_like(tokens).scatter_(1, order, pred_tok).view_as(gt)
+        dev = next(model.parameters()).device
+        tokens = gt.to(dev).flatten(1).gather(1, order.to(dev))
+        pred_tok = model(tokens, order.to(dev)).argmax(-1)
+        pred = torch.empty_like(tokens).scatter_(1, order.to(dev), pred_tok).view_as(gt)
     model.train(was)
     save_grid_png(gen.cpu().numpy(), out_dir / f"gen_{step:06d}.png")
     save_grid_png(gt.numpy(), out_dir / f"gt_{step:06d}.png")
     save_grid_png(pred.cpu().numpy(), out_dir / f"pred_{step:06d}.png")
 
 
-def train(config: str | dict, *, data: str | None = None, out_dir: str | None = None, resume: bool = False,
-          device: str = "auto", seed: int | None = None, max_steps: int | None = None,
-          overrides: list[str] | None = None) -> dict[str, Any]:
-    import torch
-    import torch.nn.functional as F
-    from accelerate import Accelerator
+def epoch_batch(n: int, batch_size: int, num_processes: int, rank: int, step: int, seed: int) -> np.ndarray:
+    """Indices of this process's batch at `step`: a fresh seeded permutation of the n maps every
+    epoch, cut into global batches of batch_size x num_processes, each process taking its slice
+    (so a resumed run and every process see what an uninterrupted run would)."""
+    per_step = batch_size * num_processes
+    steps_per_epoch = max(1, n // per_step)
+    epoch, k = divmod(step, steps_per_epoch)
+    perm = np.random.default_rng([int(seed), epoch]).permutation(n)
+    if n < per_step:
+        perm = np.resize(perm, per_step)
+    start = k * per_step + rank * batch_size
+    return perm[start:start + batch_size]
 
-    from mc_core.checkpoint import fingerprint_files, load_resume, restore_training, save_checkpoint
-    from mc_core.config import apply_overrides
-    from mc_core.progress import info, progress
+
+def train(config: str | os.PathLike | dict = "tiny", *, data: str | os.PathLike | None = None,
+          out_dir: str | os.PathLike | None = None, resume: bool = False, device: str = "auto",
+          seed: int | None = None, max_steps: int | None = None, max_minutes: float | None = None,
+          overrides: list[str] | None = None, quiet: bool | None = None) -> dict[str, Any]:
+    """Train the model of `config` (a YAML path, a shipped name or a dict) on `data` and return
+    the run's summary (``checkpoint`` is ``<out_dir>/checkpoints/final``); see the module docstring."""
+    import torch
+
+    from mc_core.checkpoint import fingerprint_files
+    from mc_core.config import apply_overrides, merge
+    from mc_core.factory import create_model
+    from mc_core.training import TrainSettings, TrainTask, fit
+    from mc_landcover.config_files import config_path, load_config
     from mc_landcover.data.patches import load_patches
+    from mc_landcover.interface import TrainableLandcoverModel
     from mc_landcover.legend import legend_dict
-    from mc_landcover.models.randar import MODEL_NAME, RandAR, RandARConfig, config_path, load_config
+    from mc_landcover.loading import TASK
 
     if isinstance(config, dict):
-        cfg, cfg_name = dict(config), "custom"
+        cfg, cfg_name = merge({}, config), "custom"
     else:
         cfg, cfg_name = load_config(config), config_path(config).stem
     if overrides:
-        cfg = apply_overrides(cfg, overrides)
+        cfg = apply_overrides(cfg, overrides, schema=merge(config_schema(), cfg))
     tcfg = {**DEFAULT_TRAIN, **(cfg.get("train") or {})}
     if seed is not None:
         tcfg["seed"] = seed
     if max_steps is not None:
         tcfg["max_steps"] = max_steps
+    check_train_section(tcfg)
     cfg["train"] = tcfg
-    try:
-        mcfg = RandARConfig.from_dict(cfg["model"])
-    except (TypeError, ValueError) as exc:
-        raise UsageError(f"bad model config: {exc}") from None
+    model_cfg = dict(cfg.get("model") or {})
+    name = str(model_cfg.get("name", "randar"))
+    torch.manual_seed(int(tcfg["seed"]))
+    model = create_model(name, model_cfg, task=TASK, protocol=TrainableLandcoverModel)
     out = Path(out_dir or f"runs/{cfg_name}")
-    out.mkdir(parents=True, exist_ok=True)
 
-    from mc_core.device import resolve_device
-
-    cpu = resolve_device(device).type == "cpu"
-    accelerator = Accelerator(cpu=cpu)
-    main = accelerator.is_main_process
-
-    data_path = resolve_data(cfg, data, out, mcfg.size) if main else None
-    accelerator.wait_for_everyone()
-    if data_path is None:
-        data_path = resolve_data(cfg, data, out, mcfg.size)
+    data_path = resolve_data(cfg, data, out, int(model.size))
     train_maps = load_patches(data_path, "train")
     test_maps = load_patches(data_path, "test")
     if len(train_maps) == 0:
         raise BadInputError(data_path, "the training split is empty")
-    if train_maps.shape[-1] != mcfg.size:
+    if train_maps.shape[-1] != model.size:
         raise BadInputError(data_path, f"patches are {train_maps.shape[-1]}x{train_maps.shape[-1]} but the "
-                                       f"config's model.size is {mcfg.size}")
-
-    torch.manual_seed(int(tcfg["seed"]))
-    model = RandAR(mcfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=float(tcfg["lr"]), betas=tuple(tcfg["betas"]),
-                            weight_decay=float(tcfg["weight_decay"]))
-    total = int(tcfg["max_steps"])
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: lr_factor(s, int(tcfg["warmup_steps"]), total))
-    step = 0
-    history: list[dict] = []
-    last_dir = out / "checkpoints" / "last"
-    if resume:
-        ck, state = load_resume(last_dir, expect_model=MODEL_NAME, model_config=cfg["model"])
-        step, history, _ = restore_training(ck, state, model, opt)
-        sched.load_state_dict(state["scheduler"])
-        info(f"resumed from {last_dir} at step {step}")
-    model, opt = accelerator.prepare(model, opt)
-    raw = accelerator.unwrap_model(model)
-    dev = accelerator.device
-    nproc, rank = accelerator.num_processes, accelerator.process_index
+                                       f"config's model.size is {model.size}")
+    data_sha256 = fingerprint_files([data_path])
+    cfg["data"] = {**(cfg.get("data") or {}), "sha256": data_sha256}  # resume refuses other data
     bs = int(tcfg["batch_size"])
-    n = len(train_maps)
-    steps_per_epoch = max(1, n // (bs * nproc)) if n >= bs * nproc else 1
-    data_hash = fingerprint_files([data_path])
-    meta_base = {"data": str(data_path), "data_sha256": data_hash, "legend": legend_dict(),
-                 "n_train": int(n), "n_test": int(len(test_maps)), "config_name": cfg_name}
+    total = int(tcfg["max_steps"])
+    warmup = int(tcfg["warmup_steps"])
+    n_vis, gen_steps, tseed = int(tcfg["n_vis"]), int(tcfg["gen_steps"]), int(tcfg["seed"])
 
-    def batch_for(s: int) -> np.ndarray:
-        epoch, k = divmod(s, steps_per_epoch)
-        perm = np.random.default_rng([int(tcfg["seed"]), epoch]).permutation(n)
-        if n < bs * nproc:
-            perm = np.resize(perm, bs * nproc)
-        start = k * bs * nproc + rank * bs
-        return train_maps[perm[start:start + bs]]
-
-    def save(kind: str, with_state: bool) -> None:
-        if not main:
-            return
-        state = None
-        if with_state:
-            state = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step,
-                     "history": json.dumps(history)}
-        save_checkpoint(out / "checkpoints" / kind, raw.state_dict(), model=MODEL_NAME, config=cfg,
-                        meta={**meta_base, "step": step, "parameters": raw.num_parameters()},
-                        training_state=state)
-
-    model.train()
-    t0, tokens_seen, loss_acc, loss_n = time.perf_counter(), 0, 0.0, 0
-    bar = progress(range(step, total), desc="train", total=total - step, unit="step",
-                   quiet=None if main else True)
-    for step_i in bar:
-        step = step_i
-        x = torch.as_tensor(batch_for(step)).long().to(dev)
-        g = torch.Generator().manual_seed(int(tcfg["seed"]) * 1_000_003 + step * 97 + rank)
-        order = raw.training_order(len(x), g).to(dev)
+    def loss(m, ctx):
+        raw = ctx.accelerator.unwrap_model(m) if ctx.accelerator is not None else m
+        idx = epoch_batch(len(train_maps), bs, ctx.num_processes, ctx.rank, ctx.step, tseed)
+        x = torch.as_tensor(train_maps[idx]).long().to(ctx.device)
+        order = raw.training_order(len(x), ctx.generator()).to(ctx.device)
         tokens = x.flatten(1).gather(1, order)
-        logits = model(tokens, order)
-        loss = F.cross_entropy(logits.reshape(-1, raw.num_classes).float(), tokens.reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        accelerator.backward(loss)
-        if tcfg["grad_clip"]:
-            accelerator.clip_grad_norm_(model.parameters(), float(tcfg["grad_clip"]))
-        opt.step()
-        sched.step()
-        step = step_i + 1
-        tokens_seen += x.numel() * nproc
-        loss_acc += float(loss.detach())
-        loss_n += 1
-        if main and (step % int(tcfg["log_every"]) == 0 or step == total):
-            dt = time.perf_counter() - t0
-            rec = {"step": step, "loss_nats": loss_acc / loss_n, "bits_per_pixel": loss_acc / loss_n / math.log(2),
-                   "lr": sched.get_last_lr()[0], "tokens_per_s": tokens_seen / max(dt, 1e-9)}
-            history.append(rec)
-            bar.set_postfix(loss=f"{rec['loss_nats']:.3f}", tok_s=f"{rec['tokens_per_s']:.0f}")
-            t0, tokens_seen, loss_acc, loss_n = time.perf_counter(), 0, 0.0, 0
-        if main and tcfg["vis_every"] and step % int(tcfg["vis_every"]) == 0 and step < total:
-            write_pictures(raw, train_maps, out, step, int(tcfg["n_vis"]), int(tcfg["gen_steps"]), int(tcfg["seed"]))
-            t0 = time.perf_counter()
-        if tcfg["ckpt_every"] and step % int(tcfg["ckpt_every"]) == 0 and step < total:
-            save("last", True)
-            t0 = time.perf_counter()
-    accelerator.wait_for_everyone()
-    result: dict[str, Any] = {"out_dir": str(out), "steps": step, "parameters": raw.num_parameters(),
-                              "data": str(data_path)}
-    if main:
-        write_pictures(raw, train_maps, out, step, int(tcfg["n_vis"]), int(tcfg["gen_steps"]), int(tcfg["seed"]))
-        test_bpp = evaluate_bits_per_pixel(raw, test_maps[: int(tcfg["eval_patches"])])
-        result.update(test_bits_per_pixel=test_bpp, final_loss_nats=history[-1]["loss_nats"] if history else None)
-        meta_base["test_bits_per_pixel"] = test_bpp
-        save("last", True)
-        save("final", False)
-        from mc_core.atomic import write_json
+        logits = m(tokens, order)
+        nats = torch.nn.functional.cross_entropy(logits.reshape(-1, raw.num_classes).float(), tokens.reshape(-1))
+        return {"loss": nats, "bits_per_pixel": nats.detach() / math.log(2)}
 
-        write_json(out / "train_log.json", {"history": history, "result": result})
-        result["checkpoint"] = str(out / "checkpoints" / "final")
-    return result
+    def pictures(raw, step):
+        write_pictures(raw, train_maps, out, step, n_vis, gen_steps, tseed)
+
+    def evaluate(raw):
+        return {"test_bits_per_pixel": evaluate_bits_per_pixel(raw, test_maps[: int(tcfg["eval_patches"])])}
+
+    task = TrainTask(
+        model=model, model_name=name, config=cfg,
+        make_optimizer=lambda m: torch.optim.AdamW(m.parameters(), lr=float(tcfg["lr"]), betas=tuple(tcfg["betas"]),
+                                                   weight_decay=float(tcfg["weight_decay"])),
+        make_scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, warmup, total)),
+        loss=loss, evaluate=evaluate if len(test_maps) else None,
+        meta={"data": str(data_path), "data_sha256": data_sha256, "legend": legend_dict(), "n_train": int(len(train_maps)),
+              "n_test": int(len(test_maps)), "config_name": cfg_name},
+        every=[(int(tcfg["vis_every"]), pictures)] if tcfg["vis_every"] else [],
+    )
+    settings = TrainSettings(out_dir=out, steps=total, device=device, resume=resume, max_minutes=max_minutes,
+                             seed=tseed, ckpt_every=int(tcfg["ckpt_every"]), log_every=int(tcfg["log_every"]),
+                             grad_clip=float(tcfg["grad_clip"]) or None, quiet=quiet)
+    result = fit(task, settings)
+    from accelerate import PartialState
+
+    if PartialState().is_main_process:
+        pictures(model, result.steps)
+    summary = result.as_dict()
+    summary.update(data=str(data_path), test_bits_per_pixel=result.final_metrics.get("test_bits_per_pixel"),
+                   final_loss_nats=result.final_loss)
+    return summary

@@ -12,8 +12,8 @@ import numpy as np
 
 
 def class_embeddings(model) -> np.ndarray:
-    """(C, D) class-token embedding matrix."""
-    return model.class_emb.weight.detach().float().cpu().numpy()
+    """(C, D) class-token embedding matrix (the model's `class_embeddings()`)."""
+    return np.asarray(model.class_embeddings(), dtype=np.float32)
 
 
 def map_embeddings(model, maps: np.ndarray, batch_size: int = 64) -> np.ndarray:
@@ -24,7 +24,7 @@ def map_embeddings(model, maps: np.ndarray, batch_size: int = 64) -> np.ndarray:
     for i in range(0, len(maps), batch_size):
         x = torch.from_numpy(np.ascontiguousarray(maps[i:i + batch_size]).astype(np.int64))
         out.append(model.map_features(x).cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, model.config.n_embd), np.float32)
+    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
 def dominant_class(maps: np.ndarray, num_classes: int) -> np.ndarray:
@@ -106,3 +106,46 @@ def plot_embeddings(path, coords: np.ndarray, names: list[str], colors: np.ndarr
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
+
+
+def viz_embed(checkpoint, *, config=None, data=None, n_embeddings: int = 100, method: str = "auto",
+              out="embeddings.png", save_array=None, seed: int = 0, device: str = "auto") -> dict:
+    """Project the class embeddings of the model in `checkpoint` (and, with `data`, one vector per
+    test map, the first `n_embeddings`) to 2D, plot them to `out`; return the figures printed."""
+    from mc_core.atomic import atomic_write
+    from mc_core.errors import BadInputError
+    from mc_core.paths import check_outputs
+    from mc_landcover.interface import EmbeddingModel
+    from mc_landcover.legend import COLORS, NAMES
+    from mc_landcover.loading import check_map_size, load_landcover_model
+
+    check_outputs([checkpoint, data], [out, save_array])
+    model = load_landcover_model(checkpoint, config=config, device="cpu" if device == "auto" else device,
+                                 protocol=EmbeddingModel)
+    emb = class_embeddings(model)
+    coords, used, extra = project_2d(emb, method, seed)
+    arrays = {"class_embeddings": emb, "class_coords": coords}
+    summary: dict = {"n_classes": int(emb.shape[0]), "dim": int(emb.shape[1]), "method": used, **extra,
+                     "out": str(out)}
+    panel = None
+    if data is not None:
+        from mc_landcover.inpaint.data import load_maps
+
+        maps = check_map_size(load_maps(data, "test")[:n_embeddings], model, data)
+        if len(maps) < 2:
+            raise BadInputError(data, f"the test split has {len(maps)} map(s); embedding needs 2 or more")
+        feats = map_embeddings(model, maps)
+        dom = dominant_class(maps, emb.shape[0])
+        m_coords, m_used, _ = project_2d(feats, method, seed)
+        agree, chance = knn_agreement(feats, dom)
+        panel = (m_coords, COLORS[dom], m_used,
+                 f"{len(maps)} test maps ({m_used.upper()}), colour = dominant class; 1-NN agreement "
+                 f"{agree:.2f} (chance {chance:.2f})")
+        arrays.update(map_features=feats, map_coords=m_coords, dominant_class=dom)
+        summary.update(n_maps=int(len(feats)), map_dim=int(feats.shape[1]), knn_agreement=agree,
+                       knn_chance=chance)
+    plot_embeddings(out, coords, NAMES[: emb.shape[0]], COLORS[: emb.shape[0]], used, maps_panel=panel)
+    if save_array:
+        with atomic_write(save_array, "wb") as f:
+            np.savez_compressed(f, **arrays)
+    return summary

@@ -114,3 +114,79 @@ def save_chain_gif(path, frames: np.ndarray, steps: np.ndarray, scale: int = 4, 
         imgs.append(im.convert("P", palette=Image.ADAPTIVE, colors=64))
     with atomic_path(path) as tmp:
         imgs[0].save(tmp, format="GIF", save_all=True, append_images=imgs[1:], duration=duration_ms, loop=0)
+
+
+INITS = ("uniform", "sample", "data")
+
+
+def chain_start_state(model, init: str, n_chains: int, rng: np.random.Generator, *, data=None,
+                      seed: int = 0) -> np.ndarray:
+    """(n_chains, size, size) start maps: uniform noise, a model sample, or test maps of `data`
+    (chosen at random; repeated when there are fewer maps than chains)."""
+    from mc_core.errors import BadInputError, UsageError
+
+    size = int(model.size)
+    if init == "uniform":
+        return rng.integers(0, model.num_classes, size=(n_chains, size, size))
+    if init == "sample":
+        import torch
+
+        return model.sample(n_chains, generator=torch.Generator().manual_seed(seed)).cpu().numpy()
+    if init != "data":
+        raise UsageError(f"init must be one of {', '.join(INITS)}, got {init!r}")
+    if data is None:
+        raise UsageError("init 'data' needs data (a patches npz)")
+    from mc_landcover.inpaint.data import load_maps, select_maps
+
+    maps = load_maps(data, "test")
+    if maps.shape[1] < size:
+        raise BadInputError(data, f"maps are {maps.shape[1]}x{maps.shape[2]}, smaller than the model's {size}")
+    x0 = select_maps(maps, n_chains, size, rng, data)
+    if x0.shape[0] < n_chains:
+        x0 = x0[rng.integers(0, x0.shape[0], n_chains)]
+    return x0
+
+
+MAX_CHAIN_WORK = 10**9  # n_chains x t x pixels one call may do
+
+
+def sample_chain(checkpoint, *, config=None, t: int = 1000, n_chains: int = 5, block_size: int = 1,
+                 mh: bool = False, mh_order: str = "raster", init: str = "uniform", data=None,
+                 temperature: float = 1.0, frame_interval: int = 100, save_array="chains.npz",
+                 output_file=None, seed: int = 0, device: str = "auto") -> ChainResult:
+    """Gibbs chains with the model in `checkpoint` as energy (see the module docstring); saves the
+    frames to the npz `save_array` and, with `output_file`, a GIF."""
+    import math
+
+    from mc_core.atomic import atomic_write
+    from mc_core.device import resolve_device
+    from mc_core.errors import UsageError
+    from mc_core.paths import check_outputs
+    from mc_core.seeding import seed_everything
+    from mc_landcover.interface import LandcoverModel
+    from mc_landcover.loading import load_landcover_model
+
+    if mh and block_size != 1:
+        raise UsageError("mh needs block_size 1")
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise UsageError(f"temperature must be a positive finite number, got {temperature}")
+    check_outputs([checkpoint, data], [save_array, output_file])
+    dev = resolve_device(device)
+    model = load_landcover_model(checkpoint, config=config, device=dev, protocol=LandcoverModel)
+    if block_size > model.size:
+        raise UsageError(f"block_size {block_size} is larger than the {model.size}x{model.size} maps")
+    if n_chains * t * model.size * model.size > MAX_CHAIN_WORK:
+        raise UsageError(f"n_chains x t x pixels = {n_chains * t * model.size ** 2} is above the limit of "
+                         f"{MAX_CHAIN_WORK}")
+    rng = seed_everything(seed)
+    x0 = chain_start_state(model, init, n_chains, rng, data=data, seed=seed)
+    res = run_chains(model, x0, t, frame_interval=frame_interval, block=block_size, mh=mh, mh_order=mh_order,
+                     temperature=temperature, seed=seed, device=dev)
+    with atomic_write(save_array, "wb") as f:
+        np.savez_compressed(f, frames=res.frames, steps=res.steps,
+                            acceptance_rate=np.float64(np.nan if res.acceptance_rate is None else res.acceptance_rate),
+                            changed_rate=np.float64(res.changed_rate), mh=np.bool_(mh),
+                            block_size=np.int64(block_size))
+    if output_file:
+        save_chain_gif(output_file, res.frames, res.steps)
+    return res

@@ -80,3 +80,44 @@ def compression_stats(data: bytes, n_symbols: int | None = None) -> dict:
 def maps_to_bytes(maps: np.ndarray) -> bytes:
     """Row-major bytes of (N, H, W) index maps, one byte per pixel."""
     return np.ascontiguousarray(np.asarray(maps, dtype=np.uint8)).tobytes()
+
+
+def read_text_bytes(path) -> bytes:
+    """The bytes of a text file (at least two); bad input naming the file otherwise."""
+    from pathlib import Path
+
+    from mc_core.errors import BadInputError
+
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise BadInputError(p, f"cannot read text file ({e.strerror or e})") from None
+    if len(data) < 2:
+        raise BadInputError(p, "text file is empty")
+    return data
+
+
+def _test_maps(data, n_maps, seed):
+    from mc_core.seeding import seed_everything
+    from mc_landcover.inpaint.data import load_maps, select_maps
+
+    return select_maps(load_maps(data, "test"), n_maps, None, seed_everything(seed), data)
+
+
+def compare_information(data, text_path, *, n_maps: int | None = 1000, seed: int = 0) -> dict:
+    """Bigram entropies of up to `n_maps` test maps of `data` and of the bytes of `text_path`."""
+    maps = _test_maps(data, n_maps, seed)
+    text = read_text_bytes(text_path)
+    return {"data": str(data), "text_path": str(text_path), "n_maps": int(maps.shape[0]),
+            "land_cover": map_bigram_entropy(maps), "text": text_bigram_entropy(text)}
+
+
+def zip_info_content(data, text_path=None, *, n_maps: int | None = 1000, seed: int = 0) -> dict:
+    """Deflate and xz compression of up to `n_maps` test maps of `data` (and of `text_path`)."""
+    maps = _test_maps(data, n_maps, seed)
+    rows = {"land_cover": compression_stats(maps_to_bytes(maps))}
+    if text_path:
+        rows["text"] = compression_stats(read_text_bytes(text_path))
+    return {"data": str(data), "text_path": None if text_path is None else str(text_path),
+            "n_maps": int(maps.shape[0]), **rows}

@@ -66,3 +66,34 @@ def evaluate_perplexity(model, maps: np.ndarray, n_orders: int = 4, *, batch_siz
         },
         "raster_order": summarize(raster),
     }
+
+
+MAX_ORDERS = 1000  # random orders one evaluation averages over
+
+
+def eval_perplexity(checkpoint, data, *, config=None, n_maps: int | None = 1000, n_orders: int = 4,
+                    batch_size: int = 64, seed: int = 0, device: str = "auto") -> dict:
+    """Bits per pixel and perplexity of the model in `checkpoint` on up to `n_maps` test maps of
+    `data` (chosen at random with `seed`), in `n_orders` random orders and in raster order.
+
+    Needs only :class:`mc_landcover.interface.LandcoverLikelihood` of the model, so a simple
+    third-party model (registered for the landcover task) works here.
+    """
+    from mc_core.device import resolve_device
+    from mc_core.errors import UsageError
+    from mc_core.seeding import seed_everything
+    from mc_landcover.inpaint.data import load_maps, select_maps
+    from mc_landcover.interface import LandcoverLikelihood
+    from mc_landcover.loading import check_map_size, load_landcover_model
+
+    if not 1 <= n_orders <= MAX_ORDERS:
+        raise UsageError(f"n_orders must lie in 1..{MAX_ORDERS}, got {n_orders}")
+    if batch_size < 1:
+        raise UsageError(f"batch_size must be at least 1, got {batch_size}")
+    dev = resolve_device(device)
+    model = load_landcover_model(checkpoint, config=config, device=dev, protocol=LandcoverLikelihood)
+    rng = seed_everything(seed)
+    maps = check_map_size(select_maps(load_maps(data, "test"), n_maps, None, rng, data), model, data)
+    res = evaluate_perplexity(model, maps, n_orders, batch_size=batch_size, seed=seed, device=dev)
+    return {"data": str(data), "config": None if config is None else str(config), "checkpoint": str(checkpoint),
+            "seed": seed, **res}

@@ -31,7 +31,7 @@ def select_maps(maps: np.ndarray, n: int | None, size: int | None, rng: np.rando
     if size is not None:
         h, w = maps.shape[1:]
         if size > min(h, w):
-            raise BadInputError(path, f"--size {size} is larger than the {h}x{w} maps")
+            raise BadInputError(path, f"size {size} is larger than the {h}x{w} maps")
         top, left = (h - size) // 2, (w - size) // 2
         maps = maps[:, top:top + size, left:left + size]
     if n is not None and n < maps.shape[0]:

@@ -18,10 +18,8 @@ dimensions rotate with the row, half with the column); BOS sits at the origin (0
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -31,7 +29,13 @@ from torch import nn
 from mc_landcover.legend import NUM_CLASSES
 
 MODEL_NAME = "randar"
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+# Documented limits of the model config (memory grows with size^4 in attention and n_embd^2 * n_layer).
+LIMITS: dict[str, tuple[float, float]] = {
+    "num_classes": (2, 256), "size": (2, 128), "n_layer": (1, 64), "n_embd": (4, 4096), "n_head": (1, 64),
+    "mlp_ratio": (0.25, 16.0), "dropout": (0.0, 0.99), "rope_base": (1.0, 1e6),
+}
 
 
 @dataclass
@@ -53,6 +57,10 @@ class RandARConfig:
         if unknown:
             raise ValueError(f"unknown model config keys: {', '.join(unknown)}")
         cfg = cls(**{k: v for k, v in d.items() if k in known})
+        for name, (lo, hi) in LIMITS.items():
+            value = getattr(cfg, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+                raise ValueError(f"{name} must be a number in [{lo}, {hi}], got {value!r}")
         if cfg.n_embd % cfg.n_head:
             raise ValueError(f"n_embd {cfg.n_embd} is not divisible by n_head {cfg.n_head}")
         if (cfg.n_embd // cfg.n_head) % 4:
@@ -185,6 +193,19 @@ class RandAR(nn.Module):
                 nn.init.zeros_(m.bias)
         elif isinstance(m, nn.Embedding):
             nn.init.normal_(m.weight, std=0.02)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> RandAR:
+        """The registry's way in: a model config dict (``RandARConfig`` fields)."""
+        return cls(RandARConfig.from_dict(dict(config)))
+
+    def model_config(self) -> dict[str, Any]:
+        """The config dict that rebuilds this model (``config["model"]`` of its checkpoints)."""
+        return asdict(self.config)
+
+    def class_embeddings(self):
+        """(C, D) class-token embedding matrix as a numpy array."""
+        return self.class_emb.weight.detach().float().cpu().numpy()
 
     @property
     def num_pixels(self) -> int:
@@ -475,82 +496,3 @@ class RandAR(nn.Module):
         else:
             draws = torch.multinomial(flat, 1, generator=generator)
         return draws.view(probs.shape[:-1])
-
-
-# -- configs and loading --------------------------------------------------------------------------
-
-SHIPPED_CONFIGS = ("tiny", "randar_nlcd_16", "randar_nlcd_32")
-
-
-def config_path(name: str | os.PathLike) -> Path:
-    """A config file: an existing path, or the name of a shipped config (`tiny`, `randar_nlcd_32`)."""
-    from mc_core.errors import BadInputError
-
-    p = Path(name)
-    if p.suffix in (".yaml", ".yml", ".json") or p.exists():
-        if not p.exists():
-            raise BadInputError(p, "config file not found")
-        return p
-    shipped = CONFIG_DIR / f"{name}.yaml"
-    if shipped.exists():
-        return shipped
-    raise BadInputError(p, f"no such config file or shipped config (shipped: {', '.join(SHIPPED_CONFIGS)})")
-
-
-def load_config(name: str | os.PathLike) -> dict[str, Any]:
-    """The full config dict (`model`, `data`, `train` sections) of a path or shipped name."""
-    from mc_core.config import load_config as _load
-    from mc_core.errors import BadInputError
-
-    path = config_path(name)
-    cfg = _load(path)
-    if not isinstance(cfg, dict) or not isinstance(cfg.get("model"), dict):
-        raise BadInputError(path, "config has no 'model' section")
-    try:
-        RandARConfig.from_dict(cfg["model"])
-    except (TypeError, ValueError) as exc:
-        raise BadInputError(path, f"bad model config: {exc}") from None
-    return cfg
-
-
-def build_model(model_cfg: dict[str, Any]) -> RandAR:
-    return RandAR(RandARConfig.from_dict(model_cfg))
-
-
-def load_randar(config: str | os.PathLike | dict | None, checkpoint: str | os.PathLike,
-                device: str | torch.device = "cpu") -> RandAR:
-    """Build the model of `config` (path, shipped name, dict, or None = the checkpoint's own) and
-    load `checkpoint` into it; a clear BadInputError when they do not match."""
-    from mc_core.checkpoint import load_checkpoint
-    from mc_core.errors import BadInputError
-
-    ckpt = load_checkpoint(checkpoint, expect_model=MODEL_NAME)
-    ck_model = dict(ckpt.config.get("model") or {})
-    if config is None:
-        model_cfg = ck_model
-    elif isinstance(config, dict):
-        model_cfg = dict(config.get("model", config))
-    else:
-        model_cfg = dict(load_config(config)["model"])
-    try:
-        cfg = RandARConfig.from_dict(model_cfg)
-    except (TypeError, ValueError) as exc:
-        raise BadInputError(config if not isinstance(config, dict) else None, f"bad model config: {exc}") from None
-    if ck_model:
-        ck = RandARConfig.from_dict(ck_model)
-        diff = [f"{k}: config {getattr(cfg, k)} vs checkpoint {getattr(ck, k)}"
-                for k in ("num_classes", "size", "n_layer", "n_embd", "n_head", "mlp_ratio")
-                if getattr(cfg, k) != getattr(ck, k)]
-        if diff:
-            raise BadInputError(ckpt.path, "checkpoint does not match the config (" + "; ".join(diff) + ")")
-    model = RandAR(cfg)
-    try:
-        model.load_state_dict(ckpt.state_dict, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0:2]
-        raise BadInputError(ckpt.path, "checkpoint does not match the config: " + " ".join(first)) from None
-    return model.to(device).eval()
-
-
-def model_config_dict(model: RandAR) -> dict[str, Any]:
-    return asdict(model.config)
