@@ -142,10 +142,10 @@ def run_seed(args, seed: int, root: Path, full: bool) -> dict:
     from mc_loci.background_train import pretrain_background
     from mc_loci.baselines import run_baseline
     from mc_loci.data.moving_shapes import MovingShapes
-    from mc_loci.evaluate import evaluate
-    from mc_loci.models.background import learned_cc, load_background_model
+    from mc_loci.evaluation import evaluate
+    from mc_loci.models.background import learned_cc, load_background
     from mc_loci.models.slot_segmenter import SlotSegmenter, SlotSegmenterConfig, segment_video
-    from mc_loci.train import DEFAULT_TRAIN, train
+    from mc_loci.training import DEFAULT_TRAIN, train
 
     make_data(root / "pan_train", args, args.train_videos, seed, camera_motion="pan")
     tests = {}
@@ -160,9 +160,9 @@ def run_seed(args, seed: int, root: Path, full: bool) -> dict:
         res = pretrain_background(root / "pan_train", run_dir, steps=args.bg_steps, device="cpu", seed=seed,
                                   resume=resume, model_config={"depth_input": depth_input},
                                   train_config={"ckpt_every": 100})
-        seconds[f"pretrain {name}"] = res["train_seconds"]
-        checkpoints[name] = res["checkpoint"]
-        modules[name] = load_background_model(res["checkpoint"])
+        seconds[f"pretrain {name}"] = res.train_seconds
+        checkpoints[name] = res.checkpoint
+        modules[name] = load_background(res.checkpoint)
 
     quality = {cam: background_quality(args, seed, cam, modules) for cam in tests} if full else {}
     segmenters = {
@@ -185,8 +185,8 @@ def run_seed(args, seed: int, root: Path, full: bool) -> dict:
                   model_config={"appearance": "mean", "bg_depth": "estimate", "background": background,
                                 "fg_evidence": fg_evidence},
                   train_config={"mask_weight": 0.0, "recon_loss": "mixture", "ckpt_every": 100})
-        seconds[name] = r["train_seconds"]
-        ck = load_checkpoint(r["checkpoint"])
+        seconds[name] = r.train_seconds
+        ck = load_checkpoint(r.checkpoint)
         model = SlotSegmenter(SlotSegmenterConfig.from_dict(ck.config["model"]))
         model.load_state_dict(ck.state_dict)
         for cam, ds in tests.items():

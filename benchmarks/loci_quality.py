@@ -27,9 +27,9 @@ def main() -> None:
     from mc_core.checkpoint import load_checkpoint
     from mc_loci.baselines import run_baseline
     from mc_loci.data.moving_shapes import MovingShapes
-    from mc_loci.evaluate import evaluate
+    from mc_loci.evaluation import evaluate
     from mc_loci.models.slot_segmenter import SlotSegmenter, SlotSegmenterConfig, segment_video
-    from mc_loci.train import train
+    from mc_loci.training import train
 
     root = start(args, "loci_quality_")
     make_data(root / "train", args, args.train_videos, args.seed)
@@ -38,7 +38,7 @@ def main() -> None:
     res = train(root / "train", root / "run", steps=args.steps, device="cpu", seed=args.seed,
                 train_config={"ckpt_every": 0, "mask_weight": args.mask_weight})
     train_s = time.perf_counter() - t0
-    ck = load_checkpoint(res["checkpoint"])
+    ck = load_checkpoint(res.checkpoint)
     model = SlotSegmenter(SlotSegmenterConfig.from_dict(ck.config["model"]))
     model.load_state_dict(ck.state_dict)
     test = MovingShapes(root / "test")
@@ -55,7 +55,7 @@ def main() -> None:
         rows.append(r)
 
     print(f"moving-shapes: {args.train_videos} train / {args.test_videos} test videos, {args.frames} frames, "
-          f"{args.size}x{args.size}; model {res['parameters']} parameters, {args.steps} steps "
+          f"{args.size}x{args.size}; model {res.parameters} parameters, {args.steps} steps "
           f"(batch 8 clips x 4 frames, mask weight {args.mask_weight}), training {train_s:.0f} s on {args.threads} CPU thread(s)")
     print(f"{'method':16s} {'fg-ari':>8s} {'m-iou':>8s} {'fg-ari(vid)':>12s} {'m-iou(vid)':>11s} {'s/video':>8s}")
     for r in rows:
@@ -66,7 +66,7 @@ def main() -> None:
 
         for r in rows:
             r.pop("per_video")
-        write_json(args.out_json, {"train_seconds": train_s, "steps": args.steps, "parameters": res["parameters"],
+        write_json(args.out_json, {"train_seconds": train_s, "steps": args.steps, "parameters": res.parameters,
                                    "rows": rows})
     print(json.dumps({"train_seconds": round(train_s, 1)}))
 

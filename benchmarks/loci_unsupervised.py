@@ -32,9 +32,9 @@ def main() -> None:
     from mc_core.checkpoint import load_checkpoint
     from mc_loci.baselines import run_baseline
     from mc_loci.data.moving_shapes import MovingShapes
-    from mc_loci.evaluate import evaluate
+    from mc_loci.evaluation import evaluate
     from mc_loci.models.slot_segmenter import SlotSegmenter, SlotSegmenterConfig, segment_video
-    from mc_loci.train import train
+    from mc_loci.training import train
 
     root = start(args, "loci_unsup_")
     make_data(root / "train", args, args.train_videos, args.seed)
@@ -51,8 +51,8 @@ def main() -> None:
         t0 = time.perf_counter()
         res = train(root / "train", root / f"run_{name}", steps=steps, device="cpu", seed=args.seed,
                     model_config=mcfg, train_config={"ckpt_every": 0, **tcfg})
-        info[name] = {"steps": steps, "train_seconds": time.perf_counter() - t0, "parameters": res["parameters"]}
-        ck = load_checkpoint(res["checkpoint"])
+        info[name] = {"steps": steps, "train_seconds": time.perf_counter() - t0, "parameters": res.parameters}
+        ck = load_checkpoint(res.checkpoint)
         model = SlotSegmenter(SlotSegmenterConfig.from_dict(ck.config["model"]))
         model.load_state_dict(ck.state_dict)
         models[name] = model
