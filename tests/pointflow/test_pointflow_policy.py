@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import warnings
 
@@ -9,21 +10,30 @@ import numpy as np
 import pytest
 
 
-def test_loss_decreases_and_run_folder_is_complete(tiny, masked_buffer, tmp_path):
+def _learnt(hist) -> bool:
+    last = lambda k: (hist[-1][k] + hist[-2][k]) / 2  # noqa: E731  (batches of 8: average two rows)
+    return last("flow_loss") < 0.8 * hist[0]["flow_loss"] and last("attention_bce") < 0.5 * hist[0]["attention_bce"]
+
+
+def test_loss_decreases_and_run_folder_is_complete(tiny, masked_buffer, tmp_path, monkeypatch):
+    import torch
+
     from mc_core.checkpoint import load_checkpoint
 
     res = tiny.train(masked_buffer, tmp_path / "run", 80, warmup_steps=5, log_every=10)
     hist = json.loads((tmp_path / "run" / "train_log.json").read_text())["history"]
     assert res["steps"] == 80 and len(hist) == 8
-    last = lambda k: (hist[-1][k] + hist[-2][k]) / 2  # noqa: E731  (batches of 8: average two rows)
-    assert last("flow_loss") < 0.8 * hist[0]["flow_loss"]
-    assert last("attention_bce") < 0.5 * hist[0]["attention_bce"]
+    assert _learnt(hist), hist
     lines = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
-    assert lines[0].startswith("step,epoch,loss,flow_loss,attention_bce") and len(lines) == 9
-    assert (tmp_path / "run" / "loss_curve.png").read_bytes()[:4] == b"\x89PNG"
+    assert lines[0].startswith("step,seconds,lr,loss,flow_loss,attention_bce,train_attention_iou") and len(lines) == 9
+    assert (tmp_path / "run" / "loss.png").read_bytes()[:4] == b"\x89PNG"
     ck = load_checkpoint(tmp_path / "run" / "checkpoints" / "final", expect_model="pointflow-policy")
     assert len(ck.meta["data_sha256"]) == 64 and ck.meta["precomputed_masks"] is True
     assert ck.meta["mask_config"]["n_points"] == 128 and ck.config["model"]["horizon"] == 4
+    # the same run without the optimizer's step learns nothing: the check above would fail
+    monkeypatch.setattr(torch.optim.AdamW, "step", lambda self, closure=None: None)
+    tiny.train(masked_buffer, tmp_path / "frozen", 80, warmup_steps=5, log_every=10)
+    assert not _learnt(json.loads((tmp_path / "frozen" / "train_log.json").read_text())["history"])
 
 
 def test_resume_is_exact(tiny, mc, masked_buffer, tmp_path):
@@ -66,8 +76,10 @@ def test_lr_decay_schedule_and_exact_resume(tiny, masked_buffer, tmp_path, mc):
     wa = load_checkpoint(tmp_path / "a" / "checkpoints" / "final").state_dict
     wb = load_checkpoint(tmp_path / "b" / "checkpoints" / "final").state_dict
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
-    lrs = [float(r.split(",")[-1]) for r in (tmp_path / "a" / "metrics.csv").read_text().splitlines()[1:]]
-    assert lrs[0] == 1.5e-3 and lrs[1] == lrs[2] == 3e-3 > lrs[3] > lrs[5] > lrs[6] == lrs[7] == pytest.approx(3e-5)
+    with open(tmp_path / "a" / "metrics.csv") as fh:
+        lrs = [float(r["lr"]) for r in csv.DictReader(fh)]
+    # the loop logs the rate after its scheduler step: row k (after step k) shows the rate of step k + 1
+    assert lrs[0] == lrs[1] == 3e-3 > lrs[2] > lrs[4] > lrs[5] == lrs[7] == pytest.approx(3e-5)
     r = mc("pointflow", "train", "--buffer", masked_buffer, "--out-dir", tmp_path / "c", "--steps", "2",
            "--lr-decay-steps", "10", *tiny.flags)  # not beyond the 20 warm-up steps
     assert r.exit_code == 2 and "lr_decay_steps" in r.stderr and not (tmp_path / "c").exists(), r.stderr
@@ -220,7 +232,7 @@ def test_bad_input_is_one_line_with_exit_2(tiny, mc, masked_buffer, tmp_path):
     cfg = json.loads((other / "config.json").read_text())
     cfg["model"] = "slot-segmenter"
     (other / "config.json").write_text(json.dumps(cfg))
-    one_line_2(mc("pointflow", "eval", "--checkpoint", other, "--buffer", masked_buffer), "expected 'pointflow-policy'")
+    one_line_2(mc("pointflow", "eval", "--checkpoint", other, "--buffer", masked_buffer), "not one for `mc pointflow`")
     cfg["model"] = "pointflow-policy"
     cfg["config"]["model"]["feat_dim"] = 48
     (other / "config.json").write_text(json.dumps(cfg))
@@ -280,4 +292,5 @@ def test_attention_pos_weight_weighs_attended_points(tiny, masked_buffer, tmp_pa
     cfg = json.loads(cfg_path.read_text())
     del cfg["config"]["train"]["attention_pos_weight"]
     cfg_path.write_text(json.dumps(cfg))
-    assert tiny.train(masked_buffer, old, 3, resume=True)["steps"] == 3
+    r = mc("pointflow", "train", "--buffer", masked_buffer, "--out-dir", old, "--steps", "3", "--resume", *tiny.flags)
+    assert r.exit_code == 2 and "train.attention_pos_weight" in r.stderr, r.stderr  # settings must match

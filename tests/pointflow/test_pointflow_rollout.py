@@ -154,12 +154,12 @@ def test_rollout_bad_input_is_one_line_with_exit_2(mc, tiny_checkpoint, tmp_path
     one_line_2(mc(*base, "--checkpoint", tmp_path / "missing"), "missing")
     one_line_2(mc(*base, "--checkpoint", tiny_checkpoint, "--task", "reach_target"), str(tiny_checkpoint),
                "unplug_charger_like")
-    one_line_2(mc(*base, "--checkpoint", tiny_checkpoint, "--execute-steps", "5"), "--execute-steps", "horizon 4")
+    one_line_2(mc(*base, "--checkpoint", tiny_checkpoint, "--execute-steps", "5"), "execute_steps 5", "horizon 4")
     one_line_2(mc(*base, "--checkpoint", tiny_checkpoint, "--cloud-points", "100"), "128 points")
-    one_line_2(mc(*base, "--task", "unplug_charger_like"), "--checkpoint or --baseline")
-    one_line_2(mc(*base, "--baseline", "mean-demo", "--task", "unplug_charger_like"), "--buffer")
+    one_line_2(mc(*base, "--task", "unplug_charger_like"), "--checkpoint or --policy")
+    one_line_2(mc(*base, "--baseline", "mean-demo", "--task", "unplug_charger_like"), "mean-demo needs buffer")
     one_line_2(mc(*base, "--baseline", "mean-demo", "--buffer", tmp_path / "nobuf"), "nobuf")
-    one_line_2(mc(*base, "--baseline", "hold"), "--task")
+    one_line_2(mc(*base, "--baseline", "hold"), "give task")
     one_line_2(mc(*base, "--checkpoint", tiny_checkpoint, "--episodes", "0"), "--episodes")
     assert not list(tmp_path.iterdir())  # nothing written
 

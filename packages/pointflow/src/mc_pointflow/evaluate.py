@@ -107,3 +107,42 @@ def write_rows(path, rows: list[dict]) -> None:
     from mc_core.atomic import write_csv
 
     write_csv(path, rows, [c for c in ROW_COLUMNS if not rows or c in rows[0]])
+
+
+def evaluate_checkpoint(checkpoint, buffer, *, steps: int = 10, seed: int = 0, batch_size: int = 32,
+                        max_items: int | None = None, device: str = "auto", out_csv=None, out_json=None,
+                        progress=None) -> dict:
+    """Evaluate a trained policy's checkpoint on a demo buffer (see :func:`evaluate_policy`);
+    masks come from the buffer (precomputed) with the checkpoint's mask settings, else on the fly.
+    Writes `out_csv` (per item) and `out_json` (the summary) when given; returns the summary."""
+    from mc_core.atomic import write_json
+    from mc_core.device import resolve_device
+    from mc_core.errors import UsageError
+    from mc_core.factory import check_interface
+    from mc_core.paths import check_outputs
+    from mc_pointflow.data.policy_data import load_policy_arrays
+    from mc_pointflow.interface import FlowModel
+    from mc_pointflow.masks import MaskConfig
+    from mc_pointflow.models.flow_policy import load_policy
+
+    if steps < 1 or batch_size < 1 or (max_items is not None and max_items < 1):
+        raise UsageError("steps, batch_size and max_items must be >= 1")
+    check_outputs([checkpoint, buffer], [out_csv, out_json])
+    dev = resolve_device(device)
+    model, ck = load_policy(checkpoint, dev)
+    check_interface(model, FlowModel, what=f"model {ck.model!r}", path=ck.path)
+    mc = ck.meta.get("mask_config")
+    arrays = load_policy_arrays(buffer, n_obs_steps=model.config.n_obs_steps, horizon=model.config.horizon,
+                                mask_config=MaskConfig.from_json(mc) if mc else None, progress=progress)
+    items = None
+    if max_items is not None and max_items < len(arrays):
+        items = np.unique(np.linspace(0, len(arrays) - 1, max_items).round().astype(int)).tolist()
+    rows, summary = evaluate_policy(model, arrays, steps=steps, seed=seed, batch_size=batch_size, device=dev,
+                                    items=items, progress=progress)
+    summary.update({"checkpoint": str(ck.path), "buffer": arrays.location, "euler_steps": steps, "seed": seed,
+                    "precomputed_masks": arrays.precomputed})
+    if out_csv:
+        write_rows(out_csv, rows)
+    if out_json:
+        write_json(out_json, summary)
+    return summary

@@ -12,6 +12,7 @@ give identical masks for the same (episode, timestep).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -41,6 +42,15 @@ class MaskConfig:
     version: int = field(default=1)
 
     def __post_init__(self):
+        floats = {"distance_threshold": self.distance_threshold, "gripper_radius": self.gripper_radius,
+                  "soft_sigma": self.soft_sigma, "smoothing_sigma": self.smoothing_sigma,
+                  "velocity_horizon": self.velocity_horizon}
+        for i, x in enumerate(self.object_thresholds or ()):
+            floats[f"object_thresholds[{i}]"] = x
+        for name, x in floats.items():
+            if isinstance(x, bool) or not isinstance(x, (int, float, np.floating, np.integer)) \
+                    or not math.isfinite(float(x)):
+                raise ValueError(f"{name} must be a finite number, got {x!r}")
         if not self.object_ids:
             raise ValueError("object_ids must not be empty")
         if self.object_thresholds is not None and len(self.object_thresholds) != len(self.object_ids):

@@ -11,8 +11,16 @@ def mc_register_datasets(registry):
 
 @hookimpl
 def mc_register_models(registry):
-    registry.register("pointflow-policy", "mc_pointflow.models.flow_policy:build_policy",
-                      "Flow-matching policy over action chunks with an attention-pooled point-cloud encoder")
+    # Policies for `mc pointflow rollout` (and eval): each offers mc_pointflow.interface.Policy
+    registry.register("pointflow-policy", "mc_pointflow.models.flow_policy:PointFlowPolicy",
+                      "Flow-matching policy over action chunks with an attention-pooled point-cloud encoder "
+                      "(train it; roll out its --checkpoint)")
+    registry.register("expert", "mc_pointflow.rollout:ExpertPolicy",
+                      "Baseline: the scene's scripted expert trajectory (the upper bound)")
+    registry.register("hold", "mc_pointflow.rollout:HoldPolicy",
+                      "Baseline: holds its start pose (the gripper stays open)")
+    registry.register("mean-demo", "mc_pointflow.rollout:MeanDemoPolicy",
+                      "Baseline: replays the mean demo trajectory of --buffer, blind to the scene")
 
 
 @hookimpl

@@ -26,13 +26,11 @@ from mc_pointflow.masks import (
     episode_masks,
     index_dtype,
 )
+from mc_pointflow.tasks import buffer_path  # noqa: F401  (kept importable from here)
 
 SPLITS = ("train", "valid")
 
 
-def buffer_path(data_root: str | Path, task: str, split: str) -> Path:
-    """Where collect-demos writes a split: `<data-root>/<task>/<split>_segmented`."""
-    return Path(data_root) / task / f"{split}_segmented"
 
 
 def check_buffer(buf: ReplayBuffer, config: MaskConfig, *, scan_ids: bool = True) -> None:
@@ -87,11 +85,33 @@ def pixel_counts(buf: ReplayBuffer, block: int = 64) -> dict[int, int]:
     return dict(sorted(counts.items()))
 
 
-def stored_config(buf: ReplayBuffer) -> MaskConfig | None:
+class InvalidStoredConfig:
+    """Mask settings stored in a buffer that are not valid settings (e.g. NaN written by an older
+    version): equal to no MaskConfig, so the masks are never used and only --overwrite replaces them."""
+
+    def __init__(self, raw):
+        self.raw = raw
+
+    def __eq__(self, other):
+        return False
+
+    __hash__ = None
+
+    def to_json(self):
+        return {"invalid": str(self.raw)}
+
+
+def stored_config(buf: ReplayBuffer) -> MaskConfig | InvalidStoredConfig | None:
+    """The settings the buffer's masks were made with; None when it has none."""
     if MASKS_KEY not in buf:
         return None
     d = buf[MASKS_KEY].attrs.get("mask_config")
-    return MaskConfig.from_json(d) if d else None
+    if not d:
+        return None
+    try:
+        return MaskConfig.from_json(d)
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return InvalidStoredConfig(d)
 
 
 def done_flags(buf: ReplayBuffer) -> np.ndarray:
@@ -175,7 +195,7 @@ def preprocess_buffer(path: str | Path, config: MaskConfig, *, overwrite: bool =
                       shard_index: int = 0, progress=None) -> PreprocessResult:
     """Compute and store masks for this shard's episodes of the buffer at `path`."""
     if not 0 <= shard_index < num_shards:
-        raise UsageError(f"--shard-index {shard_index} must be below --num-shards {num_shards}")
+        raise UsageError(f"shard_index {shard_index} must be below num_shards {num_shards}")
     buf = ReplayBuffer.open(path, mode="r")
     check_buffer(buf, config)
     mine = list(range(buf.n_episodes))[shard_index::num_shards]
@@ -225,3 +245,29 @@ def preprocess_buffer(path: str | Path, config: MaskConfig, *, overwrite: bool =
         done[e] = 1  # the episode's masks are complete only once this flag is set
         coverage[e] = float(masks.mean())
     return PreprocessResult(buf.location, todo, skipped, coverage)
+
+
+def mask_config(object_ids=None, *, task: str | None = None, **settings) -> MaskConfig:
+    """A MaskConfig from `object_ids` (default: the task's) and the other MaskConfig fields;
+    UsageError naming the field when a value is bad (nothing is read or written)."""
+    from mc_pointflow.tasks import default_object_ids
+
+    ids = tuple(int(i) for i in object_ids) if object_ids else default_object_ids(task)
+    if settings.get("object_thresholds") is not None:
+        settings["object_thresholds"] = tuple(float(x) for x in settings["object_thresholds"])
+    try:
+        return MaskConfig(object_ids=ids, **settings)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"bad mask settings: {exc}") from None
+
+
+def preprocess_masks(buffers, config: MaskConfig, *, overwrite: bool = False, num_shards: int = 1,
+                     shard_index: int = 0, progress=None) -> list[PreprocessResult]:
+    """:func:`preprocess_buffer` on every buffer, after every one of them has been checked (so a bad
+    second buffer leaves the first untouched)."""
+    if not 0 <= shard_index < num_shards:
+        raise UsageError(f"shard_index {shard_index} must be below num_shards {num_shards}")
+    for path in buffers:
+        check_buffer(ReplayBuffer.open(path, mode="r"), config, scan_ids=False)
+    return [preprocess_buffer(p, config, overwrite=overwrite, num_shards=num_shards, shard_index=shard_index,
+                              progress=progress) for p in buffers]

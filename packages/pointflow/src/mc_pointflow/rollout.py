@@ -17,10 +17,13 @@ start pose, and a replay of the mean demonstrated trajectory.
 from __future__ import annotations
 
 import time
-from typing import Any, Protocol
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from mc_pointflow.interface import Policy
 from mc_pointflow.sim.collect import MAX_EPISODES, episode_seed
 from mc_pointflow.sim.env import Frame, TabletopEnv
 from mc_pointflow.sim.scene import GRASP_TOLERANCE, is_open
@@ -29,11 +32,10 @@ ROW_COLUMNS = ["episode", "scene_seed", "success", "steps", "final_dist_m", "min
                "queries", "seconds"]
 
 
-class RolloutPolicy(Protocol):
-    name: str
+RolloutPolicy = Policy  # the name this module used before the Protocol moved to mc_pointflow.interface
 
-    def act(self, env: TabletopEnv, frame: Frame, states: list[np.ndarray], episode: int) -> np.ndarray:
-        """Poses (k, 10) to execute next, given the env after `len(states) - 1` executed steps."""
+BASELINES = ("expert", "hold", "mean-demo")  # registered models (task "pointflow") that need no training
+DEFAULT_SIM = {"image_size": 64, "n_cams": 5, "cloud_points": 5500, "demo_steps": 40}  # collect-demos' defaults
 
 
 def _ahead(traj: np.ndarray, t: int, k: int) -> np.ndarray:
@@ -48,7 +50,11 @@ class ExpertPolicy:
     name = "expert"
 
     def __init__(self, horizon: int = 16):
-        self.horizon = horizon
+        self.horizon = _positive(horizon, "horizon")
+
+    @classmethod
+    def from_config(cls, config: dict) -> ExpertPolicy:
+        return cls(int(config.get("horizon", 16)))
 
     def act(self, env, frame, states, episode):
         return _ahead(env.expert_states, env.t, self.horizon)
@@ -60,7 +66,11 @@ class HoldPolicy:
     name = "hold"
 
     def __init__(self, horizon: int = 16):
-        self.horizon = horizon
+        self.horizon = _positive(horizon, "horizon")
+
+    @classmethod
+    def from_config(cls, config: dict) -> HoldPolicy:
+        return cls(int(config.get("horizon", 16)))
 
     def act(self, env, frame, states, episode):
         return np.repeat(env.state[None], self.horizon, axis=0)
@@ -74,7 +84,14 @@ class MeanDemoPolicy:
     name = "mean-demo"
 
     def __init__(self, trajectory: np.ndarray, horizon: int = 16):
-        self.trajectory, self.horizon = trajectory, horizon
+        self.trajectory, self.horizon = trajectory, _positive(horizon, "horizon")
+
+    @classmethod
+    def from_config(cls, config: dict) -> MeanDemoPolicy:
+        """``{"buffer": PATH, "horizon": K}``: the mean trajectory of the demos in the buffer."""
+        if not config.get("buffer"):
+            raise ValueError("mean-demo needs buffer (the demo replay buffer to average)")
+        return cls.from_buffer(config["buffer"], int(config.get("horizon", 16)))
 
     @classmethod
     def from_buffer(cls, path, horizon: int = 16) -> MeanDemoPolicy:
@@ -100,42 +117,148 @@ class MeanDemoPolicy:
         return _ahead(self.trajectory, env.t, self.horizon)
 
 
-class FlowPolicy:
-    """A trained `pointflow-policy`: observation as in training, one chunk sampled per query."""
-
-    name = "pointflow-policy"
-
-    def __init__(self, model, n_points: int, *, euler_steps: int = 10, seed: int = 0, device: Any = "cpu"):
-        self.model, self.n_points = model.eval(), int(n_points)
-        self.euler_steps, self.seed, self.device = int(euler_steps), int(seed), device
-
-    def observation(self, frame: Frame, states: list[np.ndarray], episode: int, n_points: int):
-        """(points (n_points, 3), robot-state history (n_obs_steps, 10)) of the current step."""
-        from mc_pointflow.data.attention_dataset import history_steps
-        from mc_pointflow.masks import sample_point_indices
-
-        t = len(states) - 1
-        idx = sample_point_indices(frame.pcd.shape[0], n_points, episode, t)
-        hist = np.stack([states[h] for h in history_steps(t, self.model.config.n_obs_steps)])
-        return frame.pcd[idx].astype(np.float32), hist.astype(np.float32)
-
-    def act(self, env, frame, states, episode):
-        import torch
-
-        from mc_pointflow.evaluate import mix_seed
-
-        pcd, hist = self.observation(frame, states, episode, self.n_points)
-        cfg = self.model.config
-        g = torch.Generator().manual_seed(mix_seed(self.seed, episode, len(states) - 1, 13))
-        noise = torch.randn(1, cfg.horizon, cfg.action_dim, generator=g)
-        with torch.no_grad():
-            chunk, _ = self.model.sample(torch.from_numpy(pcd)[None].to(self.device),
-                                         torch.from_numpy(hist)[None].to(self.device),
-                                         steps=self.euler_steps, noise=noise)
-        return chunk[0].cpu().numpy()
+def _positive(value: int, name: str) -> int:
+    if int(value) < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return int(value)
 
 
-def rollout_episode(env: TabletopEnv, policy: RolloutPolicy, *, scene_seed: int, episode: int, max_steps: int,
+def FlowPolicy(model, n_points: int | None = None, *, euler_steps: int = 10, seed: int = 0, device: Any = None):
+    """A trained `pointflow-policy` set up for rollouts (points per observation, Euler steps,
+    noise seed); the model itself implements :class:`~mc_pointflow.interface.Policy`."""
+    if n_points:
+        model.n_points = int(n_points)
+    model.euler_steps, model.seed = int(euler_steps), int(seed)
+    return (model.to(device) if device is not None else model).eval()
+
+
+def make_policy(name: str, *, horizon: int = 8, buffer: str | Path | None = None) -> Policy:
+    """Build registered policy `name` (any model registered for the pointflow commands) from
+    ``{"horizon": horizon, "buffer": buffer}`` (buffer only when given), checked to offer Policy."""
+    from mc_core.errors import UsageError
+    from mc_core.factory import create_model, model_entry
+
+    entry = model_entry(name, task="pointflow")
+    if getattr(entry.load(), "needs_checkpoint", False):
+        raise UsageError(f"policy {name!r} must be trained: give checkpoint (a run's checkpoints/final)")
+    config: dict[str, Any] = {"horizon": int(horizon)}
+    if buffer:
+        config["buffer"] = str(buffer)
+    return create_model(name, config, task="pointflow", protocol=Policy)
+
+
+def rollout_settings(recorded: dict | None, source, task: str | None, overrides: dict, needed: bool) -> dict:
+    """Task and rendering settings of a rollout: `overrides` (image_size, n_cams, cloud_points,
+    demo_steps; None = not given) over what the demos `recorded` (`sim.collect.demo_settings`).
+    Without a record, a trained policy (`needed`) must be given them all; a baseline takes
+    collect-demos' defaults. `source` (a checkpoint or buffer) is named in errors."""
+    from mc_core.errors import BadInputError, UsageError
+    from mc_pointflow.tasks import canonical_task
+
+    task = canonical_task(task) if task else None
+    rec = dict(recorded or {})
+    if "episode_steps" in rec:
+        rec["demo_steps"] = rec.pop("episode_steps")
+    if task and rec.get("task") and rec["task"] != task:
+        raise BadInputError(source, f"made from {rec['task']!r} demos, not {task!r}")
+    out = {k: overrides.get(k) if overrides.get(k) is not None else rec.get(k) for k in DEFAULT_SIM}
+    missing = [k for k, v in out.items() if v is None]
+    if missing and needed:
+        raise BadInputError(source, f"no record of how its demos were rendered; give {', '.join(missing)}")
+    out = {k: (DEFAULT_SIM[k] if v is None else int(v)) for k, v in out.items()}
+    out["task"] = task or rec.get("task")
+    if not out["task"]:
+        raise UsageError("give task (the sim's task)")
+    out["demo_seed"] = rec.get("seed")
+    return out
+
+
+def gif_paths(path: str | Path, n: int) -> list[Path]:
+    """The GIF files of `n` animated episodes: `path` itself for one, NAME_ep<i>.gif for more."""
+    p = Path(path)
+    return [p] if n == 1 else [p.with_name(f"{p.stem}_ep{i}{p.suffix or '.gif'}") for i in range(n)]
+
+
+def rollout(*, checkpoint: str | Path | None = None, policy: str | None = None, task: str | None = None,
+            buffer: str | Path | None = None, episodes: int = 20, max_steps: int | None = None,
+            execute_steps: int = 8, euler_steps: int = 10, image_size: int | None = None,
+            n_cams: int | None = None, cloud_points: int | None = None, demo_steps: int | None = None,
+            seed: int = 0, device: str = "auto", out_csv: str | Path | None = None,
+            out_json: str | Path | None = None, save_gif: str | Path | None = None, gif_episodes: int = 1,
+            progress: Callable | None = None) -> dict:
+    """Closed-loop rollouts of a trained policy (`checkpoint`) or a registered policy (`policy`,
+    e.g. a baseline) in held-out scenes of the sim; returns the summary (with "per_episode").
+
+    Writes `out_csv` (per episode), `out_json` (summary and episodes) and `save_gif` (the first
+    `gif_episodes` episodes) when given; every output is checked against the inputs first."""
+    from mc_core.atomic import write_csv, write_json
+    from mc_core.device import resolve_device
+    from mc_core.errors import BadInputError, UsageError
+    from mc_core.paths import check_outputs
+    from mc_pointflow.data.replay_buffer import ReplayBuffer
+    from mc_pointflow.sim.collect import demo_settings
+
+    if (checkpoint is None) == (policy is None):
+        raise UsageError("give checkpoint or policy (one of them)")
+    if episodes < 1 or execute_steps < 1 or euler_steps < 1 or gif_episodes < 1:
+        raise UsageError("episodes, execute_steps, euler_steps and gif_episodes must be >= 1")
+    n_gif = min(gif_episodes, episodes) if save_gif else 0
+    gifs = gif_paths(save_gif, n_gif) if n_gif else []
+    check_outputs([checkpoint, buffer], [out_csv, out_json, *gifs])
+    overrides = {"image_size": image_size, "n_cams": n_cams, "cloud_points": cloud_points, "demo_steps": demo_steps}
+    dev = resolve_device(device)
+    if checkpoint is not None:
+        from mc_pointflow.models.flow_policy import load_policy
+
+        pol, ck = load_policy(checkpoint, dev)
+        source = ck.path
+        recorded = ck.meta.get("demo_settings")
+        train_buf = ck.meta.get("train_buffer")
+        if recorded is None and train_buf and Path(train_buf).is_dir():
+            recorded = demo_settings(ReplayBuffer.open(train_buf))
+        extra: dict[str, Any] = {"checkpoint": str(ck.path)}
+    else:
+        pol = make_policy(policy, horizon=execute_steps, buffer=buffer)
+        source = buffer
+        recorded = demo_settings(ReplayBuffer.open(buffer)) if buffer else None
+        extra = {"baseline": policy} if policy in BASELINES else {"registered_policy": policy}
+    settings = rollout_settings(recorded, source, task, overrides, needed=checkpoint is not None)
+    n_points = int(getattr(pol, "n_points", 0) or 0)
+    if checkpoint is not None and hasattr(pol, "n_points") and n_points < 1:
+        raise BadInputError(source, "the checkpoint does not record its points per observation (meta n_points)")
+    if n_points > settings["cloud_points"]:
+        raise BadInputError(source, f"the policy takes {n_points} points but the cloud has {settings['cloud_points']}")
+    horizon = getattr(pol, "horizon", None)
+    if checkpoint is not None and horizon is not None and execute_steps > int(horizon):
+        raise UsageError(f"execute_steps {execute_steps} exceeds the policy's horizon {horizon}")
+    if hasattr(pol, "euler_steps"):
+        pol.euler_steps = int(euler_steps)
+        extra["euler_steps"] = int(euler_steps)
+    if hasattr(pol, "seed"):
+        pol.seed = int(seed)
+    if n_points:
+        extra["n_points"] = n_points
+    if checkpoint is not None and horizon is not None:
+        extra["horizon"] = int(horizon)
+    if max_steps is None:
+        max_steps = 2 * settings["demo_steps"]
+    env = TabletopEnv(settings["task"], image_size=settings["image_size"], n_cams=settings["n_cams"],
+                      n_points=settings["cloud_points"], demo_steps=settings["demo_steps"])
+    rows, summary, frames = run_rollouts(env, pol, episodes=episodes, seed=seed, max_steps=max_steps,
+                                         execute_steps=execute_steps, keep_frames_of=n_gif, progress=progress)
+    summary.update({"policy": pol.name, **extra, "task": settings["task"], "seed": seed,
+                    "max_steps": max_steps, "execute_steps": execute_steps, "sim": settings,
+                    "scene_seeds": [rows[0]["scene_seed"], rows[-1]["scene_seed"]]})
+    for path, fr in zip(gifs, frames):
+        write_gif(path, fr, title=f"{pol.name} ep {gifs.index(path)}")
+    if out_csv:
+        write_csv(out_csv, rows, ROW_COLUMNS)
+    if out_json:
+        write_json(out_json, {**summary, "per_episode": rows})
+    return {**summary, "per_episode": rows}
+
+
+def rollout_episode(env: TabletopEnv, policy: Policy, *, scene_seed: int, episode: int, max_steps: int,
                     execute_steps: int, keep_frames: bool = False) -> tuple[dict, list[dict]]:
     """(row, frames): one closed-loop episode; frames (segmentation images, state, distance per
     step) only with `keep_frames`."""
@@ -179,7 +302,7 @@ def rollout_seeds(seed: int, episodes: int) -> list[int]:
     return [episode_seed(seed, "rollout", i) for i in range(episodes)]
 
 
-def run_rollouts(env: TabletopEnv, policy: RolloutPolicy, *, episodes: int, seed: int = 0, max_steps: int = 80,
+def run_rollouts(env: TabletopEnv, policy: Policy, *, episodes: int, seed: int = 0, max_steps: int = 80,
                  execute_steps: int = 8, keep_frames_of: int = 0, progress=None) -> tuple[list[dict], dict, list]:
     """(rows, summary, frames of the first `keep_frames_of` episodes) over `episodes` held-out scenes."""
     if max_steps < 1 or execute_steps < 1:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from mc_pointflow.data.replay_buffer import ReplayBuffer
-from mc_pointflow.masks import INDICES_KEY, MASKS_KEY
+from mc_pointflow.masks import INDICES_KEY, MASKS_KEY, MaskConfig
 from mc_pointflow.preprocess import done_flags, stored_config
 
 
@@ -21,7 +21,7 @@ def _stored_bytes(arr) -> int:
 def verify_buffer(path: str | Path, *, batch_size: int = 4, plot: str | Path | None = None) -> dict:
     buf = ReplayBuffer.open(path, mode="r")
     rep: dict = {"buffer": buf.location, "n_episodes": buf.n_episodes, "n_steps": buf.n_steps,
-                 "masks_found": MASKS_KEY in buf and stored_config(buf) is not None}
+                 "masks_found": isinstance(stored_config(buf), MaskConfig)}
     if not rep["masks_found"]:
         return rep
     masks, idx = buf[MASKS_KEY], buf[INDICES_KEY]
@@ -55,6 +55,25 @@ def verify_buffer(path: str | Path, *, batch_size: int = 4, plot: str | Path | N
         if plot:
             plot_mask(ds[0], plot)
     return rep
+
+
+def verify_buffers(paths, *, batch_size: int = 4, plot: str | Path | None = None,
+                   out_json: str | Path | None = None) -> list[dict]:
+    """:func:`verify_buffer` for each buffer; `plot` shows the first buffer whose masks are
+    complete; `out_json` gets the list of reports. Outputs are checked against the inputs first."""
+    from mc_core.atomic import write_json
+    from mc_core.paths import check_outputs
+
+    check_outputs(list(paths), [plot, out_json])
+    reports = []
+    for path in paths:
+        rep = verify_buffer(path, batch_size=batch_size, plot=plot)
+        if rep.get("batch") and plot:
+            plot = None  # drawn once
+        reports.append(rep)
+    if out_json:
+        write_json(out_json, reports)
+    return reports
 
 
 def plot_mask(item: dict, path: str | Path) -> None:

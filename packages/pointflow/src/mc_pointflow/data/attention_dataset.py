@@ -60,7 +60,7 @@ class PointFlowAttentionDataset:
         self.buf = ReplayBuffer.open(path, mode="r")
         stored = stored_config(self.buf)
         if mask_config is None:
-            if stored is None:
+            if not isinstance(stored, MaskConfig):
                 raise UsageError(f"{self.buf.location}: no preprocessed masks; give a mask_config "
                                  "(object ids, thresholds) to compute them on the fly")
             mask_config = stored

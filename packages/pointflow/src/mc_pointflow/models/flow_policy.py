@@ -138,11 +138,19 @@ class PointFlowPolicy(nn.Module):
     :meth:`set_normalization`.
     """
 
+    name = MODEL_NAME
+    needs_checkpoint = True  # `rollout --policy pointflow-policy` without --checkpoint is refused
+
     def __init__(self, config: PolicyConfig | dict | None = None, **kwargs: Any):
         super().__init__()
         if config is None or isinstance(config, dict):
             config = PolicyConfig.from_dict({**(config or {}), **kwargs})
         self.config = config
+        # rollout settings (the Policy interface): points per observation (from the training data,
+        # recorded in the checkpoint), Euler steps and the seed of the sampling noise
+        self.n_points = 0
+        self.euler_steps = 10
+        self.seed = 0
         self.encoder = PointAttentionEncoder(config)
         self.velocity = VelocityNet(config)
         a, s = config.action_dim, config.state_dim
@@ -152,6 +160,24 @@ class PointFlowPolicy(nn.Module):
         self.register_buffer("state_std", torch.ones(s))
         self.register_buffer("point_center", torch.zeros(3))
         self.register_buffer("point_scale", torch.ones(()))
+
+    @classmethod
+    def from_checkpoint(cls, ck: Any) -> PointFlowPolicy:
+        """The trained policy of an mc checkpoint (config["model"], weights, meta n_points)."""
+        model = cls(PolicyConfig.from_dict(dict(ck.config.get("model") or {})))
+        try:
+            model.load_state_dict(ck.state_dict)
+        except RuntimeError as exc:
+            lines = str(exc).strip().splitlines()
+            detail = lines[1].strip() if len(lines) > 1 else (lines[0] if lines else "")
+            raise ValueError(f"weights do not fit the model config ({detail})") from None
+        meta = ck.meta or {}
+        model.n_points = int(meta.get("n_points") or (meta.get("mask_config") or {}).get("n_points") or 0)
+        return model
+
+    @property
+    def horizon(self) -> int:
+        return self.config.horizon
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -229,6 +255,37 @@ class PointFlowPolicy(nn.Module):
         return torch.cat([a[..., :3], project_rot6d_torch(a[..., 3:9]), a[..., 9:]], dim=-1), logits
 
 
+    # -- acting in the sim (the Policy interface) ------------------------------------------------
+    def observation(self, frame: Any, states: list, episode: int, n_points: int | None = None):
+        """(points (n_points, 3), robot-state history (n_obs_steps, 10)) of the current step, built
+        as training items are: the dataset's point indices of (episode, t), the state history rule."""
+        import numpy as np
+
+        from mc_pointflow.data.attention_dataset import history_steps
+        from mc_pointflow.masks import sample_point_indices
+
+        n = int(n_points or self.n_points)
+        if n < 1:
+            raise ValueError("n_points is not set (a checkpoint records it in meta n_points)")
+        t = len(states) - 1
+        idx = sample_point_indices(frame.pcd.shape[0], n, episode, t)
+        hist = np.stack([states[h] for h in history_steps(t, self.config.n_obs_steps)])
+        return frame.pcd[idx].astype(np.float32), hist.astype(np.float32)
+
+    def act(self, env: Any, frame: Any, states: list, episode: int):
+        """One action chunk (horizon, 10) sampled from noise fixed by (seed, episode, t)."""
+        from mc_pointflow.evaluate import mix_seed
+
+        pcd, hist = self.observation(frame, states, episode)
+        cfg = self.config
+        g = torch.Generator().manual_seed(mix_seed(self.seed, episode, len(states) - 1, 13))
+        noise = torch.randn(1, cfg.horizon, cfg.action_dim, generator=g)
+        dev = self.point_center.device
+        chunk, _ = self.sample(torch.from_numpy(pcd)[None].to(dev), torch.from_numpy(hist)[None].to(dev),
+                               steps=self.euler_steps, noise=noise)
+        return chunk[0].cpu().numpy()
+
+
 def project_rot6d_torch(r6: torch.Tensor) -> torch.Tensor:
     """Gram-Schmidt on the two columns of a 6D rotation (..., 6)."""
     x = F.normalize(r6[..., :3], dim=-1, eps=1e-9)
@@ -238,23 +295,14 @@ def project_rot6d_torch(r6: torch.Tensor) -> torch.Tensor:
 
 
 def build_policy(config: dict[str, Any] | None = None, **kwargs: Any) -> PointFlowPolicy:
-    """The registered factory: ``create("pointflow-policy", horizon=16, ...)``."""
+    """``PointFlowPolicy({**config, **kwargs})`` (kept for callers of the old factory function)."""
     return PointFlowPolicy({**(config or {}), **kwargs})
 
 
 def load_policy(path, device: Any = "cpu"):
-    """(model in eval mode, mc_core Checkpoint) from a checkpoint directory; never unpickles."""
-    from mc_core.checkpoint import load_checkpoint
-    from mc_core.errors import BadInputError
+    """(policy in eval mode, mc_core Checkpoint) from a checkpoint directory, rebuilt through the
+    model registry (any model registered for the pointflow commands; never unpickles)."""
+    from mc_core.factory import load_model_and_checkpoint
+    from mc_pointflow.interface import Policy
 
-    ck = load_checkpoint(path, expect_model=MODEL_NAME)
-    try:
-        model = PointFlowPolicy(PolicyConfig.from_dict(dict(ck.config.get("model") or {})))
-    except (TypeError, ValueError) as exc:
-        raise BadInputError(ck.path, f"bad model config in the checkpoint ({exc})") from None
-    try:
-        model.load_state_dict(ck.state_dict)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()
-        raise BadInputError(ck.path, f"weights do not fit the model config ({first[1].strip() if len(first) > 1 else first[0]})") from None
-    return model.to(device).eval(), ck
+    return load_model_and_checkpoint(path, task="pointflow", protocol=Policy, device=device)

@@ -44,7 +44,9 @@ def collect_demos(task: str, episodes: int, split: str, out_dir: str | Path, *, 
     `noise` > 0 records DART-style demos (`simulate_episode`: the gripper drifts off the expert's
     path by about `noise` metres, the actions are the expert's); a buffer holds one noise level."""
     from mc_core.errors import BadInputError
+    from mc_pointflow.tasks import canonical_task
 
+    task = canonical_task(task)
     if noise < 0:
         raise ValueError("noise must be >= 0")
     path = Path(out_dir) / f"{split}_segmented"

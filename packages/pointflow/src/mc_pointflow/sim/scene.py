@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mc_pointflow.tasks import TASKS  # the one list of task names (re-exported here)
+
 BACKGROUND_ID = 0
 FAR = 4.0  # depth of rays that hit nothing (metres)
 TABLE_ID, FLOOR_ID, GRIPPER_ID = 2, 3, 90
@@ -143,7 +145,6 @@ def default_cameras(image_size: int, n_cams: int = 5) -> list[Camera]:
     return [Camera.look_at(n, eye, (0.0, 0.0, 0.05), image_size, image_size) for n, eye in views[:n_cams]]
 
 
-TASKS = ("reach_target", "unplug_charger_like")
 
 
 def make_objects(task: str, rng: np.random.Generator) -> tuple[list[Shape], int]:
