@@ -11,18 +11,18 @@ from hypothesis.extra.numpy import arrays
 from PIL import Image
 
 from mc_codec.coding.api import decode, encode, encode_with_stats, load_model
-from mc_codec.models import build_model
 from mc_core.checkpoint import save_checkpoint
 from mc_core.errors import BadInputError
+from mc_core.factory import create_model
 
 
 def _tiny(tmp_path, arch="rle-lm", vocab=6, seed=0, use_2d=True, name="ck"):
     torch.manual_seed(seed)
     args = {"embed_dim": 8, "hidden_dim": 8} if arch == "rle-lm" else {
         "timesteps": 3, "vocab_dim": 4, "hidden_dim": 8, "ffn_dim": 8, "layers": 1}
-    m = build_model(arch, {"vocab_size": vocab, "use_2d": use_2d, **args})
+    m = create_model(arch, {"vocab_size": vocab, "use_2d": use_2d, **args}, task="codec")
     path = tmp_path / name
-    save_checkpoint(path, m.state_dict(), model=arch, config=m.config)
+    save_checkpoint(path, m.state_dict(), model=arch, config={"model": m.config})
     return load_model(path)
 
 
@@ -198,7 +198,7 @@ def test_integer_msdzip_stepper_tracks_the_model():
     from mc_codec.tokens import NUM_DIST_BUCKETS, NUM_LEN_SYMBOLS
 
     torch.manual_seed(0)
-    m = build_model("msdzip", {"vocab_size": 7, "use_2d": True, "timesteps": 3, "vocab_dim": 4,
+    m = create_model("msdzip", {"vocab_size": 7, "use_2d": True, "timesteps": 3, "vocab_dim": 4,
                                "hidden_dim": 16, "ffn_dim": 32, "layers": 2}).eval()
     st = IntMsdzipStepper(m)
     assert isinstance(make_stepper(m), IntMsdzipStepper)
@@ -244,8 +244,8 @@ def test_bytes_do_not_depend_on_the_order_of_matmul_sums(tmp_path, monkeypatch, 
     from mc_codec.coding import stepper
 
     torch.manual_seed(1)
-    m = build_model(arch, {"vocab_size": 6, "use_2d": True, **args})
-    save_checkpoint(tmp_path / "ck", m.state_dict(), model=arch, config=m.config)
+    m = create_model(arch, {"vocab_size": 6, "use_2d": True, **args}, task="codec")
+    save_checkpoint(tmp_path / "ck", m.state_dict(), model=arch, config={"model": m.config})
     cm = load_model(tmp_path / "ck")
     mask = np.repeat(np.random.default_rng(8).integers(0, 6, (12, 9)), 4, axis=1).astype(np.uint8)
     ref = encode(mask, cm, band_height=3)
@@ -257,7 +257,7 @@ def test_bytes_do_not_depend_on_the_order_of_matmul_sums(tmp_path, monkeypatch, 
         return np.floor((acc + b) / (1 << stepper.W_BITS))
 
     monkeypatch.setattr(stepper._IntStepper, "_mm", staticmethod(reversed_order_mm))
-    cm.model._mc_stepper = None
+    cm.model.__dict__.pop("_mc_stepper", None)
     assert encode(mask, cm, band_height=3) == ref
     assert np.array_equal(decode(ref, cm), mask)
 
@@ -334,7 +334,7 @@ def test_cli_info_shows_the_header_without_decoding(models, tmp_path):
 
 def test_cli_compress_band_height_and_folder_resume(models, tmp_path):
     from mc_codec import container as mcz
-    from mc_codec.cli_model import compress_cmd
+    from mc_codec.cli_coding import compress_cmd
     from mc_codec.tokens import DEFAULT_BAND_HEIGHT
 
     assert next(p.default for p in compress_cmd.params if p.name == "band_height") == DEFAULT_BAND_HEIGHT
@@ -348,9 +348,13 @@ def test_cli_compress_band_height_and_folder_resume(models, tmp_path):
     assert payload[0] == 4                                   # the band height the file was coded with
     first = (tmp_path / "z" / "m1.mcz").stat().st_mtime_ns
     (tmp_path / "z" / "m0.mcz").unlink()                     # as if interrupted after m1
-    r = _mc("compress", str(tmp_path / "in"), str(tmp_path / "z"), "--checkpoint", ck)
+    r = _mc("compress", str(tmp_path / "in"), str(tmp_path / "z"), "--checkpoint", ck, "--band-height", "4")
     assert r.returncode == 0 and "1 already up to date" in r.stderr
     assert (tmp_path / "z" / "m1.mcz").stat().st_mtime_ns == first and (tmp_path / "z" / "m0.mcz").is_file()
+    # another band height (or model) is not "up to date": those outputs are redone
+    r = _mc("compress", str(tmp_path / "in"), str(tmp_path / "z"), "--checkpoint", ck)
+    assert r.returncode == 0 and "already up to date" not in r.stderr
+    assert mcz.unpack((tmp_path / "z" / "m1.mcz").read_bytes())[1][0] == 64
     r = _mc("compress", str(tmp_path / "in"), str(tmp_path / "z"), "--checkpoint", ck, "--overwrite")
     assert r.returncode == 0 and "already up to date" not in r.stderr
     r = _mc("decompress", str(tmp_path / "z"), str(tmp_path / "out"), "--checkpoint", ck, "-q")

@@ -1,6 +1,7 @@
 """train / eval / cache / matrix through the CLI on tiny data, and their bad-input errors."""
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -31,19 +32,65 @@ def _read_csv(p):
         return list(csv.DictReader(fh))
 
 
+def _train(data, out, *extra, epochs=1):
+    return _mc("train", "--data-root", str(data), "--subdir", "masks", "--hidden-dim", "8", "--embed-dim", "4",
+               "--use-2d-context", "-q", "--device", "cpu", "--out-dir", str(out), "--epochs", str(epochs),
+               "--batch-size", "4", *extra)
+
+
+def _weights(ck):
+    from safetensors.numpy import load_file
+
+    return load_file(str(ck / "model.safetensors"))
+
+
+def _epoch_means(rows, spe):
+    """Mean logged training loss of the first and the last epoch, and the first and last eval."""
+    first = [float(r["loss"]) for r in rows if int(r["step"]) <= spe]
+    last = [float(r["loss"]) for r in rows if int(r["step"]) > int(rows[-1]["step"]) - spe]
+    evals = [float(r["eval_val_bpp"]) for r in rows if r.get("eval_val_bpp")]
+    return np.mean(first), np.mean(last), evals[0], evals[-1]
+
+
+@pytest.mark.parametrize("optimizer_steps", [True, False])
+def test_train_loss_falls_only_with_the_optimizer(data, tmp_path, monkeypatch, optimizer_steps):
+    """Bits per token and validation bits per pixel fall over 4 epochs; with the optimizer's
+    step removed they do not (so this test would catch a loop that never updates the model)."""
+    import torch
+
+    if not optimizer_steps:
+        monkeypatch.setattr(torch.optim.AdamW, "step", lambda self, *a, **k: None)
+    out = tmp_path / "run"
+    r = _train(data, out, epochs=4)
+    assert r.returncode == 0, r.stderr
+    spe = json.loads((out / "checkpoints" / "final" / "config.json").read_text())["meta"]["steps_per_epoch"]
+    first, last, eval0, eval1 = _epoch_means(_read_csv(out / "metrics.csv"), spe)
+    falls = last < 0.9 * first and eval1 < 0.9 * eval0
+    assert falls == optimizer_steps, (first, last, eval0, eval1)
+
+
 def test_train_eval_resume_cache_matrix(data, tmp_path):
     out = tmp_path / "run"
-    common = ["--data-root", str(data), "--subdir", "masks", "--hidden-dim", "8", "--embed-dim", "4",
-              "--use-2d-context", "-q", "--device", "cpu"]
-    r = _mc("train", *common, "--out-dir", str(out), "--epochs", "1", "--batch-size", "4")
+    r = _train(data, out, epochs=1)
     assert r.returncode == 0, r.stderr
     for f in ["checkpoints/best/model.safetensors", "checkpoints/last/state.safetensors",
-              "metrics.csv", "loss_curve.png", "splits/train.txt", "splits/test.txt"]:
+              "checkpoints/final/config.json", "metrics.csv", "loss.png", "train_log.json",
+              "splits/train.txt", "splits/test.txt"]:
         assert (out / f).exists(), f
-    assert len(_read_csv(out / "metrics.csv")) == 1
-    r = _mc("train", *common, "--out-dir", str(out), "--epochs", "2", "--batch-size", "4", "--resume")
+    cfg = json.loads((out / "checkpoints" / "final" / "config.json").read_text())
+    assert cfg["model"] == "rle-lm" and cfg["config"]["model"]["vocab_size"] == 4
+    spe = cfg["meta"]["steps_per_epoch"]
+    assert int(_read_csv(out / "metrics.csv")[-1]["step"]) == spe
+    # a run is already here: refused without --resume; --resume continues exactly
+    r = _train(data, out, epochs=2)
+    assert r.returncode == 2 and "--resume" in r.stderr and "Traceback" not in r.stderr
+    r = _train(data, out, "--resume", epochs=2)
     assert r.returncode == 0, r.stderr
-    assert [row["epoch"] for row in _read_csv(out / "metrics.csv")] == ["1", "2"]
+    assert int(_read_csv(out / "metrics.csv")[-1]["step"]) == 2 * spe
+    r = _train(data, tmp_path / "straight", epochs=2)
+    assert r.returncode == 0, r.stderr
+    a, b = _weights(out / "checkpoints" / "final"), _weights(tmp_path / "straight" / "checkpoints" / "final")
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
     r = _mc("eval", "--data-root", str(data), "--subdir", "masks", "--checkpoint",
             str(out / "checkpoints" / "best"), "--split", "train", "--splits-dir", str(out / "splits"),
@@ -86,6 +133,24 @@ def test_train_eval_resume_cache_matrix(data, tmp_path):
     assert r.returncode == 0, r.stderr
     key = lambda rows: [(x["image"], x["codec"], x["bytes"], x["lossless"]) for x in rows]  # noqa: E731
     assert key(_read_csv(tmp_path / "mx2.csv")) == key(mx)
+
+
+def test_train_flags_of_the_one_loop(data, tmp_path):
+    import torch
+
+    r = _train(data, tmp_path / "fresh", "--resume")
+    assert r.returncode == 2 and "nothing to resume" in r.stderr and "Traceback" not in r.stderr
+    if not torch.cuda.is_available():
+        r = _train(data, tmp_path / "gpu", "--device", "cuda")
+        assert r.returncode == 2 and "cuda" in r.stderr.lower() and "Traceback" not in r.stderr
+    r = _train(data, tmp_path / "nan", "--lr", "1e30")
+    assert r.returncode == 1 and "non-finite" in r.stderr and "Traceback" not in r.stderr
+    r = _train(data, tmp_path / "inf", "--lr", "inf")
+    assert r.returncode == 2 and "finite" in r.stderr
+    r = _train(data, tmp_path / "short", "--max-minutes", "0.0001", epochs=50)
+    assert r.returncode == 0, r.stderr
+    log = json.loads((tmp_path / "short" / "train_log.json").read_text())["result"]
+    assert log["stopped"] == "time-budget" and (tmp_path / "short" / "checkpoints" / "final").is_dir()
 
 
 def test_bad_inputs(tmp_path):

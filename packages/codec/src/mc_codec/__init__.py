@@ -3,9 +3,34 @@
     >>> import mc_codec
     >>> data = mc_codec.encode(mask)            # the shipped default model
     >>> assert (mc_codec.decode(data) == mask).all()
+    >>> result = mc_codec.train_codec("data", "runs/codec", epochs=5, use_2d=True)
+    >>> codec = mc_codec.load_model(result.checkpoint)   # any registered CodecModel
 
 Heavy libraries (torch) load on first use, so importing the package stays cheap.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# public name -> module that defines it (imported on first use)
+_EXPORTS = {
+    "CodecModel": "mc_codec.interface",
+    "CodecStepper": "mc_codec.interface",
+    "LoadedCodec": "mc_codec.coding.api",
+    "load_model": "mc_codec.coding.api",
+    "encode_with_stats": "mc_codec.coding.api",
+    "default_checkpoint": "mc_codec.coding.api",
+    "train_codec": "mc_codec.train",
+    "evaluate_split": "mc_codec.evaluate",
+    "image_bits": "mc_codec.evaluate",
+    "compress_path": "mc_codec.files",
+    "decompress_path": "mc_codec.files",
+    "codec_matrix": "mc_codec.matrix",
+    "cache_rows": "mc_codec.cache",
+    "context_model_bits": "mc_codec.context_model",
+}
 
 
 def encode(mask, model=None, **kwargs) -> bytes:
@@ -22,4 +47,14 @@ def decode(data: bytes, model=None, **kwargs):
     return _decode(data, model, **kwargs)
 
 
-__all__ = ["decode", "encode"]
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'mc_codec' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
+__all__ = ["decode", "encode", *_EXPORTS]

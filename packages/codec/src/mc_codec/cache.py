@@ -151,3 +151,30 @@ def verify_cache(folder: Path, cache_dir: Path, rel_paths: list[str], n: int, se
             if not np.array_equal(np.asarray(getattr(got, f)), np.asarray(getattr(want, f))):
                 raise BadInputError(cache_dir / npz_name(rel), f"cache does not match {rel} ({f} differ)")
     return len(pick)
+
+
+def cache_rows(data_root: str | os.PathLike, cache_dir: str | os.PathLike, *, subdir: str = "",
+               manifest_out: str | os.PathLike | None = None, use_2d: bool = False, compress: bool = True,
+               verify: int = 0, num_shards: int = 1, shard_index: int = 0, seed: int = 0,
+               progress=None) -> dict:
+    """Precompute the row-RLE tokens of every mask under `data_root/subdir` into `cache_dir`
+    (what `mc codec cache` runs; restartable, and shardable with `num_shards`/`shard_index`).
+    Writes the manifest (default ``cache_dir/manifest.csv``, or ``manifest-<i>-of-<n>.csv`` for a
+    shard) and re-derives `verify` random images to compare. Returns counts and paths."""
+    from mc_codec.data.masks import find_masks, folder_of
+    from mc_core.paths import check_outputs
+    from mc_core.shards import shard_slice
+
+    if int(verify) < 0:
+        raise BadInputError(None, f"verify must be >= 0, got {verify}")
+    folder = folder_of(data_root, subdir)
+    rel = shard_slice(find_masks(data_root, subdir), num_shards, shard_index)
+    if manifest_out is None:
+        name = "manifest.csv" if num_shards == 1 else f"manifest-{shard_index}-of-{num_shards}.csv"
+        manifest_out = Path(cache_dir) / name
+    check_outputs([folder / r for r in rel], [Path(cache_dir), manifest_out])
+    rows = build_cache(folder, rel, Path(cache_dir), use_2d=use_2d, compress=compress, progress=progress)
+    write_manifest(Path(manifest_out), rows)
+    verified = verify_cache(folder, Path(cache_dir), rel, int(verify), seed, use_2d,
+                            DEFAULT_BAND_HEIGHT) if verify else 0
+    return {"images": len(rows), "manifest": str(manifest_out), "verified": verified}

@@ -1,16 +1,11 @@
-"""`mc codec ...` commands. Heavy libraries are imported inside command bodies.
+"""`mc codec ...`: the command group, assembled from the command modules (each a `COMMANDS`
+list): `cli_train` (cache, train, eval), `cli_coding` (compress, decompress), `cli_matrix`
+(matrix) and `cli_tools` (prepare-a2d2, info). Heavy libraries load inside command bodies."""
 
-Commands live in two modules so that they can grow independently:
-`cli_model` (data, cache, training, ideal-bits evaluation, coding and the matrix) and
-`cli_tools` (A2D2 conversion and other data tools).
-"""
-
-from mc_codec.cli_model import COMMANDS as _MODEL_COMMANDS
-from mc_codec.cli_tools import COMMANDS as _TOOL_COMMANDS
+from mc_codec import cli_coding, cli_matrix, cli_tools, cli_train
 from mc_core.cli import plugin_group
 
 group = plugin_group(
-    "codec", help="Lossless mask compression with learned entropy models (MasksComp)."
+    "codec", help="Lossless mask compression with learned entropy models (MasksComp).",
+    commands=[*cli_train.COMMANDS, *cli_coding.COMMANDS, *cli_matrix.COMMANDS, *cli_tools.COMMANDS],
 )
-for _cmd in [*_MODEL_COMMANDS, *_TOOL_COMMANDS]:
-    group.add_command(_cmd)

@@ -51,8 +51,8 @@ def prepare_a2d2(a2d2_root, out_root, camera, out_subdir, class_list, merge_vari
     from mc_codec.data.masks import write_mask
     from mc_core.atomic import write_json
     from mc_core.errors import BadInputError, UsageError
-    from mc_core.options import shard_slice
     from mc_core.progress import info, progress
+    from mc_core.shards import shard_slice
 
     legend_path = Path(class_list) if class_list else a2d2.find_class_list(a2d2_root)
     legend = a2d2.load_legend(legend_path, merge_variants=merge_variants)

@@ -14,6 +14,77 @@ IDEAL = "learned-ideal"
 CONTEXT = "context-model-ideal"
 
 
+def check_codecs(codecs) -> list[str] | None:
+    """The classical codec names asked for (None: all installed); an unknown name, or one whose
+    library is not installed, is a usage error naming it."""
+    from mc_codec.classical import CLASSICAL_CODECS, available_codecs
+    from mc_core.errors import UsageError
+    from mc_core.registry import suggest
+
+    if codecs is None:
+        return None
+    names = [c.strip() for c in (codecs.split(",") if isinstance(codecs, str) else codecs) if c.strip()]
+    if not names:
+        raise UsageError("codecs is empty: name at least one classical codec")
+    for n in names:
+        if n not in CLASSICAL_CODECS:
+            hint = suggest(n, list(CLASSICAL_CODECS)) or f" (choose from: {', '.join(CLASSICAL_CODECS)})"
+            raise UsageError(f"unknown codec {n!r}{hint}")
+        if n not in available_codecs():
+            raise UsageError(f"codec {n!r} is not installed here (its library is missing)")
+    return names
+
+
+def codec_matrix(data_root=None, checkpoint=None, *, subdir: str = "", splits_dir=None,
+                 split: str = "test", out_csv="codec_matrix.csv", codecs=None, arch: str | None = None,
+                 jobs: int = 0, progress=None) -> dict:
+    """The codec matrix: every image of `split` coded by the learned codec (verified lossless),
+    its ideal code length, the context model and the classical `codecs`; writes `out_csv` and
+    the bar chart beside it (.png). With no `data_root`, the shipped samples and their split.
+    Returns ``{"rows", "summary", "images", "pixels", "model", "checkpoint", "csv", "chart"}``."""
+    import torch
+
+    from mc_codec.coding.api import as_codec
+    from mc_codec.data.masks import folder_of, splits_for
+    from mc_codec.workers import default_jobs
+    from mc_core.errors import BadInputError, UsageError
+    from mc_core.paths import check_outputs
+
+    if split not in ("train", "val", "test"):
+        raise UsageError(f"split must be train, val or test, got {split!r}")
+    wanted = check_codecs(codecs)
+    if data_root is None:
+        from mc_codec.samples import sample_root
+
+        data_root = sample_root() / "masks"
+        if splits_dir is None:
+            splits_dir = sample_root() / "splits"
+    if splits_dir is None:
+        raise UsageError("splits_dir is required with data_root")
+    out_csv = Path(out_csv)
+    chart = out_csv.with_suffix(".png")
+    folder = folder_of(data_root, subdir)
+    check_outputs([folder, splits_dir, None if checkpoint is None else Path(checkpoint)], [out_csv, chart])
+    cm = as_codec(checkpoint)
+    if arch and cm.name != arch:
+        raise BadInputError(cm.path, f"checkpoint holds a {cm.name!r} model, not {arch!r}")
+    rel = splits_for(data_root, subdir, splits_dir)[split]
+    if not rel:
+        raise BadInputError(Path(splits_dir) / f"{split}.txt", "split is empty")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        rows = run_matrix(folder, rel, cm, codecs=wanted, jobs=jobs or default_jobs(), progress=progress)
+    finally:
+        torch.set_num_threads(threads)
+    summary = summarize(rows)
+    write_csv(out_csv, rows)
+    plot_summary(chart, summary, title=f"{len(rel)} {split} masks, model {cm.name}")
+    pix = sum(r["_pixels"] for r in rows if r["codec"] == LEARNED)
+    return {"rows": rows, "summary": summary, "images": len(rel), "pixels": pix, "model": cm.name,
+            "checkpoint": str(cm.path), "csv": str(out_csv), "chart": str(chart)}
+
+
 def run_matrix(folder: Path, rel_paths: list[str], model, *, codecs=None, progress=None,
                jobs: int = 1) -> list[dict]:
     """Rows of the matrix for every image, in the order of `rel_paths`.
@@ -52,7 +123,7 @@ def _image_rows(folder: Path, model, rel: str, *, codecs=None) -> list[dict]:
     ids = mask.astype(np.int64)
     if ids.max() < model.vocab_size:
         t0 = time.perf_counter()
-        tok = image_tokens(ids, model.model.use_2d)
+        tok = image_tokens(ids, model.use_2d)
         bits = image_bits(model.model, tok)["bits"]
         rows.append(_row(rel, IDEAL, bits / 8, px, time.perf_counter() - t0, None, None))
     t0 = time.perf_counter()

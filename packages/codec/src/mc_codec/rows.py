@@ -99,3 +99,14 @@ def iterate_batches(source, indices, batch_rows: int, rng: np.random.Generator, 
         perm = rng.permutation(len(rows))
         for s in range(0, len(perm), batch_rows):
             yield pad_rows([rows[j] for j in perm[s:s + batch_rows]])
+
+
+def token_source(folder: str | os.PathLike, rel_paths: list[str], use_2d: bool,
+                 row_cache_dir: str | os.PathLike | None = None):
+    """Tokens of the images `rel_paths`: from the row cache when `row_cache_dir` is given (made
+    by `mc codec cache`), else derived from the PNGs under `folder`."""
+    if row_cache_dir:
+        from mc_codec.cache import CacheSource
+
+        return CacheSource(row_cache_dir, rel_paths, use_2d=use_2d)
+    return MaskSource(folder, rel_paths, use_2d)

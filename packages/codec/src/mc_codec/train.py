@@ -1,177 +1,202 @@
-"""Training of the codec models through Hugging Face accelerate.
+"""Training of codec models: :func:`train_codec`, run by the one training loop of mc-core
+(:func:`mc_core.training.fit`, through Hugging Face accelerate).
 
-Writes `out_dir/checkpoints/{best,last}` (mc_core checkpoints; `last` also holds the optimizer
-state for --resume), `out_dir/splits/`, `out_dir/metrics.csv` (one row per epoch) and
-`out_dir/loss_curve.png`.
+Any model registered for ``task="codec"`` trains here (built through :mod:`mc_core.factory` and
+checked against :class:`mc_codec.interface.CodecModel`): the loss is the model's
+:meth:`~mc_codec.interface.CodecModel.token_nats` in **bits per token** of a batch of rows (the
+metrics also log the batch's ``bits_per_pixel``, mantissa bits included), and ``best`` is kept on
+the validation split's bits per pixel (the ideal code length), evaluated once an epoch.
+
+Epochs map onto steps: an epoch is ``ceil(rows / batch_size)`` steps over every training row
+once. The batch of a step depends only on (seed, step): epoch ``e``'s image order is drawn from
+``(seed, e)``, images are taken 16 at a time (only those are held in memory) and the rows of a
+group are shuffled with ``(seed, e, group)``; so ``--resume`` sees the same batches as a run
+that never stopped. The loop writes ``OUT/checkpoints/{last,best,final}``, ``OUT/metrics.csv``,
+``OUT/loss.png`` and ``OUT/train_log.json``; the split goes to ``OUT/splits`` unless given.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import dataclass, field
+import os
+from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from mc_core.errors import BadInputError, UsageError
 
-METRIC_COLUMNS = ["epoch", "train_bits_per_token", "train_tokens_per_s", "val_bpp", "epoch_s", "lr"]
+GROUP_IMAGES = 16
+LN2 = math.log(2.0)
 
 
-@dataclass
-class TrainConfig:
-    arch: str = "rle-lm"
-    epochs: int = 5
-    batch_size: int = 64          # rows per batch
-    lr: float = 3e-3
-    use_2d: bool = False
-    seed: int = 0
-    vocab_size: int | None = None
-    model_args: dict = field(default_factory=dict)
-    max_train_images: int | None = None
-    val_images: int | None = None
-    threads: int = 1
+class RowBatches:
+    """The batch of rows of every step (see the module docstring): ``batch(step)`` ->
+    (feats, classes, len_syms, mantissa bits, pixels)."""
+
+    def __init__(self, source, heights: list[int], widths: list[int], batch_size: int, seed: int,
+                 group: int = GROUP_IMAGES):
+        self.source = source
+        self.heights = np.asarray(heights, np.int64)
+        self.widths = np.asarray(widths, np.int64)
+        self.batch_size = int(batch_size)
+        self.seed = int(seed)
+        self.group = int(group)
+        self.rows = int(self.heights.sum())
+        self.steps_per_epoch = max(1, -(-self.rows // self.batch_size))
+        self._epoch: tuple[int, np.ndarray, np.ndarray] | None = None
+        self._groups: OrderedDict[tuple[int, int], tuple[list, np.ndarray]] = OrderedDict()
+
+    def _plan(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._epoch is None or self._epoch[0] != epoch:
+            order = np.random.default_rng([self.seed, epoch]).permutation(len(self.heights))
+            sizes = [int(self.heights[order[g:g + self.group]].sum())
+                     for g in range(0, len(order), self.group)]
+            self._epoch = (epoch, order, np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64))
+        return self._epoch[1], self._epoch[2]
+
+    def _group_rows(self, epoch: int, g: int, order: np.ndarray):
+        key = (epoch, g)
+        if key not in self._groups:
+            rows, extra = [], []
+            for i in order[g * self.group:(g + 1) * self.group]:
+                tok = self.source.tokens(int(i))
+                for r, (f, c, s) in enumerate(tok.rows()):
+                    lo, hi = tok.row_ptr[r], tok.row_ptr[r + 1]
+                    rows.append((f, c, s))
+                    extra.append((int(np.asarray(tok.mant_bits[lo:hi], np.int64).sum()), tok.width))
+            perm = np.random.default_rng([self.seed, epoch, g + 1]).permutation(len(rows))
+            self._groups[key] = ([rows[j] for j in perm], np.asarray([extra[j] for j in perm], np.int64))
+            while len(self._groups) > 2:
+                self._groups.popitem(last=False)
+        return self._groups[key]
+
+    def batch(self, step: int):
+        from mc_codec.rows import pad_rows
+
+        epoch, j = divmod(int(step), self.steps_per_epoch)
+        order, offsets = self._plan(epoch)
+        lo, hi = j * self.batch_size, min((j + 1) * self.batch_size, self.rows)
+        rows, extra = [], []
+        g = int(np.searchsorted(offsets, lo, side="right") - 1)
+        while lo < hi:
+            grows, gextra = self._group_rows(epoch, g, order)
+            a, b = lo - offsets[g], min(hi, offsets[g + 1]) - offsets[g]
+            rows += grows[a:b]
+            extra.append(gextra[a:b])
+            lo = offsets[g + 1]
+            g += 1
+        ex = np.concatenate(extra)
+        feats, cls, lsym = pad_rows(rows)
+        return feats, cls, lsym, float(ex[:, 0].sum()), int(ex[:, 1].sum())
 
 
-def _loss(model, feats, cls, lsym):
-    import torch.nn.functional as F
-
-    ctx = model.context(feats)
-    valid = cls >= 0
-    cl = model.heads.class_logits(ctx)
-    ll = model.heads.length_logits(ctx, cls.clamp(min=0), feats)
-    n = valid.sum()
-    nats = F.cross_entropy(cl[valid], cls[valid], reduction="sum") + \
-        F.cross_entropy(ll[valid], lsym[valid], reduction="sum")
-    return nats, int(n)
+def batch_loss(model, feats, cls, lsym, mant_bits: float, pixels: int) -> dict:
+    """{"loss": bits per token (a tensor), "bits_per_pixel": the batch's ideal bits per pixel}."""
+    c, ln = model.token_nats(feats, cls, lsym)
+    n = int((cls >= 0).sum())
+    nats = c.sum() + ln.sum()
+    return {"loss": nats / LN2 / max(n, 1),
+            "bits_per_pixel": (float(nats.detach()) / LN2 + mant_bits) / max(pixels, 1)}
 
 
-def train(cfg: TrainConfig, train_src, val_src, out_dir: Path, *, device: str = "auto",
-          resume: bool = False, meta: dict | None = None, log=print) -> dict:
+def _image_stats(source, folder: Path, rel: list[str]) -> list[tuple[int, int, int]]:
+    """(height, width, max id) of every image of a token source."""
+    out = []
+    for i in range(len(source)):
+        tok = source.tokens(i)
+        out.append((tok.height, tok.width, int(tok.max_id)))
+    return out
+
+
+def model_config(arch: str, vocab_size: int, use_2d: bool, model_args: dict[str, Any] | None) -> dict:
+    """The constructor config of a codec model: ``vocab_size``, ``use_2d`` and its own args."""
+    return {"vocab_size": int(vocab_size), "use_2d": bool(use_2d), **(model_args or {})}
+
+
+def train_codec(data_root: str | os.PathLike, out_dir: str | os.PathLike, *, subdir: str = "",
+                arch: str = "rle-lm", model_args: dict[str, Any] | None = None, epochs: int = 5,
+                batch_size: int = 64, lr: float = 3e-3, use_2d: bool = False,
+                splits_dir: str | os.PathLike | None = None, by_sequence: bool = False,
+                vocab_size: int | None = None, row_cache_dir: str | os.PathLike | None = None,
+                seed: int = 0, threads: int = 1, device: str = "auto", resume: bool = False,
+                max_minutes: float | None = None, quiet: bool | None = None):
+    """Train codec model `arch` (any registered for task "codec") on the masks under
+    `data_root/subdir`; returns :class:`mc_core.training.TrainResult` (``best`` is the lowest
+    validation bits per pixel, or mean training bits per token without a validation split)."""
     import torch
-    from accelerate import Accelerator
 
+    from mc_codec.data.masks import folder_of, splits_for
     from mc_codec.evaluate import split_bits
-    from mc_codec.models import build_model
-    from mc_core.checkpoint import STATE_FILE, load_checkpoint, load_state, save_checkpoint
-    from mc_core.progress import progress
+    from mc_codec.interface import CodecModel
+    from mc_codec.rows import token_source
+    from mc_core.checkpoint import fingerprint_files
+    from mc_core.factory import create_model
+    from mc_core.paths import check_outputs
     from mc_core.seeding import seed_everything
+    from mc_core.training import TrainSettings, TrainTask, fit
 
-    rng = seed_everything(cfg.seed)
-    torch.set_num_threads(max(1, cfg.threads))  # tiny models: more threads only add overhead
-    acc = Accelerator(cpu=(device == "cpu") or not torch.cuda.is_available())
-    ckpt_dir = out_dir / "checkpoints"
-    vocab = cfg.vocab_size
-    if vocab is None:
-        vocab = max(train_src.max_id(), val_src.max_id() if len(val_src) else 0) + 1
-    model_cfg = {"vocab_size": int(vocab), "use_2d": bool(cfg.use_2d), **cfg.model_args}
-    model = build_model(cfg.arch, model_cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
-    start_epoch, best, history = 0, math.inf, []
-    if resume and (ckpt_dir / "last").exists():
-        last = load_checkpoint(ckpt_dir / "last", expect_model=cfg.arch)
-        if last.config != model_cfg:
-            raise UsageError(f"--resume: {ckpt_dir / 'last'} was trained with {last.config}, "
-                             f"not {model_cfg}")
-        model.load_state_dict(last.state_dict)
-        st = load_state(ckpt_dir / "last" / STATE_FILE)
-        opt.load_state_dict(st["optimizer"])
-        start_epoch, best, history = int(st["epoch"]), float(st["best"]), list(st["history"])
-        rng = np.random.default_rng([cfg.seed, start_epoch])
-        log(f"resuming after epoch {start_epoch} (best val {best:.4f} bpp)")
-    model, opt = acc.prepare(model, opt)
-    raw = acc.unwrap_model(model)
-    n_train = len(train_src)
-    if n_train == 0:
-        raise BadInputError(None, "the training split is empty")
-    for epoch in range(start_epoch, cfg.epochs):
-        model.train()
-        t0 = time.perf_counter()
-        nats_sum, tok_sum = 0.0, 0
-        rng = np.random.default_rng([cfg.seed, epoch])
-        batches = _count_batches(train_src, cfg.batch_size)
-        bar = progress(total=batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch")
-        for bi, (feats, cls, lsym) in enumerate(
-                _batches(train_src, cfg.batch_size, rng)):
-            if bi % acc.num_processes != acc.process_index:
-                continue
-            feats, cls, lsym = feats.to(acc.device), cls.to(acc.device), lsym.to(acc.device)
-            nats, n = _loss(model, feats, cls, lsym)
-            opt.zero_grad(set_to_none=True)
-            acc.backward(nats / max(n, 1))
-            acc.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            nats_sum += float(nats.detach())
-            tok_sum += n
-            bar.update(1)
-            bar.set_postfix(bits_per_token=f"{nats_sum / max(tok_sum, 1) / math.log(2):.3f}")
-        bar.close()
-        dt = time.perf_counter() - t0
-        model.eval()
-        if len(val_src):
-            bits, pix = split_bits(raw, val_src, range(len(val_src)), acc.device)
-            val_bpp = bits / pix
-        else:  # no validation images: keep the checkpoint with the lowest training loss
-            val_bpp = float("nan")
-        score = val_bpp if len(val_src) else nats_sum / max(tok_sum, 1) / math.log(2)
-        row = {"epoch": epoch + 1, "train_bits_per_token": nats_sum / max(tok_sum, 1) / math.log(2),
-               "train_tokens_per_s": tok_sum / dt, "val_bpp": val_bpp, "epoch_s": dt, "lr": cfg.lr}
-        history.append(row)
-        log(f"epoch {epoch + 1}: train {row['train_bits_per_token']:.3f} bits/token, "
-            f"{row['train_tokens_per_s']:.0f} tokens/s, val {val_bpp:.4f} bpp")
-        if acc.is_main_process:
-            sd = {k: v.detach().cpu() for k, v in raw.state_dict().items()}
-            m = {**(meta or {}), "epoch": epoch + 1, "val_bpp": val_bpp}
-            if score < best:
-                best = score
-                save_checkpoint(ckpt_dir / "best", sd, model=cfg.arch, config=model_cfg, meta=m)
-            save_checkpoint(ckpt_dir / "last", sd, model=cfg.arch, config=model_cfg, meta=m,
-                            training_state={"optimizer": opt.state_dict(), "epoch": epoch + 1,
-                                            "best": best, "history": history})
-            write_metrics(out_dir / "metrics.csv", history)
-            plot_loss(out_dir / "loss_curve.png", history)
-        acc.wait_for_everyone()
-    return {"best_val_bpp": best, "history": history, "config": model_cfg}
+    for name, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1), ("threads", threads, 1)):
+        if int(value) < low:
+            raise UsageError(f"{name} must be at least {low}, got {value}")
+    if not (math.isfinite(lr) and lr > 0):
+        raise UsageError(f"lr must be a positive finite number, got {lr}")
+    if vocab_size is not None and int(vocab_size) < 2:
+        raise UsageError(f"vocab_size must be at least 2, got {vocab_size}")
+    out = Path(out_dir)
+    folder = folder_of(data_root, subdir)
+    check_outputs([folder, row_cache_dir], [out])
+    splits = splits_for(data_root, subdir, splits_dir or out / "splits", seed=seed, by_sequence=by_sequence)
+    if not splits["train"]:
+        raise BadInputError(folder, "the training split is empty")
+    train_src = token_source(folder, splits["train"], use_2d, row_cache_dir)
+    val_src = token_source(folder, splits["val"], use_2d, row_cache_dir)
+    train_stats = _image_stats(train_src, folder, splits["train"])
+    val_stats = _image_stats(val_src, folder, splits["val"])
+    ids = [(s[2], folder / r) for s, r in zip(train_stats + val_stats, splits["train"] + splits["val"])]
+    top_id, top_file = max(ids, key=lambda t: t[0])
+    if vocab_size is None:
+        vocab_size = top_id + 1
+    elif top_id >= int(vocab_size):
+        raise BadInputError(top_file, f"class id {top_id} is beyond the vocabulary (vocab_size={vocab_size}); "
+                                      f"train with a vocabulary of at least {top_id + 1}")
+    cfg = model_config(arch, int(vocab_size), use_2d, model_args)
+    seed_everything(seed)  # the initial weights follow the seed
+    model = create_model(arch, cfg, task="codec", protocol=CodecModel)
+    if not isinstance(model, torch.nn.Module) or not any(p.requires_grad for p in model.parameters()):
+        raise UsageError(f"model {arch!r} is not a torch module with trainable parameters; "
+                         "`mc codec train` trains through the gradient")
+    if bool(getattr(model, "use_2d", use_2d)) != bool(use_2d):
+        raise UsageError(f"model {arch!r} has use_2d={model.use_2d}, the data was tokenised with "
+                         f"use_2d={use_2d}")
+    batches = RowBatches(train_src, [s[0] for s in train_stats], [s[1] for s in train_stats], batch_size, seed)
+    spe = batches.steps_per_epoch
+    torch.set_num_threads(max(1, int(threads)))  # tiny models: more threads only add overhead
 
+    def loss(m, ctx):
+        feats, cls, lsym, mant, pixels = batches.batch(ctx.step)
+        return batch_loss(m, feats.to(ctx.device), cls.to(ctx.device), lsym.to(ctx.device), mant, pixels)
 
-def _batches(src, batch_rows, rng):
-    from mc_codec.rows import iterate_batches
+    def evaluate(m) -> dict[str, float]:
+        if not len(val_src):
+            return {}
+        dev = next(m.parameters()).device
+        bits, pix = split_bits(m, val_src, range(len(val_src)), dev)
+        return {"val_bpp": bits / pix}
 
-    return iterate_batches(src, range(len(src)), batch_rows, rng)
-
-
-def _count_batches(src, batch_rows):
-    if hasattr(src, "_row_count"):
-        return -(-src._row_count // batch_rows)
-    return None
-
-
-def write_metrics(path: Path, history: list[dict]) -> None:
-    from mc_core.atomic import write_csv
-
-    write_csv(path, history, METRIC_COLUMNS)
-
-
-def plot_loss(path: Path, history: list[dict]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from mc_core.atomic import atomic_path
-
-    ep = [r["epoch"] for r in history]
-    fig, ax = plt.subplots(figsize=(5, 3.2), dpi=100)
-    ax.plot(ep, [r["train_bits_per_token"] for r in history], "o-", label="train bits/token")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("train bits/token")
-    ax2 = ax.twinx()
-    ax2.plot(ep, [r["val_bpp"] for r in history], "s--", color="C1", label="val bits/pixel")
-    ax2.set_ylabel("val bits/pixel")
-    fig.legend(loc="upper right", fontsize=8)
-    ax.set_title("codec training")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    config = {"model": cfg, "train": {"arch": arch, "epochs": int(epochs), "batch_size": int(batch_size),
+                                      "lr": float(lr), "seed": int(seed), "use_2d": bool(use_2d)}}
+    meta = {"data_sha256": fingerprint_files([folder / p for p in splits["train"]], folder),
+            "train_images": len(splits["train"]), "steps_per_epoch": spe,
+            "args": {"data_root": str(data_root), "subdir": subdir, "epochs": int(epochs),
+                     "batch_size": int(batch_size), "lr": float(lr), "arch": arch,
+                     "use_2d_context": bool(use_2d), "seed": int(seed),
+                     "row_cache_dir": None if row_cache_dir is None else str(row_cache_dir)}}
+    task = TrainTask(model=model, model_name=arch, config=config,
+                     make_optimizer=lambda m: torch.optim.AdamW(m.parameters(), lr=lr, weight_decay=1e-4),
+                     loss=loss, evaluate=evaluate, best_key="val_bpp", meta=meta)
+    settings = TrainSettings(out_dir=out, steps=int(epochs) * spe, device=device, resume=resume,
+                             max_minutes=max_minutes, seed=seed, ckpt_every=spe, eval_every=spe,
+                             log_every=max(1, min(50, spe // 4)), desc=f"train {arch}", quiet=quiet)
+    return fit(task, settings)

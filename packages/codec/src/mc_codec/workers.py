@@ -2,7 +2,7 @@
 
 `map_with_model(fn, items, model, jobs)` calls ``fn(model, item)`` for every item, in order. With
 ``jobs > 1`` the items go to that many processes (fork where available), each with one torch
-thread and its own copy of the model loaded from the checkpoint; results come back in order.
+thread (ended when the parent dies) and its own copy of the model loaded from the checkpoint; results come back in order.
 Learned coding is one thread per image, so processes are how it uses more cores.
 """
 
@@ -42,7 +42,9 @@ def _init_worker(checkpoint: str) -> None:
     import torch
 
     from mc_codec.coding.api import load_model
+    from mc_core.procs import die_with_parent
 
+    die_with_parent()  # a kill -9 of the command leaves no workers behind
     torch.set_num_threads(1)
     _WORKER["model"] = load_model(checkpoint)
 

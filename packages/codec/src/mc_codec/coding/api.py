@@ -23,20 +23,26 @@ from mc_codec.tokens import DEFAULT_BAND_HEIGHT, MAX_WIDTH
 from mc_core.errors import BadInputError
 
 LEARNED_KIND = 16
-_CACHE: dict[str, CodecModel] = {}
+_CACHE: dict[str, LoadedCodec] = {}
 
 
 @dataclass
-class CodecModel:
-    model: object          # torch module, eval mode, CPU
-    name: str              # registered architecture
+class LoadedCodec:
+    """A codec model loaded from a checkpoint, with what the file format needs about it."""
+
+    model: object          # implements mc_codec.interface.CodecModel; eval mode, CPU
+    name: str              # its registry name
     digest: bytes          # SHA-256 of model.safetensors (files store a prefix)
     path: Path
-    config: dict
+    config: dict           # the checkpoint's config (the model's under "model")
 
     @property
     def vocab_size(self) -> int:
-        return int(self.config["vocab_size"])
+        return int(self.model.vocab_size)
+
+    @property
+    def use_2d(self) -> bool:
+        return bool(self.model.use_2d)
 
 
 def default_checkpoint() -> Path:
@@ -44,32 +50,56 @@ def default_checkpoint() -> Path:
     return Path(__file__).resolve().parent.parent / "default_model"
 
 
-def load_model(checkpoint: str | os.PathLike | None = None) -> CodecModel:
-    """Load (and cache) a codec checkpoint; the shipped default model when `checkpoint` is None."""
-    from mc_codec.container import digest_file
-    from mc_codec.models import MODEL_NAMES, build_model
-    from mc_core.checkpoint import WEIGHTS_FILE, load_checkpoint
+def resolve_checkpoint(checkpoint: str | os.PathLike | None) -> Path:
+    """The checkpoint folder: the shipped default model for None; the seed's spelling
+    ``.../checkpoints/best.pt`` means the folder ``.../checkpoints/best``."""
+    if checkpoint is None:
+        return default_checkpoint()
+    path = Path(checkpoint)
+    if path.suffix == ".pt" and not path.exists() and path.with_suffix("").is_dir():
+        return path.with_suffix("")
+    return path
 
-    path = Path(checkpoint) if checkpoint is not None else default_checkpoint()
+
+def check_finite_weights(state_dict, path) -> None:
+    """Bad input naming the weights file when a floating tensor holds NaN or infinity."""
+    import torch
+
+    bad = [k for k, t in state_dict.items()
+           if hasattr(t, "is_floating_point") and t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        raise BadInputError(path, f"weights hold NaN or infinite values ({', '.join(sorted(bad)[:3])}"
+                                  f"{', ...' if len(bad) > 3 else ''})")
+
+
+def load_model(checkpoint: str | os.PathLike | None = None) -> LoadedCodec:
+    """Load (and cache) a codec checkpoint through the model registry (`mc_core.factory`, task
+    "codec", checked against :class:`mc_codec.interface.CodecModel`); the shipped default model
+    when `checkpoint` is None."""
+    from mc_codec.container import digest_file
+    from mc_codec.interface import CodecModel
+    from mc_core.checkpoint import WEIGHTS_FILE
+    from mc_core.factory import load_model_and_checkpoint
+
+    path = resolve_checkpoint(checkpoint)
     key = str(path.resolve())
     if key in _CACHE:
         return _CACHE[key]
-    ck = load_checkpoint(path, expect_model=MODEL_NAMES)
-    try:
-        model = build_model(ck.model, ck.config)
-        model.load_state_dict(ck.state_dict)
-    except (TypeError, RuntimeError, KeyError) as exc:
-        raise BadInputError(ck.path, f"not a usable codec checkpoint ({str(exc).splitlines()[0]})") from None
-    model.eval()
-    cm = CodecModel(model, ck.model, digest_file(ck.path / WEIGHTS_FILE), ck.path, ck.config)
-    _CACHE[key] = cm
-    return cm
+    model, ck = load_model_and_checkpoint(path, task="codec", protocol=CodecModel, device="cpu")
+    check_finite_weights(ck.state_dict, ck.path / WEIGHTS_FILE)
+    loaded = LoadedCodec(model, ck.model, digest_file(ck.path / WEIGHTS_FILE), ck.path, ck.config)
+    _CACHE[key] = loaded
+    return loaded
 
 
-def _as_model(model) -> CodecModel:
-    if isinstance(model, CodecModel):
+def as_codec(model) -> LoadedCodec:
+    """A LoadedCodec from a LoadedCodec, a checkpoint path or None (the shipped default)."""
+    if isinstance(model, LoadedCodec):
         return model
     return load_model(model)
+
+
+_as_model = as_codec
 
 
 def _symbol_map(classes: tuple[int, ...], vocab: int, source) -> np.ndarray | None:
@@ -102,20 +132,28 @@ def encode_with_stats(mask: np.ndarray, model=None, *, band_height: int = DEFAUL
     header = Header.for_mask(mask, kind=LEARNED_KIND, model_digest=cm.digest)
     table = _symbol_map(header.classes, cm.vocab_size, src)
     ids = mask.astype(np.int64) if table is None else np.searchsorted(table, mask.astype(np.int64))
-    payload, bits = encode_ids(cm.model, ids, band_height)
+    from mc_codec.coding.stepper import ModelFault
+
+    try:
+        payload, bits = encode_ids(cm.model, ids, band_height)
+    except ModelFault as exc:
+        raise BadInputError(cm.path, f"model {cm.name!r}: {exc}") from None
     return pack(header, payload), bits
 
 
 def encode(mask: np.ndarray, model=None, *, band_height: int = DEFAULT_BAND_HEIGHT) -> bytes:
     """Losslessly code a (H, W) uint8/uint16 mask into `.mcz` bytes with a learned model
-    (a CodecModel, a checkpoint path, or None for the shipped default model)."""
+    (a LoadedCodec, a checkpoint path, or None for the shipped default model)."""
     return encode_with_stats(mask, model, band_height=band_height)[0]
 
 
-def decode(data: bytes, model=None, *, source: str | os.PathLike | None = None) -> np.ndarray:
+def decode(data: bytes, model=None, *, source: str | os.PathLike | None = None,
+           max_decode_bytes: int | None = None) -> np.ndarray:
     """Inverse of :func:`encode`. Any problem (wrong model, truncated or corrupt data, newer
-    format) is a BadInputError naming `source`; a wrong mask is never returned."""
-    from mc_codec.coding.coder import CorruptPayload, decode_ids
+    format, a shape needing more than `max_decode_bytes` of memory: default 1 GiB or
+    ``MC_CODEC_MAX_DECODE_MB``) is a BadInputError naming `source`; a wrong mask is never returned."""
+    from mc_codec.coding.coder import CorruptPayload, DecodeTooLarge, decode_ids
+    from mc_codec.coding.stepper import ModelFault
     from mc_codec.container import check_crc, check_model, unpack
 
     src = source if source is not None else "<bytes>"
@@ -129,7 +167,11 @@ def decode(data: bytes, model=None, *, source: str | os.PathLike | None = None) 
         raise BadInputError(src, f"corrupt header: shape {header.shape}")
     table = _symbol_map(header.classes, cm.vocab_size, src)
     try:
-        ids = decode_ids(cm.model, payload, h, w, header.version)
+        ids = decode_ids(cm.model, payload, h, w, header.version, max_bytes=max_decode_bytes)
+    except DecodeTooLarge as exc:
+        raise BadInputError(src, str(exc)) from None
+    except ModelFault as exc:
+        raise BadInputError(cm.path, f"model {cm.name!r}: {exc}") from None
     except CorruptPayload as exc:
         raise BadInputError(src, f"corrupt payload ({exc})") from None
     except (ValueError, RuntimeError, OverflowError, AssertionError) as exc:  # constriction on garbage

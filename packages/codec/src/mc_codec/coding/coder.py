@@ -44,6 +44,36 @@ class CorruptPayload(ValueError):
     """The payload does not decode to a valid mask with this model."""
 
 
+class DecodeTooLarge(ValueError):
+    """Decoding the claimed shape would need more memory than allowed."""
+
+
+DEFAULT_MAX_DECODE_BYTES = 1 << 30   # 1 GiB; MC_CODEC_MAX_DECODE_MB or max_decode_bytes= overrides
+
+
+def decode_bytes_needed(height: int, width: int, band_height: int) -> int:
+    """Bytes the decoder allocates for a (height, width) mask coded in bands of `band_height`:
+    the int32 id image, a copy in the class-table/dtype mapping (at most 10 bytes a pixel) and
+    the 4 int64 row-above entries per pixel of every band."""
+    bands = -(-int(height) // max(1, int(band_height)))
+    return 14 * int(height) * int(width) + 32 * bands * int(width)
+
+
+def max_decode_bytes(value: int | None = None) -> int:
+    """The memory limit of one decode: `value`, else ``MC_CODEC_MAX_DECODE_MB`` (MiB), else 1 GiB."""
+    import os
+
+    if value is not None:
+        return int(value)
+    env = os.environ.get("MC_CODEC_MAX_DECODE_MB", "").strip()
+    if env:
+        try:
+            return int(float(env) * (1 << 20))
+        except ValueError:
+            raise ValueError(f"MC_CODEC_MAX_DECODE_MB must be a number of MiB, got {env!r}") from None
+    return DEFAULT_MAX_DECODE_BYTES
+
+
 @contextlib.contextmanager
 def coding_mode():
     """One torch thread and no autograd while coding; restores the caller's thread count.
@@ -78,7 +108,7 @@ def _run(model, height: int, width: int, band_height: int, mask: np.ndarray | No
     use_2d = bool(getattr(model, "use_2d", True))
     bh = band_height
     k = (height + bh - 1) // bh
-    out = mask if encoding else np.zeros((height, width), dtype=np.int64)
+    out = mask if encoding else np.zeros((height, width), dtype=np.int32)
     row = np.arange(k) * bh
     end = np.minimum(row + bh, height)
     x = np.zeros(k, np.int64)
@@ -218,9 +248,11 @@ def encode_ids(model, ids: np.ndarray, band_height: int = DEFAULT_BAND_HEIGHT) -
     return bytes(out) + enc.get_compressed().astype("<u4").tobytes(), bits
 
 
-def decode_ids(model, payload: bytes, height: int, width: int, version: int = 2) -> np.ndarray:
+def decode_ids(model, payload: bytes, height: int, width: int, version: int = 2,
+               max_bytes: int | None = None) -> np.ndarray:
     """Inverse of :func:`encode_ids` (`version`: the container's; 1 had a 7-byte payload head);
-    raises CorruptPayload on data that cannot be ours."""
+    raises CorruptPayload on data that cannot be ours, and DecodeTooLarge, before allocating
+    anything, when the shape needs more than `max_bytes` (see :func:`max_decode_bytes`)."""
     import constriction
 
     from mc_codec.container import get_varint
@@ -243,6 +275,12 @@ def decode_ids(model, payload: bytes, height: int, width: int, version: int = 2)
             raise CorruptPayload("payload is truncated or has trailing bytes")
     if not 1 <= band_height <= 65535:
         raise CorruptPayload(f"band height {band_height}")
+    limit = max_decode_bytes(max_bytes)
+    need = decode_bytes_needed(height, width, band_height)
+    if need > limit:
+        raise DecodeTooLarge(f"the header claims a {height}x{width} mask (band height {band_height}); "
+                             f"decoding it needs {need / 2**20:.0f} MiB, over the limit of "
+                             f"{limit / 2**20:.0f} MiB (raise it with MC_CODEC_MAX_DECODE_MB)")
     words = np.frombuffer(payload, dtype="<u4", offset=start).astype(np.uint32)
     dec = constriction.stream.queue.RangeDecoder(words)
     with coding_mode():

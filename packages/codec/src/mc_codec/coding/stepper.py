@@ -16,9 +16,9 @@ integer arithmetic too. Bit-exact across machines by construction; tests check t
 against the torch model, across thread counts, and with the matmul's sums reordered.
 
 :class:`IntMsdzipStepper` does the same for `msdzip` (layer norm with exact integer sums and a
-correctly rounded IEEE square root and division, GELU from an integer table). `GenericStepper`
-runs any other model through its own torch `step_context`/`heads` in float32 with one thread,
-which is bit-exact on one machine but relies on equal float results across machines.
+correctly rounded IEEE square root and division, GELU from an integer table). Any other model
+supplies its own stepper (`CodecModel.coding_stepper`, see :mod:`mc_codec.interface`); the coder
+checks the frequencies it returns (:class:`CheckedStepper`).
 """
 
 from __future__ import annotations
@@ -44,7 +44,9 @@ def quantize(logits) -> np.ndarray:
 
 
 class GenericStepper:
-    """Any codec model through its `init_state` / `step_context` / `heads` interface."""
+    """A helper for torch models with `init_state` / `step_context` / `heads` (like the built-in
+    ones): frequencies from the float32 model and :func:`quantize`. Bit-exact on one machine with
+    one thread, not across machines (prefer integer arithmetic in a model's `coding_stepper`)."""
 
     def __init__(self, model):
         self.model = model
@@ -353,14 +355,52 @@ class IntMsdzipStepper(_IntStepper):
         return ctx, win
 
 
+class ModelFault(ValueError):
+    """A model's stepper returned frequencies the coder cannot use."""
+
+
+class CheckedStepper:
+    """Wraps a stepper supplied by a model outside this package: every frequency table is checked
+    (shape, integer values in 1 .. MAX_FREQ) before the range coder sees it, so a faulty model is
+    a clear error (:class:`ModelFault`), never a file that cannot be decoded."""
+
+    def __init__(self, inner, vocab_size: int):
+        self.inner = inner
+        self.vocab_size = int(vocab_size)
+
+    def init_state(self, k: int):
+        return self.inner.init_state(k)
+
+    def context(self, state, feats: np.ndarray):
+        self._k = feats.shape[0]
+        return self.inner.context(state, feats)
+
+    @staticmethod
+    def _check(freqs, k: int, n: int, what: str) -> np.ndarray:
+        from mc_codec.interface import MAX_FREQ
+
+        f = np.asarray(freqs.numpy() if hasattr(freqs, "numpy") else freqs)
+        if f.shape != (k, n):
+            raise ModelFault(f"the model's {what} frequencies have shape {f.shape}, expected {(k, n)}")
+        f64 = f.astype(np.float64)
+        if not (np.isfinite(f64).all() and (f64 == np.floor(f64)).all() and (f64 >= 1).all()
+                and (f64 <= MAX_FREQ).all()):
+            raise ModelFault(f"the model's {what} frequencies must be integers in 1..{MAX_FREQ}")
+        return f64.astype(np.float32)
+
+    def class_freqs(self, ctx) -> np.ndarray:
+        return self._check(self.inner.class_freqs(ctx), self._k, self.vocab_size, "class")
+
+    def length_freqs(self, ctx, cls: np.ndarray) -> np.ndarray:
+        return self._check(self.inner.length_freqs(ctx, cls), cls.shape[0], NUM_LEN_SYMBOLS, "length")
+
+
+_EXACT_STEPPERS = (IntRleStepper, IntMsdzipStepper)
+
+
 def make_stepper(model):
-    """The fastest exact stepper for `model` (cached on the model until its weights change)."""
-    version = tuple(p._version for p in model.parameters())  # changes when weights are updated
-    cached = getattr(model, "_mc_stepper", None)
-    if cached is None or cached[0] != version:  # first use, or weights changed since
-        kind = type(model).__name__
-        st = (IntRleStepper(model) if kind == "RleLM" else IntMsdzipStepper(model) if kind == "MSDZip"
-              else GenericStepper(model))
-        cached = (version, st)
-        model._mc_stepper = cached
-    return cached[1]
+    """The stepper the coder runs for `model`: its own ``coding_stepper()`` (the built-in models
+    return their exact integer steppers, cached until the weights change); any other stepper is
+    wrapped in :class:`CheckedStepper`."""
+    st = model.coding_stepper()
+    return st if isinstance(st, _EXACT_STEPPERS) else CheckedStepper(st, model.vocab_size)

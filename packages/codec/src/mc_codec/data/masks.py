@@ -188,3 +188,17 @@ def make_splits(
         out[name].sort()
         write_text(files[name], "".join(f"{p}\n" for p in out[name]))
     return out
+
+
+def folder_of(data_root: str | os.PathLike, subdir: str = "") -> Path:
+    """The folder of masks: `data_root/subdir` (or `data_root`)."""
+    return Path(data_root) / subdir if subdir else Path(data_root)
+
+
+def splits_for(data_root: str | os.PathLike, subdir: str, splits_dir: str | os.PathLike, *,
+               seed: int = 0, by_sequence: bool = False) -> dict[str, list[str]]:
+    """The train/val/test split of the masks under `data_root/subdir`, kept in `splits_dir`
+    (:func:`make_splits`: reused when present, else drawn with `seed`)."""
+    folder = folder_of(data_root, subdir)
+    return make_splits(find_masks(data_root, subdir), splits_dir, seed=seed, by_sequence=by_sequence,
+                       data_dir=folder)

@@ -63,3 +63,62 @@ class Heads(nn.Module):
 
 def num_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def _model_config(ck) -> dict:
+    """A checkpoint's model config: ``config["model"]``; checkpoints of the first release kept
+    the model's arguments at the top of ``config`` (no "model" key), which still load."""
+    cfg = ck.config.get("model", ck.config)
+    if not isinstance(cfg, dict):
+        raise ValueError(f"config.model must be a mapping, got {type(cfg).__name__}")
+    return dict(cfg)
+
+
+class RunTokenModel(nn.Module):
+    """Shared by the built-in models: `token_nats` from ``context`` + :class:`Heads`, loading
+    from a checkpoint (either config layout), and the cached integer stepper for the coder."""
+
+    vocab_size: int
+    use_2d: bool
+    heads: Heads
+    config: dict
+
+    def context(self, feats: torch.Tensor) -> torch.Tensor:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def token_nats(self, feats: torch.Tensor, classes: torch.Tensor, len_syms: torch.Tensor):
+        """See :meth:`mc_codec.interface.CodecModel.token_nats`."""
+        import torch.nn.functional as F
+
+        ctx = self.context(feats)
+        cls = classes.clamp(min=0)
+        cl = self.heads.class_logits(ctx)
+        ll = self.heads.length_logits(ctx, cls, feats)
+        valid = classes >= 0
+        c = F.cross_entropy(cl.flatten(0, -2), cls.flatten(), reduction="none").view(classes.shape)
+        ln = F.cross_entropy(ll.flatten(0, -2), len_syms.clamp(min=0).flatten(),
+                             reduction="none").view(classes.shape)
+        zero = torch.zeros((), dtype=c.dtype, device=c.device)
+        return torch.where(valid, c, zero), torch.where(valid, ln, zero)
+
+    @classmethod
+    def from_checkpoint(cls, ck):
+        model = cls(**_model_config(ck))
+        try:
+            model.load_state_dict(ck.state_dict)
+        except RuntimeError as exc:
+            raise ValueError(f"weights do not fit ({str(exc).strip().splitlines()[0]})") from None
+        return model
+
+    def _stepper_class(self):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def coding_stepper(self):
+        """The exact integer stepper (:mod:`mc_codec.coding.stepper`), rebuilt when the weights
+        change."""
+        version = tuple(p._version for p in self.parameters())  # bumps when weights are updated
+        cached = self.__dict__.get("_mc_stepper")
+        if cached is None or cached[0] != version:
+            cached = (version, self._stepper_class()(self))
+            self.__dict__["_mc_stepper"] = cached
+        return cached[1]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mc_codec.models.common import FeatureEmbedding, Heads
+from mc_codec.models.common import FeatureEmbedding, Heads, RunTokenModel
 
 
 class _Block(nn.Module):
@@ -26,7 +26,7 @@ class _Block(nn.Module):
         return x + self.fc2(torch.nn.functional.gelu(self.fc1(self.norm(x))))
 
 
-class MSDZip(nn.Module):
+class MSDZip(RunTokenModel):
     name = "msdzip"
 
     def __init__(self, vocab_size: int, use_2d: bool = True, timesteps: int = 16, vocab_dim: int = 16,
@@ -68,3 +68,8 @@ class MSDZip(nn.Module):
         e = self.embed(feats)
         win = torch.cat([state[:, 1:], e[:, None]], dim=1)
         return self._mlp(win.reshape(win.shape[0], -1)), win
+
+    def _stepper_class(self):
+        from mc_codec.coding.stepper import IntMsdzipStepper
+
+        return IntMsdzipStepper

@@ -10,10 +10,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mc_codec.models.common import FeatureEmbedding, Heads
+from mc_codec.models.common import FeatureEmbedding, Heads, RunTokenModel
 
 
-class RleLM(nn.Module):
+class RleLM(RunTokenModel):
     name = "rle-lm"
 
     def __init__(self, vocab_size: int, use_2d: bool = True, embed_dim: int = 32,
@@ -45,3 +45,8 @@ class RleLM(nn.Module):
         _, h = self.gru(x[:, None, :], state[None])
         h = h[0]
         return torch.relu(h + self.skip(x)), h
+
+    def _stepper_class(self):
+        from mc_codec.coding.stepper import IntRleStepper
+
+        return IntRleStepper
