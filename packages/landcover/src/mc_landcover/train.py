@@ -1,7 +1,8 @@
 """Training of a landcover model (RandAR by default) through the one training loop,
 :func:`mc_core.training.fit` (Hugging Face accelerate: one process or `accelerate launch` on many).
 
-AdamW with linear warm-up then cosine decay (`make_scheduler`), gradient clipping, exact
+AdamW with linear warm-up then cosine decay over `train.schedule_steps` (default: `max_steps`;
+fix it to stop a run early and resume it on the same schedule) through `make_scheduler`, gradient clipping, exact
 `--resume` (batches and visiting orders come from (seed, step); `train_seconds` adds up over
 resumed runs), `<out>/checkpoints/{last,best,final}`, `metrics.csv`, `loss.png`, `train_log.json`
 and, every `vis_every` steps, `gen_*.png` (generated from scratch), `gt_*.png` (training examples)
@@ -24,6 +25,7 @@ DEFAULT_TRAIN: dict[str, Any] = {
     "batch_size": 32, "lr": 3e-4, "weight_decay": 0.05, "betas": [0.9, 0.95], "warmup_steps": 100,
     "max_steps": 1000, "grad_clip": 1.0, "log_every": 50, "vis_every": 500, "ckpt_every": 500,
     "n_vis": 16, "gen_steps": 16, "seed": 0, "eval_patches": 256,
+    "schedule_steps": 0,  # length of the warm-up + cosine schedule; 0: max_steps
 }
 DEFAULT_DATA: dict[str, Any] = {"path": None, "stride": None, "test_fraction": 0.2}
 # documented limits of the train section (refused early with a one-line error)
@@ -31,6 +33,7 @@ TRAIN_LIMITS: dict[str, tuple[float, float]] = {
     "batch_size": (1, 65536), "lr": (0.0, 10.0), "weight_decay": (0.0, 10.0), "warmup_steps": (0, 10**9),
     "max_steps": (0, 10**9), "grad_clip": (0.0, 1e6), "log_every": (1, 10**9), "vis_every": (0, 10**9),
     "ckpt_every": (0, 10**9), "n_vis": (1, 1024), "gen_steps": (1, 1 << 20), "eval_patches": (0, 10**9),
+    "schedule_steps": (0, 10**9),
 }
 
 __all__ = ["DEFAULT_TRAIN", "config_schema", "evaluate_bits_per_pixel", "lr_factor", "resolve_data",
@@ -194,6 +197,7 @@ def train(config: str | os.PathLike | dict = "tiny", *, data: str | os.PathLike 
     cfg["data"] = {**(cfg.get("data") or {}), "sha256": data_sha256}  # resume refuses other data
     bs = int(tcfg["batch_size"])
     total = int(tcfg["max_steps"])
+    schedule = int(tcfg["schedule_steps"]) or total
     warmup = int(tcfg["warmup_steps"])
     n_vis, gen_steps, tseed = int(tcfg["n_vis"]), int(tcfg["gen_steps"]), int(tcfg["seed"])
 
@@ -217,7 +221,7 @@ def train(config: str | os.PathLike | dict = "tiny", *, data: str | os.PathLike 
         model=model, model_name=name, config=cfg,
         make_optimizer=lambda m: torch.optim.AdamW(m.parameters(), lr=float(tcfg["lr"]), betas=tuple(tcfg["betas"]),
                                                    weight_decay=float(tcfg["weight_decay"])),
-        make_scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, warmup, total)),
+        make_scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, warmup, schedule)),
         loss=loss, evaluate=evaluate if len(test_maps) else None,
         meta={"data": str(data_path), "data_sha256": data_sha256, "legend": legend_dict(), "n_train": int(len(train_maps)),
               "n_test": int(len(test_maps)), "config_name": cfg_name},
