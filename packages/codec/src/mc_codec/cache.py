@@ -101,6 +101,11 @@ def read_manifest(path: Path) -> list[dict]:
     return rows
 
 
+def cache_use_2d(cache_dir: str | os.PathLike) -> bool:
+    """Whether a row cache holds the 2D context (built with ``include_above_features``)."""
+    return CacheSource(cache_dir, []).use_2d
+
+
 class CacheSource:
     """Tokens read lazily from a row cache, for images named by relative path."""
 
@@ -153,7 +158,7 @@ def verify_cache(folder: Path, cache_dir: Path, rel_paths: list[str], n: int, se
     return len(pick)
 
 
-def cache_rows(data_root: str | os.PathLike, cache_dir: str | os.PathLike, *, subdir: str = "",
+def cache_rows(data_root: str | os.PathLike, cache_dir: str | os.PathLike, *, subdir: str | None = None,
                manifest_out: str | os.PathLike | None = None, use_2d: bool = False, compress: bool = True,
                verify: int = 0, num_shards: int = 1, shard_index: int = 0, seed: int = 0,
                progress=None) -> dict:

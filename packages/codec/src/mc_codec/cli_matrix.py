@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import click
 
+from mc_codec.data.paths import SUBDIR_HELP
 from mc_core.options import RegistryChoice, quiet_option
 
 
 @click.command("matrix")
 @click.option("--data-root", type=click.Path(file_okay=False), default=None,
               help="Folder of mask PNGs (default: the samples shipped with mc-codec).")
-@click.option("--subdir", default="")
+@click.option("--subdir", default=None, help=SUBDIR_HELP)
 @click.option("--checkpoint", type=click.Path(), default=None,
               help="Codec checkpoint (default: the shipped model; the seed's best.pt means the folder best).")
 @click.option("--splits-dir", type=click.Path(file_okay=False), default=None,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from mc_codec.data.paths import SUBDIR_HELP
 from mc_core.options import (
     FiniteFloat,
     RegistryChoice,
@@ -28,7 +29,7 @@ ARCH_FLAGS = {"rle-lm": ("hidden_dim", "embed_dim"),
 @click.command("cache")
 @click.option("--data-root", required=True, type=click.Path(file_okay=False),
               help="Folder of mask PNGs.")
-@click.option("--subdir", default="", help="Sub-folder of --data-root holding the masks.")
+@click.option("--subdir", default=None, help=SUBDIR_HELP)
 @click.option("--cache-dir", required=True, type=click.Path(file_okay=False),
               help="Where the npz files go.")
 @click.option("--manifest-out", type=click.Path(dir_okay=False), default=None,
@@ -83,7 +84,7 @@ def _model_args(arch: str, flags: dict, extra: tuple[str, ...]) -> dict:
 @click.command("train")
 @click.option("--data-root", required=True, type=click.Path(file_okay=False),
               help="Folder of mask PNGs.")
-@click.option("--subdir", default="", help="Sub-folder of --data-root holding the masks.")
+@click.option("--subdir", default=None, help=SUBDIR_HELP)
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False), help="Run folder.")
 @click.option("--epochs", type=click.IntRange(min=1), default=5, show_default=True,
               help="Passes over the training rows (steps = epochs x ceil(rows / batch size)).")
@@ -92,7 +93,9 @@ def _model_args(arch: str, flags: dict, extra: tuple[str, ...]) -> dict:
 @click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=3e-3, show_default=True)
 @click.option("--arch", type=RegistryChoice("models", task="codec"), default="rle-lm", show_default=True,
               help="Any model registered for `mc codec` (see `mc list models`).")
-@click.option("--use-2d-context", is_flag=True, help="Each token also sees the row above.")
+@click.option("--use-2d-context/--no-2d-context", default=None,
+              help="Each token also sees the row above [default: as the --row-cache-dir was built, "
+                   "else no].")
 @click.option("--row-cache-dir", type=click.Path(file_okay=False), default=None,
               help="Read tokens lazily from a row cache made by `mc codec cache`.")
 @click.option("--splits-dir", type=click.Path(file_okay=False), default=None,
@@ -145,7 +148,7 @@ def train_cmd(data_root, subdir, out_dir, epochs, batch_size, lr, arch, use_2d_c
 
 @click.command("eval")
 @click.option("--data-root", required=True, type=click.Path(file_okay=False))
-@click.option("--subdir", default="")
+@click.option("--subdir", default=None, help=SUBDIR_HELP)
 @click.option("--checkpoint", required=True, type=click.Path(),
               help="Checkpoint folder (e.g. out/checkpoints/best; the seed's best.pt means that folder).")
 @click.option("--split", type=click.Choice(["train", "val", "test"]), default="val", show_default=True)

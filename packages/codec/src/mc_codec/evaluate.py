@@ -52,7 +52,7 @@ def split_bits(model, source, indices, device="cpu", progress=None) -> tuple[flo
 
 
 def evaluate_split(data_root: str | os.PathLike, checkpoint: str | os.PathLike | None, *,
-                   splits_dir: str | os.PathLike, split: str = "val", subdir: str = "",
+                   splits_dir: str | os.PathLike, split: str = "val", subdir: str | None = None,
                    out_csv: str | os.PathLike | None = None,
                    row_cache_dir: str | os.PathLike | None = None, device: str = "auto",
                    progress=None) -> dict:

@@ -35,7 +35,7 @@ def check_codecs(codecs) -> list[str] | None:
     return names
 
 
-def codec_matrix(data_root=None, checkpoint=None, *, subdir: str = "", splits_dir=None,
+def codec_matrix(data_root=None, checkpoint=None, *, subdir: str | None = None, splits_dir=None,
                  split: str = "test", out_csv="codec_matrix.csv", codecs=None, arch: str | None = None,
                  jobs: int = 0, progress=None) -> dict:
     """The codec matrix: every image of `split` coded by the learned codec (verified lossless),

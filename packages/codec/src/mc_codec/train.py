@@ -115,18 +115,22 @@ def model_config(arch: str, vocab_size: int, use_2d: bool, model_args: dict[str,
     return {"vocab_size": int(vocab_size), "use_2d": bool(use_2d), **(model_args or {})}
 
 
-def train_codec(data_root: str | os.PathLike, out_dir: str | os.PathLike, *, subdir: str = "",
+def train_codec(data_root: str | os.PathLike, out_dir: str | os.PathLike, *, subdir: str | None = None,
                 arch: str = "rle-lm", model_args: dict[str, Any] | None = None, epochs: int = 5,
-                batch_size: int = 64, lr: float = 3e-3, use_2d: bool = False,
+                batch_size: int = 64, lr: float = 3e-3, use_2d: bool | None = None,
                 splits_dir: str | os.PathLike | None = None, by_sequence: bool = False,
                 vocab_size: int | None = None, row_cache_dir: str | os.PathLike | None = None,
                 seed: int = 0, threads: int = 1, device: str = "auto", resume: bool = False,
                 max_minutes: float | None = None, quiet: bool | None = None):
     """Train codec model `arch` (any registered for task "codec") on the masks under
     `data_root/subdir`; returns :class:`mc_core.training.TrainResult` (``best`` is the lowest
-    validation bits per pixel, or mean training bits per token without a validation split)."""
+    validation bits per pixel, or mean training bits per token without a validation split).
+
+    `use_2d` None: as the row cache was built (``--include-above-features``) when training from
+    `row_cache_dir`, else False."""
     import torch
 
+    from mc_codec.cache import cache_use_2d
     from mc_codec.data.masks import folder_of, splits_for
     from mc_codec.evaluate import split_bits
     from mc_codec.interface import CodecModel
@@ -150,6 +154,8 @@ def train_codec(data_root: str | os.PathLike, out_dir: str | os.PathLike, *, sub
     splits = splits_for(data_root, subdir, splits_dir or out / "splits", seed=seed, by_sequence=by_sequence)
     if not splits["train"]:
         raise BadInputError(folder, "the training split is empty")
+    if use_2d is None:
+        use_2d = cache_use_2d(row_cache_dir) if row_cache_dir else False
     train_src = token_source(folder, splits["train"], use_2d, row_cache_dir)
     val_src = token_source(folder, splits["val"], use_2d, row_cache_dir)
     train_stats = _image_stats(train_src, folder, splits["train"])

@@ -17,9 +17,10 @@ from mc_core.errors import BadInputError
 SPLIT_NAMES = ("train", "val", "test")
 
 
-def find_masks(data_root: str | os.PathLike, subdir: str = "") -> list[str]:
-    """Sorted relative POSIX paths (relative to `data_root/subdir`) of every `.png` below it."""
-    folder = Path(data_root) / subdir if subdir else Path(data_root)
+def find_masks(data_root: str | os.PathLike, subdir: str | None = None) -> list[str]:
+    """Sorted relative POSIX paths (relative to `data_root/subdir`, see :func:`folder_of`) of
+    every `.png` below it."""
+    folder = folder_of(data_root, subdir)
     if not folder.is_dir():
         raise BadInputError(folder, "folder not found")
     found = sorted(
@@ -190,9 +191,16 @@ def make_splits(
     return out
 
 
-def folder_of(data_root: str | os.PathLike, subdir: str = "") -> Path:
-    """The folder of masks: `data_root/subdir` (or `data_root`)."""
-    return Path(data_root) / subdir if subdir else Path(data_root)
+def folder_of(data_root: str | os.PathLike, subdir: str | None = None) -> Path:
+    """The folder of masks: `data_root/subdir`; `subdir` None means ``warped_masks`` when
+    `data_root` has that folder (the seed's layout and default), else `data_root` itself;
+    "" is always `data_root`."""
+    from mc_codec.data.paths import DEFAULT_SUBDIR
+
+    root = Path(data_root)
+    if subdir is None:
+        subdir = DEFAULT_SUBDIR if (root / DEFAULT_SUBDIR).is_dir() else ""
+    return root / subdir if subdir else root
 
 
 def splits_for(data_root: str | os.PathLike, subdir: str, splits_dir: str | os.PathLike, *,
