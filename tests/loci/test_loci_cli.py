@@ -125,3 +125,15 @@ def test_train_unsupervised_recipe_and_its_usage_errors(tmp_path):
     code, _, err = run("train", "--data", str(d), "--out-dir", str(tmp_path / "x"), "--no-depth-input",
                        "--background", "farthest")
     assert code == 2 and "needs depth" in err
+
+
+def test_time_budget_stops_cleanly_and_resume_finishes(tmp_path):
+    d = tmp_path / "data"
+    _ok(*run("make-data", "--out-dir", str(d), "--videos", "2", "--frames", "2", "--size", "16", "-q"))
+    args = ["pretrain-bg", "--data", str(d), "--out-dir", str(tmp_path / "bg"), "--steps", "30", "--batch-size", "1",
+            "--clip-frames", "2", "--hidden", "4", "--latent-channels", "2", "--device", "cpu", "-q"]
+    first = json.loads(_ok(*run(*args, "--max-minutes", "0.00001")))
+    assert first["stopped"] == "time-budget" and 1 <= first["steps"] < 30
+    assert (tmp_path / "bg" / "checkpoints" / "final" / "model.safetensors").exists()
+    done = json.loads(_ok(*run(*args, "--resume")))
+    assert done["stopped"] == "steps" and done["steps"] == 30
