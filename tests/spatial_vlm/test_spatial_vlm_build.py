@@ -22,7 +22,7 @@ def demo(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("x3")
     make_demo_data(root / "data", train_scenes=1, val_scenes=2, objects_per_scene=3, width=64, height=48, seed=1)
-    counts = build_tasks(root / "data", root / "tasks", use_dilated_mask=True, seed=0)
+    counts = build_tasks(root / "data", root / "tasks", use_dilated_mask=True)
     return root, counts
 
 
@@ -32,7 +32,8 @@ def load(root, name):
 
 def test_demo_layout_has_five_views_and_empty_masks(demo):
     root, _ = demo
-    uids = sorted((root / "data" / "val").glob("*/uid_*"))
+    assert not (root / "data" / "val").exists()  # the x3 data set's folder names
+    uids = sorted((root / "data" / "validation").glob("*/uid_*"))
     assert len(uids) == 6
     for u in uids:
         masks = sorted(u.glob("*_mask.png"))
@@ -57,51 +58,50 @@ def test_build_outputs_follow_the_seed(demo):
                  "t1_train_multi.json", "t1_train_concat.json"):
         assert (root / "tasks" / name).is_file(), name
     t1 = load(root, "t1_val_multi.json")
-    assert len(t1) == counts["t1_val_multi.json"] == 6 * 4  # anchor mode, k=1: 4 queries per instance
+    assert len(t1) == counts["t1_val_multi.json"] == 6 * 4  # anchor view 01 with each of the 4 others
     for s in t1:
+        assert set(s) == {"id", "task", "image", "query_original", "conversations"}  # the seed's keys
+        assert s["id"].startswith("T1_MULTI_scenev") and "_uid" in s["id"] and "_A01" in s["id"]
         assert isinstance(s["image"], list) and len(s["image"]) == 2
         assert all(Path(p).is_absolute() and Path(p).is_file() for p in s["image"])
-        assert s["image"][0].endswith("_marked.png") and "/marked_abs/val/" in s["image"][0]
+        assert s["image"][0].endswith("_marked.png") and "/marked_abs/validation/" in s["image"][0]
         assert s["query_original"] == s["image"][1] and s["image"][1].endswith("_original.png")
         conv = s["conversations"]
         assert [c["from"] for c in conv] == ["human", "gpt"] and "<image>" not in conv[0]["value"]
-        mask = np.asarray(Image.open(s["query_mask"])) > 0
+        mask = np.asarray(Image.open(s["query_original"].replace("_original.png", "_mask_dialated.png"))) > 0
         if conv[1]["value"] == "NOT_VISIBLE":
             assert not mask.any()
         else:
-            x, y = s["gt_point"]
+            x, y = (float(v) for v in conv[1]["value"].strip("[()]").split(","))
             h, w = mask.shape
-            assert mask[int(y * h), int(x * w)]
-            assert conv[1]["value"] == f"[({x:.3f}, {y:.3f})]"
+            assert mask[min(int(y * h), h - 1), min(int(x * w), w - 1)]
     t2a = load(root, "t2a_val_multi.json")
     assert len(t2a) == sum(s["conversations"][1]["value"] == "NOT_VISIBLE" for s in t1) > 0
-    assert all(s["conversations"][1]["value"] == "NOT_VISIBLE" for s in t2a)
-    concat = {s["id"]: s for s in load(root, "t1_val_concat.json")}
-    for s in t1:
-        c = concat[s["id"]]
-        assert isinstance(c["image"], str) and "/concat_abs/val/" in c["image"] and c["image"].endswith("_concat.jpg")
+    assert all(s["conversations"][1]["value"] == "NOT_VISIBLE" and s["id"].startswith("T2A_MULTI_") for s in t2a)
+    concat = load(root, "t1_val_concat.json")
+    by_base = {s["id"][len("T1_MULTI_"):]: s for s in t1}
+    assert 0 < len(concat) <= len(t1)  # only pairs whose anchor view shows the object
+    for c in concat:
+        s = by_base[c["id"][len("T1_CONCAT_"):]]
+        assert isinstance(c["image"], str) and "/concat_abs/validation/" in c["image"]
+        assert c["image"].endswith("_concat.jpg") and "_to_" in c["image"]
         assert c["query_original"] == s["query_original"]
-        im = Image.open(c["image"])
-        assert im.size == (128, 48)
-        if s["gt_point"] is None:
-            assert c["conversations"][1]["value"] == "NOT_VISIBLE"
-        else:
-            assert c["gt_point"] == pytest.approx([0.5 + s["gt_point"][0] * 0.5, s["gt_point"][1]])
-        xl, yl = c["reference_point"]
-        assert xl < 0.5 and f"({xl:.3f}, {yl:.3f})" in c["conversations"][0]["value"]
+        assert Image.open(c["image"]).size == (128, 48)
+        assert c["conversations"][1]["value"] == s["conversations"][1]["value"]  # the seed: wrt the query image
     for s in load(root, "t2b_val_multi.json"):
+        assert s["id"].startswith("T2B_MULTI_") and "_K0" in s["id"]
         assert s["image"][0].endswith("_original.png") and s["image"][1].endswith("_inpainted.png")
         assert s["query_original"] == s["image"][1]
 
 
 def test_build_is_seeded_and_cli_works(demo, tmp_path):
     root, _ = demo
-    code, _, err = run("build", "--data-root", root / "data", "--out-dir", tmp_path / "t", "--mode", "all",
+    code, _, err = run("build", "--data-root", root / "data", "--out-dir", tmp_path / "t", "--mode", "allpairs",
                        "--use-dilated-mask", "--emit-concat", "0", "-q")
     assert code == 0, err
     assert not (tmp_path / "t" / "t1_val_concat.json").exists()
     t_all = json.loads((tmp_path / "t" / "t1_val_multi.json").read_text())
-    assert len(t_all) > len(load(root, "t1_val_multi.json"))  # every visible view is a reference
+    assert len(t_all) == 5 * len(load(root, "t1_val_multi.json"))  # every view is a reference
     run("build", "--data-root", root / "data", "--out-dir", tmp_path / "t2", "--mode", "all",
         "--use-dilated-mask", "--emit-concat", "0", "-q")
     assert (tmp_path / "t2" / "t1_val_multi.json").read_text().replace("/t2/", "/t/") == \
@@ -125,13 +125,14 @@ def test_eval_baselines_and_pixel_diff_target(demo, tmp_path):
                      "--output-json", out, "-q")
     m = json.loads(out.read_text())
     assert m["metrics"]["not_visible_accuracy"] == 0.0
-    # center answers (0.75, 0.5) in concat coordinates: its hits are exactly the query masks holding (0.5, 0.5)
+    # center answers (0.75, 0.5) in concat coordinates: its hits are exactly the query masks holding
+    # pixel (round(0.5 * (W - 1)), round(0.5 * (H - 1)))
     expect = 0
     for r in m["results"]:
         if r["gt_visible"]:
             mk = np.asarray(Image.open(r["mask"])) > 0
-            expect += bool(mk[mk.shape[0] // 2, mk.shape[1] // 2])
-    assert m["metrics"]["hit_at_mask_count"] == expect
+            expect += bool(mk[round(0.5 * (mk.shape[0] - 1)), round(0.5 * (mk.shape[1] - 1))])
+    assert m["metrics"]["hit_at_mask_count"] == expect > 0
 
 
 def test_bad_sample_is_recorded_not_fatal(demo, tmp_path):
@@ -145,6 +146,7 @@ def test_bad_sample_is_recorded_not_fatal(demo, tmp_path):
     Image.fromarray(np.full((10, 10), 255, np.uint8)).save(bad_mask_dir / "01_x_mask.png")
     samples.append(dict(samples[2], image=[samples[2]["image"][0], str(bad_mask_dir / "01_x_inpainted.png")],
                         query_original=str(bad_mask_dir / "01_x_inpainted.png")))
+    samples.append(dict(samples[2], query_original=str(tmp_path / "nowhere_inpainted.png")))
     j = tmp_path / "bad.json"
     j.write_text(json.dumps(samples))
     out = tmp_path / "o.json"
@@ -153,11 +155,15 @@ def test_bad_sample_is_recorded_not_fatal(demo, tmp_path):
     res = json.loads(out.read_text())
     errs = [r["error"] for r in res["results"]]
     assert "missing_inpainted.png" in errs[0] and "not found" in errs[0]
+    assert res["results"][0]["pred_text"] == ""  # scored as the empty answer, as the seed does
     assert "conversations" in errs[1]
     assert errs[2] is None and res["results"][2]["hit"]
-    assert "01_x_mask.png" in errs[3] and "10x10" in errs[3]
-    assert res["metrics"]["total"] == 4 and res["metrics"]["hit_at_mask_total"] == 4
-    assert res["metrics"]["hit_at_mask_count"] == 1
+    # a mask of another size than its image: the seed maps the point in the mask's own size (all 255: a hit)
+    assert errs[3] is None and res["results"][3]["hit_mask"] is True
+    assert "no mask found" in res["results"][4]["mask_error"] and res["results"][4]["hit_mask"] is None
+    m = res["metrics"]
+    assert (m["total"], m["visible_gt"], m["hit_at_mask_total"], m["hit_at_mask_count"]) == (5, 5, 2, 2)
+    assert m["hit_at_mask"] == 1.0 and m["hit_at_mask_strict"] == 2 / 5 and m["failed_samples"] == 2
 
 
 def test_bad_input_errors(demo, tmp_path):
@@ -178,10 +184,12 @@ def test_bad_input_errors(demo, tmp_path):
     Image.fromarray(np.zeros((4, 8), np.uint8)).save(d / "01_f_mask.png")
     code, _, err = run("build", "--data-root", tmp_path / "x3", "--out-dir", tmp_path / "o")
     assert code == 2 and "01_f_mask.png" in err and "8x4" in err
-    # missing original image
+    # missing original image: the view is skipped (as the seed does), said, and no sample at all is an error
     (d / "01_f_original.png").unlink()
     code, _, err = run("build", "--data-root", tmp_path / "x3", "--out-dir", tmp_path / "o")
-    assert code == 2 and "01_f_original.png" in err and "missing original" in err
+    assert "view 01 has no *_original.png; skipped" in err
+    assert code == 2 and f"{tmp_path / 'x3'}: no task samples" in err and "Traceback" not in err
+    assert not (tmp_path / "o" / "t1_val_multi.json").exists()
     # a model folder without a processor
     empty = tmp_path / "model"
     empty.mkdir()

@@ -26,7 +26,7 @@ def setup(tmp_path_factory):
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("hf")
     make_demo_data(root / "data", train_scenes=1, val_scenes=1, objects_per_scene=2, width=48, height=40)
-    build_tasks(root / "data", root / "tasks", seed=0)
+    build_tasks(root / "data", root / "tasks", mode="allpairs", warn=None)  # allpairs: concat samples for sure
     model = build_tiny_qwen2vl(root / "tiny", image_size=28)
     for name in ("t1_val_multi", "t1_val_concat", "t2b_train_multi"):
         samples = json.loads((root / "tasks" / f"{name}.json").read_text())[:4]
@@ -43,7 +43,7 @@ def test_hf_vlm_eval_multi_and_concat(setup, tmp_path):
                                 "--device", "cpu", "-q")
         assert code == 0, err
         res = json.loads(out.read_text())
-        assert res["metrics"]["total"] == 4
+        assert res["metrics"]["total"] == 4 and "hit_at_mask_strict" in res["metrics"]
         assert all(r["error"] is None for r in res["results"]), res["results"]
         assert all(isinstance(r["pred_text"], str) for r in res["results"])
 

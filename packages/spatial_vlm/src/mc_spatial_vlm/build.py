@@ -1,18 +1,33 @@
 """Build the spatial task JSONs (Task1 multi/concat, Task2A, Task2B) from an x3 data root.
 
-Pairing modes (which (reference A, query B) view pairs of one object instance become samples):
-- `anchor`: the first `anchor_k` views whose mask is non-empty are the references; every other
-  view of the instance is a query (so an instance with 5 views and anchor_k=1 gives 4 pairs).
-- `all`: every view with a non-empty mask is a reference for every other view (ordered pairs).
-A reference must show the object (non-empty mask); a query may not (Task1 answer NOT_VISIBLE,
-and those pairs are Task2A). Task2B uses every view whose mask is non-empty: [original, inpainted].
+The files, sample ids, pairs, prompts and answers are those of the seed's builder
+(RoboRefer-FineTuning `tools/build_spatial_tasks_x3.py`) on the same data and seed:
+
+- splits `train/` then `validation/` (or `val/`), scenes and `uid_*` folders sorted, views 01..05;
+- ground-truth point of a view (`gt_point`): the tight box of mask > 0, its float centre
+  `((x0 + x1) / 2, (y0 + y1) / 2)` if the pixel at the rounded centre is in the mask, else a mask
+  pixel drawn by `rng.randrange(n)` over the mask pixels in row-major order, from ONE
+  `random.Random(seed)` consumed view by view in the order above (the draw of a view depends on
+  every earlier draw, as in the seed); normalised `((x + 0.5) / W, (y + 0.5) / H)`, clamped to
+  [0, 1]; an empty mask is NOT_VISIBLE;
+- pairs (`mode`): `anchor` pairs view `anchor_k` (a view index, 1-5) as the reference with every
+  other view as the query; `allpairs` every view with every other; the reference need not show
+  the object (its marked image then has no red);
+- Task1 multi: every pair; Task2A: the pairs whose query mask is empty; Task1 concat: the pairs
+  whose reference shows the object (unmarked reference left, query right; the prompt gives the
+  reference point as `(xL * 0.5, yL)`; the answer is the same text as Task1 multi, over the query
+  image); Task2B: every view with an inpainted image and a non-empty mask;
+- `t1_{train,val}_multi.json` and (with concat) `t1_{train,val}_concat.json` always,
+  `t2a/t2b_train_multi.json` only when non-empty, `t2a/t2b_val_multi.json` always.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import zlib
+import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,59 +35,110 @@ import numpy as np
 
 from mc_core.errors import BadInputError, UsageError
 from mc_spatial_vlm.answers import NOT_VISIBLE, format_point
-from mc_spatial_vlm.data.x3 import Instance, View, image_size, read_mask, read_rgb, scan_instances
+from mc_spatial_vlm.data.x3 import (
+    SPLIT_FOLDERS,
+    Instance,
+    View,
+    Warn,
+    image_size,
+    read_mask,
+    read_rgb,
+    scan_instances,
+    split_folder,
+    stderr_warning,
+)
 
-MODES = ("anchor", "all")
+MODES = ("anchor", "allpairs")
+MODE_ALIASES = {"all": "allpairs"}
 SPLITS = ("train", "val")
+DEFAULT_SEED = 42  # the seed builder's default
 
 PROMPT_T1_MULTI = (
-    "The first image shows an object highlighted in red. Find the same object in the second image, "
-    "which is another view of the same scene. If it is visible there, answer with one point on it as "
-    "[(x, y)], with x and y normalised to [0, 1] relative to the second image; if it is not visible, "
-    "answer NOT_VISIBLE."
+    "You are given TWO separate images:\n"
+    "- Image A (REFERENCE): the target object is highlighted (marked) in the image.\n"
+    "- Image B (QUERY): you need to find the SAME object as in Image A.\n\n"
+    "TASK:\n"
+    "1. Look at Image A and understand which object is marked.\n"
+    "2. Look at Image B and determine whether the SAME object is visible.\n"
+    "3. If the object is visible in Image B, output ONE point coordinate on that object.\n"
+    "4. If the object is NOT visible in Image B, answer NOT_VISIBLE.\n\n"
+    "OUTPUT FORMAT:\n"
+    "- If visible: answer with one coordinate in normalized [0,1] range relative to Image B only, "
+    "in the form: [(x, y)]\n"
+    "- If NOT visible: answer exactly: NOT_VISIBLE"
 )
 PROMPT_T1_CONCAT = (
-    "The image shows two views of the same scene side by side. The object highlighted in red in the "
-    "left half is at point ({x:.3f}, {y:.3f}) of the whole image. If the same object is visible in the "
-    "right half, answer with one point on it as [(x, y)], with x and y normalised to [0, 1] relative "
-    "to the whole image; if it is not visible, answer NOT_VISIBLE."
+    "You are given ONE concatenated image consisting of TWO halves:\n"
+    "- LEFT HALF: reference image where the target object is indicated by a point.\n"
+    "- RIGHT HALF: query image where you need to find the SAME object as in the left half.\n\n"
+    "The reference point (on the left half) is located at normalized coordinate [(x, y)] "
+    "= [({x:.3f}, {y:.3f})] with respect to the FULL concatenated image "
+    "(width and height both normalized to [0,1]).\n\n"
+    "TASK:\n"
+    "1. Look at the left half and understand which object the reference point indicates.\n"
+    "2. Look at the right half and determine whether the SAME object is visible.\n"
+    "3. If the object is visible in the RIGHT half, output ONE point coordinate on that object "
+    "in normalized [0,1] range with respect to the FULL concatenated image.\n"
+    "4. If the object is NOT visible in the right half, answer NOT_VISIBLE.\n\n"
+    "OUTPUT FORMAT:\n"
+    "- If visible: answer with one coordinate in the form: [(x, y)] (normalized over the FULL "
+    "concatenated image).\n"
+    "- If NOT visible: answer exactly: NOT_VISIBLE"
 )
 PROMPT_T2B = (
-    "The first image is a view of a scene; the second is the same view after one object was removed. "
-    "Point at the place where the removed object was, as [(x, y)] with x and y normalised to [0, 1] "
-    "relative to the second image."
+    "You are given TWO images of the SAME view:\n"
+    "- Image A: the original image.\n"
+    "- Image B: the inpainted image where some region has been changed or removed.\n\n"
+    "The target region corresponds to the area that was changed/removed in Image B.\n\n"
+    "TASK:\n"
+    "1. Compare Image A and Image B.\n"
+    "2. In Image B, locate ONE point inside the changed/removed region.\n\n"
+    "OUTPUT FORMAT:\n"
+    "- Always output ONE coordinate in normalized [0,1] range relative to Image B only, "
+    "in the form: [(x, y)]."
 )
 
 
-def gt_point(mask: np.ndarray, seed: int, key: str) -> tuple[float, float] | None:
-    """The seed's ground-truth point of a mask, normalised to [0, 1] (pixel centres); None if empty.
+def gt_point(mask: np.ndarray, rng: random.Random) -> tuple[float, float] | None:
+    """The seed's ground-truth point of a mask (see the module docstring); None if it is empty.
 
-    The centre of the tight bounding box of mask>0 if that pixel is in the mask, else a mask pixel
-    drawn uniformly at random by a generator seeded with (`seed`, crc32(`key`)), so the draw does
-    not depend on the order in which samples are built.
+    `rng` is consumed (one `randrange`) only when the rounded box centre is not a mask pixel.
     """
-    ys, xs = np.nonzero(mask)
-    if ys.size == 0:
+    ys, xs = np.nonzero(np.asarray(mask) > 0)
+    if xs.size == 0:
         return None
     h, w = mask.shape[:2]
-    cx = (int(xs.min()) + int(xs.max())) // 2
-    cy = (int(ys.min()) + int(ys.max())) // 2
-    if not mask[cy, cx]:
-        rng = np.random.default_rng([seed, zlib.crc32(key.encode())])
-        k = int(rng.integers(ys.size))
-        cx, cy = int(xs[k]), int(ys[k])
-    return (cx + 0.5) / w, (cy + 0.5) / h
+    cx = 0.5 * (int(xs.min()) + int(xs.max()))
+    cy = 0.5 * (int(ys.min()) + int(ys.max()))
+    ix, iy = int(round(cx)), int(round(cy))  # half to even, as the seed's round()
+    if 0 <= ix < w and 0 <= iy < h and mask[iy, ix]:
+        x, y = cx, cy
+    else:
+        k = rng.randrange(xs.size)
+        x, y = float(xs[k]), float(ys[k])
+    return min(max((x + 0.5) / w, 0.0), 1.0), min(max((y + 0.5) / h, 0.0), 1.0)
 
 
 def mark(img: np.ndarray, mask: np.ndarray, alpha: float) -> np.ndarray:
-    """The image with a red overlay of opacity `alpha` on mask pixels."""
-    out = img.astype(np.float32)
-    out[mask] = (1.0 - alpha) * out[mask] + alpha * np.array([255.0, 0.0, 0.0])
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    """The image with a red overlay of opacity `alpha` on mask pixels (values truncated, as the seed)."""
+    img = np.asarray(img)
+    m = (np.asarray(mask) > 0)[:, :, None].astype(np.float64)
+    overlay = img.copy()
+    overlay[np.asarray(mask) > 0] = (255, 0, 0)
+    return (img * (1 - alpha * m) + overlay * (alpha * m)).astype(np.uint8)
+
+
+def side_by_side(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Two RGB images next to each other on a black canvas as high as the taller one."""
+    h = max(left.shape[0], right.shape[0])
+    out = np.zeros((h, left.shape[1] + right.shape[1], 3), dtype=np.uint8)
+    out[: left.shape[0], : left.shape[1]] = left
+    out[: right.shape[0], left.shape[1]:] = right
+    return out
 
 
 def _save(arr: np.ndarray, path: Path, **kw: Any) -> None:
-    """Write an image atomically (temporary name, then rename); existing files are kept (restart)."""
+    """Write an image atomically (temporary name, then rename); an existing file is kept (restart)."""
     from PIL import Image
 
     if path.exists():
@@ -87,132 +153,152 @@ def _save(arr: np.ndarray, path: Path, **kw: Any) -> None:
             tmp.unlink()
 
 
+@dataclass
 class _ViewData:
-    """Lazily loaded pixels of one view (RGB, mask, GT point)."""
-
-    def __init__(self, inst: Instance, view: View, use_dilated: bool, seed: int):
-        self.inst, self.view = inst, view
-        self.mask_path = view.mask_path(use_dilated)
-        if self.mask_path is None:
-            raise BadInputError(inst.path / f"{view.stem}_mask.png", "missing mask")
-        self.size = image_size(view.original)
-        self.mask = read_mask(self.mask_path, expect_size=self.size, image_path=view.original)
-        self.visible = bool(self.mask.any())
-        self.point = gt_point(self.mask, seed, str(self.mask_path))
-        self._rgb: np.ndarray | None = None
-
-    @property
-    def rgb(self) -> np.ndarray:
-        if self._rgb is None:
-            self._rgb = read_rgb(self.view.original)
-        return self._rgb
-
-
-def _pairs(views: list[_ViewData], mode: str, anchor_k: int) -> list[tuple[_ViewData, _ViewData]]:
-    visible = [v for v in views if v.visible]
-    anchors = visible[:anchor_k] if mode == "anchor" else visible
-    return [(a, b) for a in anchors for b in views if b is not a]
+    view: View
+    mask: np.ndarray
+    point: tuple[float, float] | None
 
 
 def _conv(prompt: str, answer: str) -> list[dict[str, str]]:
     return [{"from": "human", "value": prompt}, {"from": "gpt", "value": answer}]
 
 
+def _pairs(views: list[_ViewData], mode: str, anchor_k: int):
+    if mode == "anchor":
+        ref = next((v for v in views if v.view.view == anchor_k), None)
+        return [] if ref is None else [(ref, q) for q in views if q.view.view != anchor_k]
+    return [(r, q) for r in views for q in views if r.view.view != q.view.view]
+
+
+def _load_views(inst: Instance, rng: random.Random) -> list[_ViewData]:
+    out = []
+    for v in inst.views:
+        size = image_size(v.original)
+        mask = read_mask(v.mask, expect_size=size, image_path=v.original)
+        out.append(_ViewData(v, mask, gt_point(mask, rng)))
+    return out
+
+
+def _instance_samples(inst: Instance, views: list[_ViewData], out: Path, *, mode: str, anchor_k: int,
+                      alpha: float, emit_concat: bool) -> dict[str, list[dict[str, Any]]]:
+    rel = Path(inst.folder) / inst.scene_id / f"uid_{inst.uid}"
+    marked: dict[int, str] = {}
+    for v in views:  # the seed writes a marked image of every view
+        p = out / "marked_abs" / rel / f"{v.view.stem}_marked.png"
+        if not p.exists():
+            _save(mark(read_rgb(v.view.original), v.mask, alpha), p, format="PNG")
+        marked[v.view.view] = str(p)
+    t1m: list[dict] = []
+    t1c: list[dict] = []
+    t2a: list[dict] = []
+    t2b: list[dict] = []
+    for ref, q in _pairs(views, mode, anchor_k):
+        base = (f"{inst.scene_id}_uid{inst.uid}_A{ref.view.view:02d}{ref.view.frame}"
+                f"_B{q.view.view:02d}{q.view.frame}")
+        answer = NOT_VISIBLE if q.point is None else format_point(*q.point)
+        images = [marked[ref.view.view], str(q.view.original)]
+        t1m.append({"id": f"T1_MULTI_{base}", "task": "t1_multi", "image": images,
+                    "query_original": str(q.view.original), "conversations": _conv(PROMPT_T1_MULTI, answer)})
+        if q.point is None:
+            t2a.append({"id": f"T2A_MULTI_{base}", "task": "t2a_multi", "image": list(images),
+                        "query_original": str(q.view.original),
+                        "conversations": _conv(PROMPT_T1_MULTI, NOT_VISIBLE)})
+        if emit_concat and ref.point is not None:
+            xl, yl = ref.point
+            cpath = (out / "concat_abs" / rel /
+                     f"{ref.view.view:02d}{ref.view.frame}_to_{q.view.view:02d}{q.view.frame}_concat.jpg")
+            if not cpath.exists():
+                _save(side_by_side(read_rgb(ref.view.original), read_rgb(q.view.original)), cpath, format="JPEG")
+            t1c.append({"id": f"T1_CONCAT_{base}", "task": "t1_concat", "image": str(cpath),
+                        "query_original": str(q.view.original),
+                        "conversations": _conv(PROMPT_T1_CONCAT.format(x=xl * 0.5, y=yl), answer)})
+    for v in views:
+        if v.view.inpainted is None or v.point is None:
+            continue
+        t2b.append({"id": f"T2B_MULTI_{inst.scene_id}_uid{inst.uid}_K{v.view.view:02d}{v.view.frame}",
+                    "task": "t2b_multi", "image": [str(v.view.original), str(v.view.inpainted)],
+                    "query_original": str(v.view.inpainted),
+                    "conversations": _conv(PROMPT_T2B, format_point(*v.point))})
+    return {"t1_multi": t1m, "t1_concat": t1c, "t2a_multi": t2a, "t2b_multi": t2b}
+
+
+def _write_json(path: Path, samples: list[dict[str, Any]]) -> None:
+    from mc_core.atomic import write_text
+
+    write_text(path, json.dumps(samples, indent=2, ensure_ascii=False))  # the seed's json.dump settings
+
+
 def build_tasks(data_root: str | Path, out_dir: str | Path, *, mode: str = "anchor", anchor_k: int = 1,
-                alpha: float = 0.45, use_dilated_mask: bool = False, emit_concat: bool = True, seed: int = 0,
-                splits: tuple[str, ...] = SPLITS, num_shards: int = 1, shard_index: int = 0,
-                progress: Callable | None = None) -> dict[str, int]:
+                alpha: float = 0.45, use_dilated_mask: bool = True, emit_concat: bool = True,
+                seed: int = DEFAULT_SEED, num_shards: int = 1, shard_index: int = 0,
+                progress: Callable | None = None, warn: Warn | None = stderr_warning) -> dict[str, int]:
     """Build all task JSONs and images; returns the number of samples per JSON file written.
 
-    With `num_shards` > 1 only every num_shards-th instance (from `shard_index`) is built and the
-    JSONs go to `out_dir/shards/<name>.shard-<i>-of-<n>.json`; a final run without sharding writes the
-    full JSONs and reuses every image the shards wrote (existing images are never rewritten).
+    A missing split folder and an empty task set are reported through `warn`. With `num_shards`
+    > 1 only every num_shards-th instance (from `shard_index`) gets its images and samples (the
+    random draws of the others are still made, so answers are those of the full build) and the
+    JSONs go to `out_dir/shards/<name>.shard-<i>-of-<n>.json`; a final run without sharding writes
+    the full JSONs and reuses every image the shards wrote (existing images are never rewritten).
     """
-    from PIL import Image
+    from mc_core.shards import check_shard
 
-    from mc_core.atomic import write_json
-    from mc_core.options import shard_slice
-
+    mode = MODE_ALIASES.get(mode, mode)
     if mode not in MODES:
-        raise UsageError(f"unknown --mode {mode!r}; choose from {', '.join(MODES)}")
+        raise UsageError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if anchor_k < 1:
-        raise UsageError("--anchor-k must be at least 1")
+        raise UsageError(f"anchor_k must be a view index >= 1, got {anchor_k}")
     if not 0.0 <= alpha <= 1.0:
-        raise UsageError("--alpha must be in [0, 1]")
+        raise UsageError(f"alpha must be in [0, 1], got {alpha}")
+    check_shard(num_shards, shard_index)
+    warn = warn or (lambda _m: None)
     root = Path(data_root)
     if not root.is_dir():
         raise BadInputError(root, "data root not found")
-    out = Path(out_dir).resolve()
-    instances = {s: scan_instances(root, s) for s in splits}
+    instances: dict[str, list[Instance]] = {}
+    for split in SPLITS:
+        folder = split_folder(root, split)
+        if folder is None:
+            names = " or ".join(f"{n}/" for n in SPLIT_FOLDERS[split])
+            warn(f"{root}: no {names} split folder; the {split} files will be empty")
+        elif split == "val" and folder.name == "validation" and (root / "val").is_dir():
+            warn(f"{root}: both validation/ and val/ exist; reading validation/ (as the seed), ignoring val/")
+        instances[split] = scan_instances(root, split, use_dilated=use_dilated_mask, warn=warn)
     if not any(instances.values()):
-        raise BadInputError(root, f"no x3 instances under {'/'.join(splits)}/<scene>/uid_<uid>/")
+        raise BadInputError(root, "no x3 instances under train/ or validation/ (<scene>/uid_<uid>/)")
+    out = Path(out_dir).resolve()
+    rng = random.Random(seed)
+    collected: dict[str, dict[str, list[dict]]] = {s: {k: [] for k in ("t1_multi", "t1_concat", "t2a_multi",
+                                                                      "t2b_multi")} for s in SPLITS}
+    jobs = [(split, i, inst) for split in SPLITS for i, inst in enumerate(instances[split])]
+    it = progress(jobs, desc="build") if progress else jobs
+    for n, (split, _i, inst) in enumerate(it):
+        views = _load_views(inst, rng)  # every instance draws, so shards agree with the full build
+        if n % num_shards != shard_index:
+            continue
+        got = _instance_samples(inst, views, out, mode=mode, anchor_k=anchor_k, alpha=alpha,
+                                emit_concat=emit_concat)
+        for key, samples in got.items():
+            collected[split][key].extend(samples)
+    if num_shards == 1 and not any(v for c in collected.values() for v in c.values()):
+        raise BadInputError(root, "no task samples: no instance has a view with an original image and a mask "
+                                  "(see the warnings)")
     counts: dict[str, int] = {}
-    for split in splits:
-        t1m: list[dict] = []
-        t1c: list[dict] = []
-        t2a: list[dict] = []
-        t2b: list[dict] = []
-        insts = shard_slice(instances[split], num_shards, shard_index)
-        it = progress(insts, desc=f"build {split}") if progress else insts
-        for inst in it:
-            views = [_ViewData(inst, v, use_dilated_mask, seed) for v in inst.views]
-            rel = Path(split) / inst.scene_id / f"uid_{inst.uid}"
-            marked: dict[int, Path] = {}
-            for a, b in _pairs(views, mode, anchor_k):
-                if id(a) not in marked:
-                    p = out / "marked_abs" / rel / f"{a.view.stem}_marked.png"
-                    if not p.exists():  # restart: images already written are kept
-                        _save(mark(a.rgb, a.mask, alpha), p, format="PNG", compress_level=1)
-                    marked[id(a)] = p
-                a_marked = marked[id(a)]
-                answer = format_point(*b.point) if b.visible else NOT_VISIBLE
-                sid = f"{split}/{inst.scene_id}/uid_{inst.uid}/{a.view.stem}->{b.view.stem}"
-                common = {"query_original": str(b.view.original), "reference_original": str(a.view.original),
-                          "query_mask": str(b.mask_path), "gt_point": list(b.point) if b.visible else None}
-                t1m.append({"id": sid, "task": "t1_multi", "image": [str(a_marked), str(b.view.original)],
-                            **common, "conversations": _conv(PROMPT_T1_MULTI, answer)})
-                if not b.visible:
-                    t2a.append({"id": sid, "task": "t2a_multi", "image": [str(a_marked), str(b.view.original)],
-                                **common, "conversations": _conv(PROMPT_T1_MULTI, NOT_VISIBLE)})
-                if emit_concat:
-                    cpath = out / "concat_abs" / rel / f"{a.view.stem}__{b.view.stem}_concat.jpg"
-                    if not cpath.exists():
-                        left = Image.open(a_marked).convert("RGB")
-                        w, h = b.size
-                        if left.size != (w, h):
-                            left = left.resize((w, h), Image.BILINEAR)
-                        both = np.concatenate([np.asarray(left), b.rgb], axis=1)
-                        _save(both, cpath, format="JPEG", quality=90)
-                    xl, yl = a.point
-                    if b.visible:
-                        xr, yr = b.point
-                        c_answer = format_point(0.5 + xr * 0.5, yr)
-                        c_gt = [0.5 + xr * 0.5, yr]
-                    else:
-                        c_answer, c_gt = NOT_VISIBLE, None
-                    t1c.append({"id": sid, "task": "t1_concat", "image": str(cpath), **common, "gt_point": c_gt,
-                                "reference_point": [xl * 0.5, yl],
-                                "conversations": _conv(PROMPT_T1_CONCAT.format(x=xl * 0.5, y=yl), c_answer)})
-            for v in views:
-                if not v.visible:
-                    continue
-                if v.view.inpainted is None:
-                    raise BadInputError(inst.path / f"{v.view.stem}_inpainted.png", "missing inpainted image")
-                if image_size(v.view.inpainted) != v.size:
-                    raise BadInputError(v.view.inpainted, f"inpainted size differs from {v.view.original}")
-                sid = f"{split}/{inst.scene_id}/uid_{inst.uid}/{v.view.stem}"
-                t2b.append({"id": sid, "task": "t2b_multi", "image": [str(v.view.original), str(v.view.inpainted)],
-                            "query_original": str(v.view.inpainted), "query_mask": str(v.mask_path),
-                            "gt_point": list(v.point), "conversations": _conv(PROMPT_T2B, format_point(*v.point))})
-        files = {f"t1_{split}_multi.json": t1m, f"t2a_{split}_multi.json": t2a, f"t2b_{split}_multi.json": t2b}
+    for split in SPLITS:
+        c = collected[split]
+        files = {f"t1_{split}_multi.json": c["t1_multi"]}
         if emit_concat:
-            files[f"t1_{split}_concat.json"] = t1c
+            files[f"t1_{split}_concat.json"] = c["t1_concat"]
+        files[f"t2a_{split}_multi.json"] = c["t2a_multi"]
+        files[f"t2b_{split}_multi.json"] = c["t2b_multi"]
         for name, samples in files.items():
-            # the seed writes train Task2 files only when non-empty; val files always
             if not samples and split == "train" and name.startswith("t2"):
-                continue
+                continue  # the seed writes train Task2 files only when non-empty
+            if not samples:
+                warn(f"{name}: no samples")
+            target = name
             if num_shards > 1:
-                name = f"shards/{name[:-5]}.shard-{shard_index:03d}-of-{num_shards:03d}.json"
-            write_json(out / name, samples)
-            counts[name] = len(samples)
+                target = f"shards/{name[:-5]}.shard-{shard_index:03d}-of-{num_shards:03d}.json"
+            _write_json(out / target, samples)
+            counts[target] = len(samples)
     return counts

@@ -11,17 +11,12 @@ Baselines answer in the same text format as a model, so they go through the same
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from mc_spatial_vlm.answers import NOT_VISIBLE, format_point
-
-
-class Predictor(Protocol):
-    name: str
-
-    def predict(self, images: list[str], prompt: str, sample: dict[str, Any]) -> str: ...
+from mc_spatial_vlm.interface import Predictor
 
 
 class CenterPredictor:
@@ -122,7 +117,7 @@ class PixelDiffPredictor:
         from mc_core.errors import UsageError
 
         if not threshold >= 0:
-            raise UsageError(f"--diff-threshold must be at least 0, got {threshold}")
+            raise UsageError(f"threshold must be a number >= 0, got {threshold}")
         self.threshold = float(threshold)
 
     def predict(self, images: list[str], prompt: str, sample: dict[str, Any]) -> str:
@@ -148,24 +143,63 @@ class PixelDiffPredictor:
         return format_point((cx + 0.5) / w, (cy + 0.5) / h)
 
 
-BASELINES = {"center": CenterPredictor, "not-visible": NotVisiblePredictor, "pixel-diff": PixelDiffPredictor}
+PREDICTOR_TASK = "spatial-vlm"
+PREDICTOR_OPTIONS = ("device", "max_new_tokens", "chat_template", "image_aspect_ratio", "image_size", "threshold",
+                     "model_path")
 
 
-def make_predictor(model: str, **kwargs: Any) -> Predictor:
-    """A baseline by name, or `hf-vlm` for a local model folder (`model` itself or `model_path`)."""
+def _accepted(target: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """The options `target`'s constructor names (all of them when it takes **kwargs)."""
+    import inspect
+
+    try:
+        params = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):
+        return dict(options)
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return dict(options)
+    names = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    return {k: v for k, v in options.items() if k in names}
+
+
+def resolve_model(model: str) -> tuple[str, str | None]:
+    """(registry name, model folder or None): a registered name as is; an existing folder is `hf-vlm`."""
     import os
 
-    from mc_core.errors import UsageError
+    from mc_core import registries
 
-    if model in BASELINES:
-        return BASELINES[model](**kwargs)
-    path = kwargs.pop("model_path", None)
-    if model == "hf-vlm":
-        if not path:
-            raise UsageError("hf-vlm is used for any model folder: give the folder itself as --model DIR")
-        model = path
+    if model in registries().models.names(task=PREDICTOR_TASK):
+        return model, None
     if os.path.isdir(model):
-        from mc_spatial_vlm.models.hf_vlm import HFVLMPredictor
+        return "hf-vlm", os.path.abspath(model)
+    return model, None
 
-        return HFVLMPredictor(model, **kwargs)
-    raise UsageError(f"--model {model!r} is neither a baseline ({', '.join(BASELINES)}) nor a model folder")
+
+def make_predictor(model: str, **options: Any) -> Predictor:
+    """A predictor built through the registry: a registered name (task "spatial-vlm": the
+    baselines, `hf-vlm`, any installed plugin's), or a local Hugging Face model folder (`hf-vlm`).
+
+    `options` (see `PREDICTOR_OPTIONS`) go to the target's constructor where it names them. A model
+    that does not answer samples (`Predictor`) is refused (exit 2).
+    """
+    from mc_core.errors import UsageError
+    from mc_core.factory import create_model, model_entry
+
+    name, folder = resolve_model(model)
+    if folder is not None:
+        options = {**options, "model_path": folder}
+    if name == "hf-vlm" and not options.get("model_path"):
+        raise UsageError("model 'hf-vlm' needs a model folder: give the folder itself as the model")
+    entry = model_entry(name, task=PREDICTOR_TASK)
+    config = _accepted(entry.load(), {k: v for k, v in options.items() if v is not None or k == "chat_template"})
+    return create_model(name, config, task=PREDICTOR_TASK, protocol=Predictor)
+
+
+def predictor_run_key(model: str, options: dict[str, Any]) -> str:
+    """What identifies a predictor's answers for `eval`'s restart file: the model (a folder by its
+    absolute path) and the options that change answers."""
+    name, folder = resolve_model(model)
+    keep = {k: options.get(k) for k in ("max_new_tokens", "chat_template", "image_aspect_ratio", "image_size")}
+    if name == "pixel-diff":
+        keep = {"threshold": options.get("threshold")}
+    return f"{name}|{folder or ''}|{sorted(keep.items())}"

@@ -184,7 +184,8 @@ def draw_tile(result: dict[str, Any], height: int = 160, font_size: int = 11):
     draw = ImageDraw.Draw(tile)
     r = max(3, height // 28)
     if result.get("gt_point"):
-        gx, gy = _to_pixels(result["gt_point"], qbox)
+        # the ground truth is in query coordinates (the seed's concat answers too: the right half)
+        gx, gy = _to_pixels(result["gt_point"], mask_box)
         draw.ellipse((gx - r, gy - r, gx + r, gy + r), outline=GT_COLOUR, width=2)
     if result.get("pred_point"):
         px, py = _to_pixels(result["pred_point"], qbox)
@@ -236,7 +237,7 @@ def visualize_results(results: list[dict[str, Any]], out_png: str | Path, *, sho
     from mc_core.errors import UsageError
 
     if show not in SHOW:
-        raise UsageError(f"unknown --show {show!r}; choose from {', '.join(SHOW)}")
+        raise UsageError(f"show must be one of {', '.join(SHOW)}, got {show!r}")
     chosen = [r for r in results if selected(r, show)][:max_samples]
     if not chosen:
         return 0
@@ -244,3 +245,22 @@ def visualize_results(results: list[dict[str, Any]], out_png: str | Path, *, sho
     with atomic_path(out_png) as tmp:
         grid.save(tmp, format="PNG")
     return len(chosen)
+
+
+def visualize_eval_json(eval_json: str | Path, out_png: str | Path, *, data_json: str | Path | None = None,
+                        image_folder: str = "/", show: str = "all", max_samples: int = 24, columns: int = 4,
+                        height: int = 160, progress: Callable | None = None) -> int:
+    """Draw the results of an eval output JSON into `out_png`; returns how many were drawn.
+
+    `data_json` (the task JSON evaluated) gives the image paths of results written without them.
+    An output that is also an input is refused before anything is written.
+    """
+    from mc_core.paths import check_outputs
+    from mc_spatial_vlm.data.tasks import load_task_json
+
+    check_outputs([eval_json, data_json], [out_png])
+    results = load_eval_json(eval_json)
+    samples = load_task_json(data_json) if data_json else None
+    results = attach_images(results, eval_json, samples, data_json, image_folder)
+    return visualize_results(results, out_png, show=show, max_samples=max_samples, columns=columns,
+                             height=height, progress=progress)

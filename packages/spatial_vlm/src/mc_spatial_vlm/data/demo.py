@@ -146,8 +146,15 @@ def _save_png(arr: np.ndarray, path: Path) -> None:
 
 def make_demo_data(out_root: str | Path, *, train_scenes: int = 4, val_scenes: int = 2, objects_per_scene: int = 3,
                    width: int = 128, height: int = 96, dilate: int = 2, seed: int = 0,
-                   spelling: str = "dialated", progress=None) -> dict:
-    """Write a synthetic x3 data set under `out_root`; returns counts per split."""
+                   spelling: str = "dialated", val_folder: str = "validation", progress=None) -> dict:
+    """Write a synthetic x3 data set under `out_root` (`train/` and `val_folder`, by default
+    `validation/` as the x3 data set); returns counts per split ("train", "val")."""
+    from mc_core.errors import UsageError
+
+    if val_folder not in ("validation", "val"):
+        raise UsageError(f"val_folder must be 'validation' or 'val', got {val_folder!r}")
+    if spelling not in ("dialated", "dilated"):
+        raise UsageError(f"spelling must be 'dialated' or 'dilated', got {spelling!r}")
     from PIL import Image, ImageFilter
 
     out_root = Path(out_root)
@@ -162,7 +169,7 @@ def make_demo_data(out_root: str | Path, *, train_scenes: int = 4, val_scenes: i
         scene_id = f"scene{split[0]}{i:03d}"
         objects = _scene(rng, objects_per_scene)
         for t in range(1, len(objects)):
-            uid_dir = out_root / split / scene_id / f"uid_{t:03d}"
+            uid_dir = out_root / (val_folder if split == "val" else split) / scene_id / f"uid_{t:03d}"
             cams, kinds = _cameras(rng, objects[t]["center"], objects[0]["center"])
             c["instances"] += 1
             for v, (eye, look) in enumerate(cams, start=1):

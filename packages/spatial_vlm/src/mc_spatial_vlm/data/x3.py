@@ -1,12 +1,18 @@
 """Reader of the x3 layout: `{split}/{scene_id}/uid_{uid}/{view:02d}_{frame}_{kind}.png`.
 
-`kind` is `original`, `inpainted`, `mask` and `mask_dialated` (the data set's spelling; the
-correct `mask_dilated` is accepted too).
+`kind` is `original`, `inpainted`, `mask` and `mask_dialated` (the data set's spelling). The splits
+are `train/` and `validation/` (the seed's pipeline); `val/` is read when there is no `validation/`.
+Views are 01..05, read as the seed's builder reads them: for view `k` the first (sorted)
+`{k:02d}_*_original.png`, `..._inpainted.png` and mask (`_mask_dialated.png` when the dilated mask
+is wanted, else `_mask.png`; the other one when the wanted one is missing; the spelling
+`_mask_dilated.png` last). A view without an original or without a mask is skipped (as the seed
+does), with a warning naming it.
 """
 
 from __future__ import annotations
 
-import re
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,8 +20,15 @@ import numpy as np
 
 from mc_core.errors import BadInputError
 
-FILE_RE = re.compile(r"^(\d{2})_(.+?)_(original|inpainted|mask_dialated|mask_dilated|mask)\.png$")
-DILATED_KINDS = ("mask_dialated", "mask_dilated")
+VIEWS = (1, 2, 3, 4, 5)
+# split name in the JSON file names -> the folders that hold it, in order of preference
+SPLIT_FOLDERS = {"train": ("train",), "val": ("validation", "val")}
+
+Warn = Callable[[str], None]
+
+
+def stderr_warning(message: str) -> None:
+    sys.stderr.write(f"warning: {message}\n")
 
 
 @dataclass
@@ -24,81 +37,107 @@ class View:
 
     view: int
     frame: str
-    original: Path | None = None
+    original: Path
     inpainted: Path | None = None
     mask: Path | None = None
-    mask_dilated: Path | None = None
 
     @property
     def stem(self) -> str:
         return f"{self.view:02d}_{self.frame}"
 
-    def mask_path(self, use_dilated: bool) -> Path | None:
-        if use_dilated and self.mask_dilated is not None:
-            return self.mask_dilated
-        return self.mask
-
 
 @dataclass
 class Instance:
-    """One object instance (`uid_*` folder) with its views sorted by view index."""
+    """One object instance (`uid_*` folder) with its views in view order."""
 
-    split: str
+    split: str       # "train" or "val": the name in the JSON files
+    folder: str      # the split folder it was read from: "train", "validation" or "val"
     scene_id: str
     uid: str
     path: Path
     views: list[View] = field(default_factory=list)
 
 
-def scan_instances(root: str | Path, split: str) -> list[Instance]:
-    """All instances of a split, sorted by scene and uid. A missing split gives an empty list."""
-    base = Path(root) / split
-    if not base.is_dir():
+def frame_id(name: str) -> str:
+    """The frame of a file name `01_004130_original.png` -> `004130` (the seed's rule)."""
+    parts = name.split("_")
+    return parts[1] if len(parts) >= 3 else "unknown"
+
+
+def _first(uid_dir: Path, pattern: str) -> Path | None:
+    found = sorted(uid_dir.glob(pattern))
+    return found[0] if found else None
+
+
+def find_mask(uid_dir: Path, k: int, use_dilated: bool) -> Path | None:
+    """The mask file of view `k`: the wanted kind, else the other, else `_mask_dilated.png`."""
+    kinds = ("mask_dialated", "mask") if use_dilated else ("mask", "mask_dialated")
+    for kind in (*kinds, "mask_dilated"):
+        p = _first(uid_dir, f"{k:02d}_*_{kind}.png")
+        if p is not None:
+            return p
+    return None
+
+
+def split_folder(root: str | Path, split: str) -> Path | None:
+    """The folder holding `split` ("train" or "val") under `root`, or None."""
+    for name in SPLIT_FOLDERS[split]:
+        if (Path(root) / name).is_dir():
+            return Path(root) / name
+    return None
+
+
+def scan_instances(root: str | Path, split: str, *, use_dilated: bool = True,
+                   warn: Warn | None = stderr_warning) -> list[Instance]:
+    """All instances of a split, sorted by scene and uid (the seed's order). A missing split gives []."""
+    base = split_folder(root, split)
+    if base is None:
         return []
     out = []
     for scene_dir in sorted(p for p in base.iterdir() if p.is_dir()):
         for uid_dir in sorted(p for p in scene_dir.iterdir() if p.is_dir() and p.name.startswith("uid_")):
-            views: dict[tuple[int, str], View] = {}
-            for f in sorted(uid_dir.iterdir()):
-                m = FILE_RE.match(f.name)
-                if not m:
+            views = []
+            for k in VIEWS:
+                original = _first(uid_dir, f"{k:02d}_*_original.png")
+                if original is None:
+                    if warn and any(uid_dir.glob(f"{k:02d}_*.png")):
+                        warn(f"{uid_dir}: view {k:02d} has no *_original.png; skipped")
                     continue
-                key = (int(m.group(1)), m.group(2))
-                v = views.setdefault(key, View(view=key[0], frame=key[1]))
-                kind = m.group(3)
-                if kind in DILATED_KINDS:
-                    v.mask_dilated = f.resolve()
-                else:
-                    setattr(v, kind, f.resolve())
-            inst = Instance(split, scene_dir.name, uid_dir.name[len("uid_"):], uid_dir.resolve(),
-                            [views[k] for k in sorted(views)])
-            for v in inst.views:
-                if v.original is None:
-                    raise BadInputError(uid_dir / f"{v.stem}_original.png", "missing original image")
-                if v.mask is None and v.mask_dilated is None:
-                    raise BadInputError(uid_dir / f"{v.stem}_mask.png", "missing mask")
-            out.append(inst)
+                mask = find_mask(uid_dir, k, use_dilated)
+                if mask is None:
+                    if warn:
+                        warn(f"{uid_dir}: view {k:02d} has no mask (*_mask.png or *_mask_dialated.png); skipped")
+                    continue
+                views.append(View(k, frame_id(original.name), original.resolve(),
+                                  (_first(uid_dir, f"{k:02d}_*_inpainted.png") or None), mask))
+                if views[-1].inpainted is not None:
+                    views[-1].inpainted = views[-1].inpainted.resolve()
+            out.append(Instance(split, base.name, scene_dir.name, uid_dir.name.replace("uid_", ""),
+                                uid_dir.resolve(), views))
     return out
 
 
 def read_mask(path: str | Path, expect_size: tuple[int, int] | None = None,
               image_path: str | Path | None = None) -> np.ndarray:
-    """A boolean mask (mask > 0 on the first channel). `expect_size` is (width, height)."""
+    """A boolean mask: grey level > 0, the grey level as the seed reads it (luma of a colour mask;
+    the high byte of a 16-bit one). `expect_size` is (width, height)."""
     from PIL import Image
 
     try:
         with Image.open(path) as im:
             size = im.size
-            arr = np.asarray(im)
+            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+                arr = np.asarray(im).astype(np.int64) >> 8
+            else:
+                arr = np.asarray(im.convert("L"))
     except FileNotFoundError:
         raise BadInputError(path, "mask file not found") from None
     except OSError as e:
         raise BadInputError(path, f"cannot read mask: {e}") from None
     if expect_size is not None and size != tuple(expect_size):
-        raise BadInputError(path, f"mask is {size[0]}x{size[1]} but its image {image_path or ''} is "
-                                  f"{expect_size[0]}x{expect_size[1]}".replace("  ", " "))
-    if arr.ndim == 3:
-        arr = arr[..., 0]
+        where = f" {image_path}" if image_path else ""
+        raise BadInputError(path, f"mask is {size[0]}x{size[1]} but its image{where} is "
+                                  f"{expect_size[0]}x{expect_size[1]}")
     return arr > 0
 
 
@@ -127,21 +166,18 @@ def image_size(path: str | Path) -> tuple[int, int]:
 
 
 def infer_mask_path(query: str | Path) -> Path | None:
-    """The mask of a query image, in the seed's order; None when no candidate exists.
+    """The mask of a query image, by the seed's evaluator's rule; None when no candidate exists.
 
-    `_original.png` / `_inpainted.png` -> `_mask_dialated.png` -> (`_mask_dilated.png`) -> `_mask.png`;
-    any other `.png` -> `<stem>_mask_dialated.png` -> `<stem>_mask.png`.
+    In the file name, `_original.png` (else `_inpainted.png`, else `.png`) is replaced by
+    `_mask_dialated.png`, then by `_mask.png`; the first that exists is the mask.
     """
-    q = str(query)
-    for suffix in ("_original.png", "_inpainted.png"):
-        if q.endswith(suffix):
-            base = q[: -len(suffix)]
+    q = Path(query)
+    name = q.name
+    for suffix in ("_original.png", "_inpainted.png", ".png"):
+        if name.endswith(suffix) or suffix == ".png":
             break
-    else:
-        if not q.endswith(".png"):
-            return None
-        base = q[: -len(".png")]
-    for cand in (base + "_mask_dialated.png", base + "_mask_dilated.png", base + "_mask.png"):
-        if Path(cand).is_file():
-            return Path(cand)
+    candidates = [q.with_name(name.replace(suffix, "_mask_dialated.png")), q.with_name(name.replace(suffix, "_mask.png"))]
+    for cand in candidates:
+        if cand.exists():
+            return cand
     return None
