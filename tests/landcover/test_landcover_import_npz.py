@@ -137,4 +137,4 @@ def test_unreadable_missing_and_same_path(tmp_path):
     assert r.exit_code == 2 and "missing.npz: npz file not found" in r.output
     seed_file(tmp_path / "s.npz")
     r = run("import-npz", tmp_path / "s.npz", "--out", tmp_path / "s.npz")
-    assert r.exit_code == 2 and "is the input file" in r.output
+    assert r.exit_code == 2 and "this output is also an input" in r.output

@@ -51,62 +51,14 @@ def prepare_cmd(raster, elevation, size, out, test_fraction, stride, block, max_
       mc landcover prepare --raster nlcd.img --size 32 --out data_32.npz \\
           --num-shards 64 --shard-index $SLURM_ARRAY_TASK_ID
     """
-    from pathlib import Path
+    from mc_landcover.data.prepare import prepare
 
-    from mc_core.errors import UsageError
-    from mc_core.options import check_shard
-    from mc_core.progress import info
-    from mc_landcover.data.nlcd import extract_blocks, prepare_settings
-
-    check_shard(num_shards, shard_index)
-    out = Path(out or f"data_{size}.npz")
-    settings = prepare_settings(raster, size=size, stride=stride, block=block, test_fraction=test_fraction,
-                                seed=seed, elevation=elevation, max_patches=max_patches)
-    if num_shards == 1:
-        from mc_landcover.data.nlcd import assemble_patches
-
-        _write_patches(assemble_patches([extract_blocks(settings)]), out, preview)
-        return
-    from mc_landcover.data.shards import part_is_done, part_path, save_part
-
-    if preview:
-        raise UsageError("--preview goes with `mc landcover prepare-merge` when --num-shards > 1")
-    part = part_path(out, shard_index, num_shards)
-    skipped = not overwrite and part_is_done(part, settings, shard_index, num_shards)
-    if skipped:
-        info(f"{part} is already complete with these arguments; skipped (--overwrite redoes it)")
-        n_blocks = n_patches = None
-    else:
-        extracted = extract_blocks(settings, num_shards=num_shards, shard_index=shard_index,
-                                   progress_desc=f"prepare {shard_index + 1}/{num_shards}")
-        save_part(extracted, part, shard_index, num_shards)
-        n_blocks, n_patches = len(extracted.visited), len(extracted.maps)
-        info(f"wrote {part}: {n_patches} patches from {n_blocks} blocks (shard {shard_index} of {num_shards}); "
-             f"merge with: mc landcover prepare-merge --out {out} --num-shards {num_shards}")
-    click.echo(json.dumps({"part": str(part), "shard_index": shard_index, "num_shards": num_shards,
-                           "skipped": skipped, "n_blocks": n_blocks, "n_patches": n_patches}))
-
-
-def _write_patches(prepared, out, preview, **extra) -> None:
-    """The npz, its preview PNG and the summary line shared by `prepare` and `prepare-merge`."""
-    from pathlib import Path
-
-    from mc_core.progress import info
-    from mc_landcover.data.nlcd import save_patches
-    from mc_landcover.viz import save_grid_png
-
-    save_patches(prepared, out)
-    preview = Path(preview) if preview else out.with_name(out.stem + "_preview.png")
-    sample = prepared.train if len(prepared.train) else prepared.test
-    pick = sample[:: max(1, len(sample) // 16)][:16, 0]
-    save_grid_png(pick, preview)
-    size = prepared.info["size"]
-    info(f"wrote {out}: {len(prepared.train)} train and {len(prepared.test)} test patches of {size}x{size}; "
-         f"preview {preview}")
-    click.echo(json.dumps({"out": str(out), "preview": str(preview), "n_train": len(prepared.train),
-                           "n_test": len(prepared.test), **{k: prepared.info[k] for k in
-                                                             ("size", "stride", "block", "dropped_patches")},
-                           **extra}))
+    if preview and num_shards > 1:
+        raise click.UsageError("--preview goes with `mc landcover prepare-merge` when --num-shards > 1")
+    click.echo(json.dumps(prepare(raster, out=out or f"data_{size}.npz", size=size, elevation=elevation,
+                                  test_fraction=test_fraction, stride=stride, block=block, max_patches=max_patches,
+                                  preview=preview, num_shards=num_shards, shard_index=shard_index,
+                                  overwrite=overwrite, seed=seed)))
 
 
 @click.command("prepare-merge")
@@ -131,18 +83,9 @@ def prepare_merge_cmd(out, num_shards, preview, remove_parts, quiet):
       mc landcover prepare --size 16 --out data_16.npz --num-shards 2 --shard-index 1
       mc landcover prepare-merge --out data_16.npz --num-shards 2
     """
-    from pathlib import Path
+    from mc_landcover.data.prepare import prepare_merge
 
-    from mc_core.progress import info
-    from mc_landcover.data.shards import merge_parts
-
-    out = Path(out)
-    prepared, paths = merge_parts(out, num_shards)
-    _write_patches(prepared, out, preview, parts=num_shards)
-    if remove_parts:
-        for p in paths:
-            p.unlink(missing_ok=True)
-        info(f"removed {len(paths)} part files")
+    click.echo(json.dumps(prepare_merge(out, num_shards, preview=preview, remove_parts=remove_parts)))
 
 
 @click.command("import-npz")
@@ -169,19 +112,9 @@ def import_npz_cmd(src, out, classes, drop_unknown, preview, quiet):
       mc landcover import-npz data/data_32.npz --out data_32_mc.npz
       mc landcover import-npz old.npz --out new.npz --classes codes --drop-unknown
     """
-    from pathlib import Path
+    from mc_landcover.data.prepare import import_npz
 
-    from mc_core.errors import UsageError
-    from mc_core.progress import progress
-    from mc_landcover.data.seed_npz import read_seed_npz
-
-    out = Path(out)
-    if out.resolve() == Path(src).resolve():
-        raise UsageError(f"--out {out} is the input file; write the import to another path")
-    prepared = read_seed_npz(src, classes=classes, drop_unknown=drop_unknown,
-                             progress=lambda starts: progress(starts, desc="import", unit="chunk"))
-    _write_patches(prepared, out, preview,
-                   **{k: prepared.info[k] for k in ("classes", "channels_in", "channels_dropped")})
+    click.echo(json.dumps(import_npz(src, out, classes=classes, drop_unknown=drop_unknown, preview=preview)))
 
 
 @click.command("train")

@@ -43,6 +43,17 @@ def _open_raster(path: Path):
         raise BadInputError(path, f"not a readable raster ({str(exc).splitlines()[0]})") from None
 
 
+def _read_window(src, window, path: Path) -> np.ndarray:
+    """Band 1 inside `window`; a truncated or damaged file is bad input naming it (exit 2)."""
+    from rasterio.errors import RasterioError
+
+    try:
+        return src.read(1, window=window)
+    except RasterioError as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise BadInputError(path, f"cannot read the raster (truncated or damaged?): {first}") from None
+
+
 def check_class_raster(src, path: Path) -> None:
     if src.count != 1:
         raise BadInputError(path, f"expected a single-band class map, got {src.count} bands (an RGB image?)")
@@ -154,8 +165,8 @@ def extract_blocks(settings: PrepareSettings, *, num_shards: int = 1, shard_inde
     from rasterio.warp import transform as warp_transform
     from rasterio.windows import Window
 
-    from mc_core.options import shard_slice
     from mc_core.progress import progress
+    from mc_core.shards import shard_slice
 
     s = settings
     size, stride = s.size, s.stride
@@ -172,8 +183,13 @@ def extract_blocks(settings: PrepareSettings, *, num_shards: int = 1, shard_inde
         dem = vrt = None
         if s.elevation is not None:
             dem = _open_raster(Path(s.elevation))
-            if dem.count < 1:
-                raise BadInputError(s.elevation, "elevation raster has no band")
+            if dem.count != 1:
+                dem.close()
+                raise BadInputError(s.elevation, f"expected a single-band elevation raster (DEM), got {dem.count} "
+                                                 "bands (an RGB image?)")
+            if np.dtype(dem.dtypes[0]).kind not in "iuf":
+                dem.close()
+                raise BadInputError(s.elevation, f"elevation must be numeric, got {dem.dtypes[0]} values")
             if dem.crs is None or src.crs is None:
                 raise BadInputError(s.elevation if dem.crs is None else path, "raster has no CRS")
             vrt = WarpedVRT(dem, crs=src.crs, transform=src.transform, width=src.width, height=src.height,
@@ -192,7 +208,7 @@ def extract_blocks(settings: PrepareSettings, *, num_shards: int = 1, shard_inde
                 if h < size or w < size:
                     continue
                 win = Window(c, r, w, h)
-                a = src.read(1, window=win)
+                a = _read_window(src, win, path)
                 try:
                     idx = codes_to_index(a, ignore=nodata)
                 except UnknownCodeError as exc:
@@ -201,7 +217,7 @@ def extract_blocks(settings: PrepareSettings, *, num_shards: int = 1, shard_inde
                 if not valid.any():
                     continue
                 visited_classes[-1][np.unique(idx[valid])] = True
-                el = vrt.read(1, window=win) if vrt is not None else None
+                el = _read_window(vrt, win, Path(s.elevation)) if vrt is not None else None
                 for pr in range(0, h - size + 1, stride):
                     for pc in range(0, w - size + 1, stride):
                         if not valid[pr:pr + size, pc:pc + size].all():
