@@ -34,8 +34,12 @@ def test_make_data_train_resume_eval_segment(tmp_path):
 
     run_dir = tmp_path / "run"
     out = _ok(*run("train", "--data", str(d), "--out-dir", str(run_dir), "--steps", "2", "--batch-size", "2",
-                   "--clip-frames", "2", "--device", "cpu", "-q", *TINY))
+                   "--clip-frames", "2", "--device", "cpu", "-q", "--vis-every", "1", *TINY))
     assert json.loads(out)["steps"] == 2
+    from PIL import Image
+
+    with Image.open(run_dir / "vis" / "step_000001.gif") as im:  # video 0 | objects | truth, x3
+        assert im.n_frames == 3 and im.size == (16 * 3 * 3, 16 * 3)
     out = _ok(*run("train", "--data", str(d), "--out-dir", str(run_dir), "--steps", "3", "--batch-size", "2",
                    "--clip-frames", "2", "--device", "cpu", "-q", "--resume", *TINY))
     assert json.loads(out)["steps"] == 3
@@ -55,7 +59,6 @@ def test_make_data_train_resume_eval_segment(tmp_path):
     ids_npz = tmp_path / "ids.npz"
     _ok(*run("segment", "--checkpoint", str(ckpt), "--video", str(d / "videos" / "video_00000.npz"),
              "--out-gif", str(gif), "--out-npz", str(ids_npz), "--device", "cpu"))
-    from PIL import Image
 
     with Image.open(gif) as im:
         assert im.n_frames == 3 and im.size == (16 * 3 * 3, 16 * 3)  # input | prediction | truth, x3

@@ -31,6 +31,7 @@ DEFAULT_BG_TRAIN: dict[str, Any] = {
     "lr": 2e-3,
     "grad_clip": 1.0,
     "ckpt_every": 100,
+    "vis_every": 0,       # OUT_DIR/vis/step_NNNNNN.gif: learned-cc of training video 0 every N steps
     "seed": 0,
 }
 
@@ -56,7 +57,7 @@ def pretrain_background(data: str | Path, out_dir: str | Path, *, steps: int | N
         background_fit_loss,
         background_nll,
     )
-    from mc_loci.training import check_clip_frames, check_train_config, clip_batch
+    from mc_loci.training import check_clip_frames, check_train_config, clip_batch, progress_pictures
 
     tgiven = {k: v for k, v in dict(train_config or {}).items() if v is not None}
     if steps is not None:
@@ -98,7 +99,8 @@ def pretrain_background(data: str | Path, out_dir: str | Path, *, steps: int | N
     task = TrainTask(model=model, model_name=MODEL_NAME, config={"model": mcfg.to_dict(), "train": tcfg},
                      make_optimizer=lambda m: torch.optim.Adam([p for p in m.parameters() if p.requires_grad],
                                                                lr=lr),
-                     loss=loss, meta=meta, after_step=after_step)
+                     loss=loss, meta=meta, after_step=after_step,
+                     every=progress_pictures(ds, out_dir, int(tcfg["vis_every"])))
     settings = TrainSettings(out_dir=out_dir, steps=int(tcfg["steps"]), device=device, resume=resume,
                              max_minutes=max_minutes, seed=int(tcfg["seed"]), ckpt_every=int(tcfg["ckpt_every"]),
                              grad_clip=float(tcfg["grad_clip"]) or None, desc="pretrain-bg", quiet=quiet)

@@ -64,12 +64,15 @@ def _limit_threads() -> None:
               help="Weight of the RGB and depth reconstruction loss.")
 @click.option("--ckpt-every", type=click.IntRange(min=0), default=100, show_default=True,
               help="Save OUT_DIR/checkpoints/last every N steps (0 = only at the end).")
+@click.option("--vis-every", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Write OUT_DIR/vis/step_N.gif every N steps: training video 0 | the model's objects | the "
+                   "true objects (0 = never).")
 @training_options
 @seed_option(0)
 @quiet_option
 def train_cmd(data, out_dir, steps, batch_size, clip_frames, lr, num_slots, hidden, slot_dim, pixel_dim,
               no_depth_input, unsupervised, mask_weight, appearance, background, bg_checkpoint, fg_evidence, bg_depth,
-              recon_loss, sigma, usage_weight, recon_weight, ckpt_every, device, resume, max_minutes, seed, quiet):
+              recon_loss, sigma, usage_weight, recon_weight, ckpt_every, vis_every, device, resume, max_minutes, seed, quiet):
     """Train the slot-segmenter model on a moving-shapes data folder (mc's training loop, accelerate).
 
     Writes OUT_DIR/checkpoints/{last,best,final} (last with the optimizer state, for --resume),
@@ -99,7 +102,8 @@ def train_cmd(data, out_dir, steps, batch_size, clip_frames, lr, num_slots, hidd
                       "background": background, "fg_evidence": fg_evidence},
         train_config={"batch_size": batch_size, "clip_frames": clip_frames, "lr": lr, "mask_weight": mask_weight,
                       "recon_weight": recon_weight, "recon_loss": recon_loss, "sigma": sigma,
-                      "usage_weight": usage_weight, "ckpt_every": ckpt_every})
+                      "usage_weight": usage_weight, "ckpt_every": ckpt_every,
+                      "vis_every": vis_every})
     click.echo(json.dumps(result.as_dict(), indent=2))
 
 
@@ -121,11 +125,14 @@ def train_cmd(data, out_dir, steps, batch_size, clip_frames, lr, num_slots, hidd
 @click.option("--no-temporal", is_flag=True, help="Per frame only: do not carry the latent over frames.")
 @click.option("--ckpt-every", type=click.IntRange(min=0), default=100, show_default=True,
               help="Save OUT_DIR/checkpoints/last every N steps (0 = only at the end).")
+@click.option("--vis-every", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Write OUT_DIR/vis/step_N.gif every N steps: training video 0 | the model's objects | the "
+                   "true objects (0 = never).")
 @training_options
 @seed_option(0)
 @quiet_option
 def pretrain_bg_cmd(data, out_dir, steps, batch_size, clip_frames, lr, hidden, latent_channels, downsample,
-                    no_depth_input, no_temporal, ckpt_every, device, resume, max_minutes, seed, quiet):
+                    no_depth_input, no_temporal, ckpt_every, vis_every, device, resume, max_minutes, seed, quiet):
     """Pretrain the learned background module (loci-background) without true masks.
 
     The module predicts every frame's background colour (and depth) through a small bottleneck,
@@ -153,7 +160,8 @@ def pretrain_bg_cmd(data, out_dir, steps, batch_size, clip_frames, lr, hidden, l
         quiet=quiet or None,
         model_config={"hidden": hidden, "latent_channels": latent_channels, "downsample": downsample,
                       "depth_input": not no_depth_input, "temporal": not no_temporal},
-        train_config={"batch_size": batch_size, "clip_frames": clip_frames, "lr": lr, "ckpt_every": ckpt_every})
+        train_config={"batch_size": batch_size, "clip_frames": clip_frames, "lr": lr, "ckpt_every": ckpt_every,
+                      "vis_every": vis_every})
     click.echo(json.dumps(result.as_dict(), indent=2))
 
 

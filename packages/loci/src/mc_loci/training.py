@@ -37,6 +37,7 @@ DEFAULT_TRAIN: dict[str, Any] = {
     "usage_weight": 0.0,     # sparsity prior: sum over slots of sqrt(mean mask), favours few slots
     "grad_clip": 1.0,
     "ckpt_every": 100,
+    "vis_every": 0,          # write OUT_DIR/vis/step_NNNNNN.gif (segmentation of training video 0) every N steps
     "seed": 0,
 }
 
@@ -169,6 +170,26 @@ def clip_batch(arrays: dict[str, np.ndarray], rng: np.random.Generator, batch_si
     return batch
 
 
+def progress_pictures(ds, out_dir: str | Path, every: int) -> list:
+    """``TrainTask.every`` entries that write, every `every` steps, OUT_DIR/vis/step_NNNNNN.gif:
+    training video 0 | the model's segmentation (it is a VideoSegmenter) | the true objects."""
+    if not every:
+        return []
+    from mc_loci.render import write_overlay_gif
+
+    video = ds[0]
+
+    def picture(raw, step: int) -> None:
+        was = raw.training
+        try:
+            ids = raw.segment(video)
+        finally:
+            raw.train(was)
+        write_overlay_gif(Path(out_dir) / "vis" / f"step_{step:06d}.gif", video["rgb"], ids, truth=video["masks"])
+
+    return [(int(every), picture)]
+
+
 def check_train_config(tcfg: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
     """`tcfg` over `defaults`, every value checked (UsageError naming the key)."""
     out = {**defaults, **{k: v for k, v in tcfg.items() if v is not None}}
@@ -284,7 +305,7 @@ def train(data: str | Path, out_dir: str | Path, *, steps: int | None = None, re
     task = TrainTask(model=model, model_name=MODEL_NAME, config={"model": mcfg.to_dict(), "train": tcfg},
                      make_optimizer=lambda m: torch.optim.Adam([p for p in m.parameters() if p.requires_grad],
                                                                lr=lr),
-                     loss=loss, meta=meta)
+                     loss=loss, meta=meta, every=progress_pictures(ds, out_dir, int(tcfg["vis_every"])))
     settings = TrainSettings(out_dir=out_dir, steps=int(tcfg["steps"]), device=device, resume=resume,
                              max_minutes=max_minutes, seed=int(tcfg["seed"]), ckpt_every=int(tcfg["ckpt_every"]),
                              grad_clip=float(tcfg["grad_clip"]) or None, desc="train", quiet=quiet)
