@@ -64,8 +64,8 @@ def evaluate_split(data_root: str | os.PathLike, checkpoint: str | os.PathLike |
     """
     import torch
 
-    from mc_codec.coding.api import load_model
-    from mc_codec.data.masks import folder_of, splits_for
+    from mc_codec.coding.api import checkpoint_files, load_model
+    from mc_codec.data.masks import folder_of, split_files, splits_for
     from mc_codec.rows import token_source
     from mc_core.atomic import write_csv
     from mc_core.device import resolve_device
@@ -74,14 +74,15 @@ def evaluate_split(data_root: str | os.PathLike, checkpoint: str | os.PathLike |
     if split not in ("train", "val", "test"):
         raise BadInputError(None, f"split must be train, val or test, got {split!r}")
     folder = folder_of(data_root, subdir)
-    check_outputs([folder, splits_dir, checkpoint, row_cache_dir], [out_csv])
     cm = load_model(checkpoint)
     dev = resolve_device(device)
-    model = cm.model.to(dev) if hasattr(cm.model, "to") else cm.model
     splits = splits_for(data_root, subdir, splits_dir)
     rel = splits[split]
     if not rel:
         raise BadInputError(Path(splits_dir) / f"{split}.txt", "split is empty")
+    check_outputs([*(folder / r for r in rel), *checkpoint_files(cm.path), *split_files(splits_dir),
+                   row_cache_dir], [out_csv])
+    model = cm.model.to(dev) if hasattr(cm.model, "to") else cm.model
     src = token_source(folder, rel, cm.use_2d, row_cache_dir)
     rows = []
     t0 = time.perf_counter()

@@ -82,7 +82,7 @@ def compress_path(inp: str | os.PathLike, out: str | os.PathLike, checkpoint=Non
     """Compress a mask PNG, or every PNG below a folder, into `.mcz` files (the folder's layout
     is kept under `out`). `checkpoint`: a checkpoint path, a loaded codec or None for the shipped
     model; `jobs`: worker processes (0: one per CPU core). Returns counts and byte totals."""
-    from mc_codec.coding.api import as_codec
+    from mc_codec.coding.api import as_codec, checkpoint_files
     from mc_codec.workers import default_jobs, map_with_model
     from mc_core.paths import check_outputs
 
@@ -90,8 +90,8 @@ def compress_path(inp: str | os.PathLike, out: str | os.PathLike, checkpoint=Non
         raise BadInputError(None, f"band_height must be in 1..65535, got {band_height}")
     inp, out = Path(inp), Path(out)
     pairs = _pairs(inp, out, MASK_SUFFIX, CODED_SUFFIX)
-    check_outputs([inp, *(s for s, _ in pairs)], [d for _, d in pairs])
     cm = as_codec(checkpoint)
+    check_outputs([inp, *(s for s, _ in pairs), *checkpoint_files(cm.path)], [d for _, d in pairs])
     todo = [(s, d) for s, d in pairs if overwrite or not inp.is_dir()
             or not (_newer(s, d) and coded_with(d, cm.digest, int(band_height)))]
     sizes = map_with_model(functools.partial(compress_one, band_height=int(band_height)), todo, cm,
@@ -103,14 +103,14 @@ def compress_path(inp: str | os.PathLike, out: str | os.PathLike, checkpoint=Non
 def decompress_path(inp: str | os.PathLike, out: str | os.PathLike, checkpoint=None, *,
                     overwrite: bool = False, jobs: int = 0, progress=None) -> dict:
     """Decode a `.mcz` file, or every one below a folder, back to the exact mask PNGs."""
-    from mc_codec.coding.api import as_codec
+    from mc_codec.coding.api import as_codec, checkpoint_files
     from mc_codec.workers import default_jobs, map_with_model
     from mc_core.paths import check_outputs
 
     inp, out = Path(inp), Path(out)
     pairs = _pairs(inp, out, CODED_SUFFIX, MASK_SUFFIX)
-    check_outputs([inp, *(s for s, _ in pairs)], [d for _, d in pairs])
     cm = as_codec(checkpoint)
+    check_outputs([inp, *(s for s, _ in pairs), *checkpoint_files(cm.path)], [d for _, d in pairs])
     todo = [(s, d) for s, d in pairs if overwrite or not inp.is_dir() or not _newer(s, d)]
     pixels = map_with_model(decompress_one, todo, cm, jobs or default_jobs(), progress)
     return {"files": len(todo), "skipped": len(pairs) - len(todo), "pixels": sum(pixels)}

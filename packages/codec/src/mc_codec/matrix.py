@@ -44,8 +44,8 @@ def codec_matrix(data_root=None, checkpoint=None, *, subdir: str | None = None, 
     Returns ``{"rows", "summary", "images", "pixels", "model", "checkpoint", "csv", "chart"}``."""
     import torch
 
-    from mc_codec.coding.api import as_codec
-    from mc_codec.data.masks import folder_of, splits_for
+    from mc_codec.coding.api import as_codec, checkpoint_files
+    from mc_codec.data.masks import folder_of, split_files, splits_for
     from mc_codec.workers import default_jobs
     from mc_core.errors import BadInputError, UsageError
     from mc_core.paths import check_outputs
@@ -64,13 +64,14 @@ def codec_matrix(data_root=None, checkpoint=None, *, subdir: str | None = None, 
     out_csv = Path(out_csv)
     chart = out_csv.with_suffix(".png")
     folder = folder_of(data_root, subdir)
-    check_outputs([folder, splits_dir, None if checkpoint is None else Path(checkpoint)], [out_csv, chart])
     cm = as_codec(checkpoint)
     if arch and cm.name != arch:
         raise BadInputError(cm.path, f"checkpoint holds a {cm.name!r} model, not {arch!r}")
     rel = splits_for(data_root, subdir, splits_dir)[split]
     if not rel:
         raise BadInputError(Path(splits_dir) / f"{split}.txt", "split is empty")
+    check_outputs([*(folder / r for r in rel), *checkpoint_files(cm.path), *split_files(splits_dir)],
+                  [out_csv, chart])
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

@@ -61,6 +61,12 @@ def resolve_checkpoint(checkpoint: str | os.PathLike | None) -> Path:
     return path
 
 
+def checkpoint_files(path: str | os.PathLike) -> list[Path]:
+    """The files of a checkpoint folder (inputs a command must not overwrite)."""
+    path = Path(path)
+    return sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+
+
 def check_finite_weights(state_dict, path) -> None:
     """Bad input naming the weights file when a floating tensor holds NaN or infinity."""
     import torch

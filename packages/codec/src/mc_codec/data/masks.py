@@ -210,3 +210,8 @@ def splits_for(data_root: str | os.PathLike, subdir: str, splits_dir: str | os.P
     folder = folder_of(data_root, subdir)
     return make_splits(find_masks(data_root, subdir), splits_dir, seed=seed, by_sequence=by_sequence,
                        data_dir=folder)
+
+
+def split_files(splits_dir: str | os.PathLike) -> list[Path]:
+    """The three split files of `splits_dir` (train.txt, val.txt, test.txt)."""
+    return [Path(splits_dir) / f"{name}.txt" for name in SPLIT_NAMES]
