@@ -111,6 +111,10 @@ def eval_inpaint(data: str | os.PathLike, *, method: str = "randar", checkpoint:
         model, dev = _load_fill_model(checkpoint, config, device)
     rng = seed_everything(seed)
     maps, prior = _test_maps_and_prior(data, n_images, size, rng)
+    if model is not None:
+        from mc_landcover.loading import check_map_size
+
+        check_map_size(maps, model, data)
     hidden = make_masks(maps.shape[0], maps.shape[1], maps.shape[2], mask_type, mask_ratio, rng)
     potts = load_or_fit_potts(data, potts_model) if method == "potts" else None
     infill, res = _fill_and_score(method, maps, hidden, rng, model=model, potts=potts, prior=prior,
@@ -170,6 +174,10 @@ def inpaint_sweep(data: str | os.PathLike, out_dir: str | os.PathLike, *, ratios
         model, dev = _load_fill_model(checkpoint, config, device)
     rng = seed_everything(seed)
     maps, prior = _test_maps_and_prior(data, n_images, size, rng)
+    if model is not None:
+        from mc_landcover.loading import check_map_size
+
+        check_map_size(maps, model, data)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     potts = load_or_fit_potts(data, out / "potts_model.json") if "potts" in methods else None

@@ -16,14 +16,11 @@ def randar_fill(model, x: np.ndarray, hidden: np.ndarray, *, device="cpu", batch
                 progress_desc: str | None = None) -> Infill:
     import torch
 
-    from mc_core.errors import UsageError
     from mc_core.progress import progress
+    from mc_landcover.loading import check_map_size
 
-    x = np.asarray(x, dtype=np.int64)
+    x = check_map_size(np.asarray(x, dtype=np.int64), model)
     hidden = np.asarray(hidden, dtype=bool)
-    if x.shape[1:] != (model.size, model.size):
-        raise UsageError(f"maps are {x.shape[1]}x{x.shape[2]} but the model works on {model.size}x{model.size} "
-                         f"maps (use --size {model.size} or data prepared at that size)")
     gen = torch.Generator().manual_seed(seed)  # CPU generator: the same draws on every device
     probs, argmax, sampled = [], [], []
     starts = range(0, x.shape[0], batch_size)
