@@ -29,7 +29,7 @@ def holdout_table(checkpoint: Path, root: Path, rel_paths: list[str], coded_imag
     for i, rel in enumerate(rel_paths):
         mask = read_mask(root / rel)
         px += mask.size
-        ib = image_bits(cm.model, image_tokens(mask, cm.model.use_2d))["bits"]
+        ib = image_bits(cm.model, image_tokens(mask, cm.use_2d))["bits"]
         tot["ideal"] += ib
         tot["context-model-ideal"] += context_model_bits(mask)
         for name, c in codecs.items():

@@ -30,8 +30,7 @@ def main(argv=None):
     import torch
 
     from mc_codec.data.masks import find_masks, make_splits
-    from mc_codec.rows import MaskSource
-    from mc_codec.train import TrainConfig, train
+    from mc_codec.train import train_codec
 
     out = Path(a.out_dir)
     root = Path(a.data_root)
@@ -40,9 +39,9 @@ def main(argv=None):
     print(f"CamVid: {len(splits['train'])} train / {len(splits['test'])} hold-out images")
     if not a.skip_train:
         t0 = time.perf_counter()
-        cfg = TrainConfig(arch=a.arch, epochs=a.epochs, batch_size=64, use_2d=True, vocab_size=12)
-        train(cfg, MaskSource(root, splits["train"], True), MaskSource(root, [], True), out,
-              device="cpu", resume=True)
+        resume = (out / "checkpoints" / "last").is_dir()
+        train_codec(root, out, subdir="", arch=a.arch, epochs=a.epochs, batch_size=64, use_2d=True,
+                    vocab_size=12, splits_dir=out / "splits", device="cpu", resume=resume)
         print(f"training took {time.perf_counter() - t0:.0f} s")
     torch.set_num_threads(1)
     from codec_common import holdout_table  # noqa: E402

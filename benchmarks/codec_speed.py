@@ -27,10 +27,10 @@ def main():
     from mc_codec.classical import available_codecs
     from mc_codec.coding.api import decode, encode, load_model
     from mc_codec.evaluate import image_bits
-    from mc_codec.models import build_model
     from mc_codec.rows import image_tokens, pad_rows
     from mc_codec.samples import generate_street_like
-    from mc_codec.train import _loss
+    from mc_codec.train import batch_loss
+    from mc_core.factory import create_model
 
     torch.set_num_threads(1)
     cm = load_model(a.checkpoint)
@@ -43,21 +43,21 @@ def main():
                  for i in range(a.images)]
     mp = sum(m.size for m in masks) / 1e6
     # training throughput (fresh default-size model, 2D context)
-    model = build_model(cm.name, cm.config)
+    model = create_model(cm.name, cm.config.get("model", cm.config), task="codec")
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     rows = [r for m in masks for r in image_tokens(m, True).rows()]
     t0, n = time.perf_counter(), 0
     for s in range(0, len(rows), 64):
         f, c, lens = pad_rows(rows[s:s + 64])
-        nats, k = _loss(model, f, c, lens)
+        loss = batch_loss(model, f, c, lens, 0.0, 1)["loss"]
         opt.zero_grad()
-        (nats / k).backward()
+        loss.backward()
         opt.step()
-        n += k
+        n += int((c >= 0).sum())
     print(f"training: {n / (time.perf_counter() - t0):.0f} tokens/s ({n} tokens, batch 64 rows, 1 thread)")
     t0 = time.perf_counter()
     for m in masks:
-        image_bits(cm.model, image_tokens(m, cm.model.use_2d))
+        image_bits(cm.model, image_tokens(m, cm.use_2d))
     print(f"eval (ideal bits): {(time.perf_counter() - t0) / mp:.3f} s per megapixel")
     print(f"\n{len(masks)} masks {masks[0].shape[1]}x{masks[0].shape[0]} ({mp:.2f} MP)")
     print(f"{'codec':<10}{'enc MP/s':>10}{'dec MP/s':>10}{'dec s/img':>11}{'bpp':>9}")
