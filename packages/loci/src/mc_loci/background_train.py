@@ -20,9 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mc_core.errors import UsageError
+
+if TYPE_CHECKING:
+    from mc_core.training import TrainResult
 
 DEFAULT_BG_TRAIN: dict[str, Any] = {
     "steps": 600,
@@ -39,7 +42,7 @@ DEFAULT_BG_TRAIN: dict[str, Any] = {
 def pretrain_background(data: str | Path, out_dir: str | Path, *, steps: int | None = None, resume: bool = False,
                         device: str = "auto", seed: int | None = None, max_minutes: float | None = None,
                         model_config: Mapping[str, Any] | None = None,
-                        train_config: Mapping[str, Any] | None = None, quiet: bool | None = None):
+                        train_config: Mapping[str, Any] | None = None, quiet: bool | None = None) -> TrainResult:
     """Pretrain a ``loci-background`` module on the moving-shapes folder `data` into `out_dir`;
     returns the :class:`mc_core.training.TrainResult`. `model_config` holds
     :class:`~mc_loci.models.background.BackgroundConfig` options, `train_config`

@@ -19,11 +19,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mc_core.errors import BadInputError, UsageError
+
+if TYPE_CHECKING:
+    from mc_core.training import TrainResult
 
 DEFAULT_TRAIN: dict[str, Any] = {
     "steps": 300,
@@ -226,7 +229,7 @@ def train(data: str | Path, out_dir: str | Path, *, steps: int | None = None, re
           device: str = "auto", seed: int | None = None, max_minutes: float | None = None,
           unsupervised: bool = False, model_config: Mapping[str, Any] | None = None,
           train_config: Mapping[str, Any] | None = None, bg_checkpoint: str | Path | None = None,
-          quiet: bool | None = None):
+          quiet: bool | None = None) -> TrainResult:
     """Train a slot segmenter on the moving-shapes folder `data` into `out_dir`; returns the
     :class:`mc_core.training.TrainResult` (``result.checkpoint`` is the final checkpoint).
 

@@ -206,6 +206,10 @@ def write_video(path: str | Path, video: dict[str, np.ndarray]) -> None:
         np.savez_compressed(tmp, **arrays)
 
 
+# the largest video make-data writes (frames x size x size pixels; ~20 bytes a pixel while it is made)
+MAX_VIDEO_PIXELS = 2 ** 26
+
+
 SETTINGS_KEYS = ("format", "version", "videos", "frames", "size", "seed", "min_objects", "max_objects",
                  "camera_motion")
 
@@ -270,6 +274,9 @@ def make_dataset(out_dir: str | Path, *, videos: int, frames: int = 8, size: int
                          f"{min_objects} and max_objects {max_objects}")
     if int(videos) < 1 or int(frames) < 1 or int(size) < 16:
         raise UsageError(f"need videos >= 1, frames >= 1 and size >= 16, got {videos}, {frames} and {size}")
+    if int(frames) * int(size) ** 2 > MAX_VIDEO_PIXELS:
+        raise UsageError(f"a video of {frames} frames of {size}x{size} is over the limit of {MAX_VIDEO_PIXELS} "
+                         "pixels (frames x size x size); use fewer frames or a smaller size")
     if camera_motion not in CAMERA_MOTIONS:
         raise UsageError(f"camera_motion must be one of {', '.join(CAMERA_MOTIONS)}, got {camera_motion!r}")
     todo = shard_slice(list(range(videos)), num_shards, shard_index) if indices is None else list(indices)
@@ -309,11 +316,50 @@ def make_dataset(out_dir: str | Path, *, videos: int, frames: int = 8, size: int
 
 # -- loading -----------------------------------------------------------------------------------
 
+# deflate cannot compress better than 1032:1, so a member that claims more is damaged (or a zip bomb)
+MAX_DEFLATE_RATIO = 1032
+
+
+def check_declared_sizes(path: Path) -> None:
+    """BadInputError when an array of the npz `path` claims more bytes than the archive can hold.
+
+    numpy allocates an array as its header declares before reading it; checking the header
+    against the zip member's recorded size (and that size against its compressed size) bounds the
+    memory a load takes by the size of the file."""
+    from numpy.lib import format as npformat
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                name = info.filename[:-4]
+                if info.compress_type != zipfile.ZIP_STORED and \
+                        info.file_size > MAX_DEFLATE_RATIO * info.compress_size + 4096:
+                    raise BadInputError(path, f"array {name!r} claims {info.file_size} bytes from "
+                                              f"{info.compress_size} compressed (damaged, or a zip bomb)")
+                with zf.open(info) as fh:
+                    version = npformat.read_magic(fh)
+                    if version == (1, 0):
+                        shape, _, dtype = npformat.read_array_header_1_0(fh)
+                    else:
+                        shape, _, dtype = npformat.read_array_header_2_0(fh)
+                if dtype.hasobject:
+                    continue  # refused when loaded (never unpickled)
+                nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                if nbytes > info.file_size:
+                    raise BadInputError(path, f"array {name!r} claims shape {tuple(shape)} {dtype} ({nbytes} "
+                                              f"bytes), more than the {info.file_size} bytes stored")
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise BadInputError(path, f"damaged video npz ({exc})") from None
+
+
 def load_video(path: str | Path, *, need_masks: bool = True, need_depth: bool = True) -> dict[str, np.ndarray]:
     """Read and check one video npz; BadInputError names the file and the problem."""
     path = Path(path)
     try:
         with open_npz(path, "video npz") as npz:
+            check_declared_sizes(path)
             arrays = {}
             for k in npz.files:
                 try:

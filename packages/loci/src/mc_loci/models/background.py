@@ -56,8 +56,10 @@ class BackgroundConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> BackgroundConfig:
         cfg = config_from_dict(cls, d, "background model")
-        if cfg.hidden < 1 or cfg.latent_channels < 1 or cfg.downsample < 1:
-            raise ValueError("hidden, latent_channels and downsample must be positive")
+        for name, top in (("hidden", 1024), ("latent_channels", 256), ("downsample", 5)):
+            value = getattr(cfg, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+                raise ValueError(f"{name} must be an integer in 1..{top}, got {value!r}")
         if not 0 < cfg.min_sigma <= cfg.init_sigma < 1 or not 0 < cfg.init_fg_prior < 1:
             raise ValueError("need 0 < min_sigma <= init_sigma < 1 and 0 < init_fg_prior < 1")
         if not 0 <= cfg.ema < 1:

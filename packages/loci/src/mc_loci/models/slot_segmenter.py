@@ -47,6 +47,8 @@ BACKGROUNDS = (*BACKGROUND_ESTIMATES, "learned")
 # how the learned background module's per-pixel foreground logit enters the segmenter (see
 # SlotSegmenterConfig.fg_evidence)
 FG_EVIDENCE = ("none", "input", "prior")
+# documented limits of the sizes (memory grows with them; far above what the model needs)
+MAX_SIZES = {"num_slots": 64, "hidden": 1024, "slot_dim": 1024, "pixel_dim": 1024, "iters": 32}
 
 
 @dataclass
@@ -81,8 +83,10 @@ class SlotSegmenterConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SlotSegmenterConfig:
         cfg = config_from_dict(cls, d, "model")
-        if cfg.num_slots < 1 or cfg.hidden < 1 or cfg.slot_dim < 1 or cfg.pixel_dim < 1 or cfg.iters < 1:
-            raise ValueError("num_slots, hidden, slot_dim, pixel_dim and iters must be positive")
+        for name, top in MAX_SIZES.items():
+            value = getattr(cfg, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+                raise ValueError(f"{name} must be an integer in 1..{top}, got {value!r}")
         if cfg.appearance not in APPEARANCES:
             raise ValueError(f"appearance must be one of {', '.join(APPEARANCES)}, got {cfg.appearance!r}")
         if cfg.bg_depth not in BG_DEPTHS:
