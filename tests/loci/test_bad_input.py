@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -39,6 +40,11 @@ def world(tmp_path_factory):
     npformat.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False, "shape": (100000, 1000, 1000, 3)})
     with zipfile.ZipFile(root / "claims.npz", "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("rgb.npy", header.getvalue() + bytes(100))
+    for name, num_slots in (("ck_misfit", 3), ("ck_badcfg", "many")):
+        shutil.copytree(root / "run" / "checkpoints" / "final", root / name)
+        cfg = json.loads((root / name / "config.json").read_text())
+        cfg["config"]["model"]["num_slots"] = num_slots
+        (root / name / "config.json").write_text(json.dumps(cfg))
     return root
 
 
@@ -103,6 +109,11 @@ CASES = [
     ("method-checkpoint-of-another-model", ["eval", "--data", "{root}/data", "--method", "loci-background",
                                             "--checkpoint", "{root}/" + CK], CK,
      "checkpoint holds a 'slot-segmenter' model, not 'loci-background'"),
+    ("checkpoint-weights-do-not-fit", ["eval", "--data", "{root}/data", "--checkpoint", "{root}/ck_misfit"],
+     "ck_misfit", "weights do not fit model 'slot-segmenter'"),
+    ("checkpoint-config-of-wrong-type", ["segment", "--checkpoint", "{root}/ck_badcfg", "--video", "{root}/" + V0,
+                                         "--out-gif", "{root}/x.gif"], "ck_badcfg",
+     "bad config (num_slots must be an integer in 1..64, got 'many')"),
     ("baseline-with-checkpoint", ["eval", "--data", "{root}/data", "--method", "median-cc", "--checkpoint",
                                   "{root}/" + CK], None, "method 'median-cc' is a baseline: it takes no checkpoint"),
     ("unknown-method", ["eval", "--data", "{root}/data", "--method", "median-c"], None,
