@@ -20,10 +20,11 @@ from mc_spatial_vlm.options import MODEL_HELP, PredictorChoice, model_options, p
               help="Base folder of relative image paths.")
 @click.option("--output-json", "--output_json", "output_json", required=True, type=click.Path(dir_okay=False),
               help="Metrics and per-sample results.")
+@click.option("--limit", type=click.IntRange(min=0), default=None, help="Only the first N samples.")
 @model_options
 @device_option
 @quiet_option
-def eval_cmd(model, predictions, data_json, image_folder, output_json, max_new_tokens, chat_template,
+def eval_cmd(model, predictions, data_json, image_folder, output_json, limit, max_new_tokens, chat_template,
              diff_threshold, image_aspect_ratio, image_size, device, quiet):
     """Evaluate a model or baseline (or answers made elsewhere) on one task JSON.
 
@@ -52,7 +53,7 @@ def eval_cmd(model, predictions, data_json, image_folder, output_json, max_new_t
                                 diff_threshold)
     predictor = make_predictor(model, **options) if model is not None else None
     res = evaluate_task_json(data_json, output_json, predictor=predictor, predictions_jsonl=predictions,
-                             image_folder=image_folder, progress=progress, warn=warn,
+                             image_folder=image_folder, limit=limit, progress=progress, warn=warn,
                              run_key=predictor_run_key(model, options) if model is not None else "")
     click.echo(format_metrics(res["metrics"]))
     info(f"wrote {output_json}")

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mc_core.errors import BadInputError
+from mc_core.errors import BadInputError, UsageError
 from mc_spatial_vlm.answers import parse_gt, parse_prediction
 from mc_spatial_vlm.data.tasks import human_and_answer, is_concat, query_image, sample_images
 from mc_spatial_vlm.data.x3 import Warn, infer_mask_path, read_mask, stderr_warning
@@ -211,12 +211,13 @@ def format_metrics(m: dict[str, Any]) -> str:
 
 def evaluate_task_json(data_json: str | Path, output_json: str | Path, *, predictor: Predictor | None = None,
                        predictions_jsonl: str | Path | None = None, image_folder: str = "/", run_key: str = "",
-                       progress: Callable | None = None, warn: Warn | None = stderr_warning) -> dict[str, Any]:
+                       limit: int | None = None, progress: Callable | None = None,
+                       warn: Warn | None = stderr_warning) -> dict[str, Any]:
     """Evaluate `predictor` (or the answers in `predictions_jsonl`) on the task JSON `data_json`;
     write `{"metrics", "results"}` to `output_json` (atomically) and return it.
 
     An output that is also an input (the task JSON, the predictions) is refused before anything
-    is written. Finished samples are kept in `<output_json>.partial.jsonl` while running, so an
+    is written. `limit`: only the first `limit` samples (the seed's `--limit`). Finished samples are kept in `<output_json>.partial.jsonl` while running, so an
     interrupted run started again with the same `run_key` goes on where it stopped.
     """
     import os
@@ -227,7 +228,11 @@ def evaluate_task_json(data_json: str | Path, output_json: str | Path, *, predic
 
     partial = f"{output_json}.partial.jsonl"
     check_outputs([data_json, predictions_jsonl], [output_json, partial])
+    if limit is not None and limit < 0:
+        raise UsageError(f"limit must be >= 0, got {limit}")
     samples = load_task_json(data_json)
+    if limit is not None:
+        samples = samples[:limit]
     predictions = load_predictions(predictions_jsonl) if predictions_jsonl is not None else None
     ids = [s.get("id") for s in samples if isinstance(s, dict)]
     if predictions is not None and len(set(map(str, ids))) != len(ids):
@@ -235,7 +240,7 @@ def evaluate_task_json(data_json: str | Path, output_json: str | Path, *, predic
     if predictions is not None:
         run_key = f"predictions|{Path(predictions_jsonl).resolve()}|{os.path.getmtime(predictions_jsonl)}"
     res = evaluate(predictor, samples, image_folder=image_folder, predictions=predictions, progress=progress,
-                   resume_path=partial, run_key=f"{run_key}|{Path(data_json).resolve()}", warn=warn)
+                   resume_path=partial, run_key=f"{run_key}|{Path(data_json).resolve()}|{limit}", warn=warn)
     write_text(output_json, json.dumps(res, indent=2, ensure_ascii=False))
     os.remove(partial)
     return res
