@@ -114,7 +114,8 @@ def train_cmd(task, data_root, buffer, valid_buffer, out_dir, steps, epochs, att
                 threads=threads or None, max_minutes=max_minutes)
     stop = "" if res["stopped"] == "steps" else " (stopped by the time budget; continue with --resume)"
     info(f"trained {res['steps']} steps on {res['items']} items ({res['parameters']} parameters, "
-         f"{res['steps_per_s'] or 0:.2f} steps/s); final loss {res['final_loss']:.4f}; "
+         f"{res['steps_per_s'] or 0:.2f} steps/s); final loss "
+         f"{'n/a' if res['final_loss'] is None else format(res['final_loss'], '.4f')}; "
          f"checkpoint {res['checkpoint']}{stop}")
 
 

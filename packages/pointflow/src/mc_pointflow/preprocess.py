@@ -54,6 +54,10 @@ def check_buffer(buf: ReplayBuffer, config: MaskConfig, *, scan_ids: bool = True
                                           f"data/segmentation_masks {seg.shape} (want (T,C,H*W,3) and (T,C,H,W))")
     if not np.issubdtype(seg.dtype, np.integer):
         raise BadInputError(buf.location, f"data/segmentation_masks must hold integer ids, not {seg.dtype}")
+    states = np.asarray(buf[STATE_KEY][: buf.n_steps])  # small: read it all now (a damaged chunk is bad input)
+    if states.ndim != 2 or states.shape[1] < 3 or not np.all(np.isfinite(states[:, :3])):
+        raise BadInputError(buf.location, f"data/{STATE_KEY} must hold finite gripper positions (T, >=3), "
+                                          f"got shape {states.shape}")
     if scan_ids:
         present = present_ids(buf)
         missing = sorted({int(i) for i in config.object_ids} - set(present))
@@ -118,7 +122,7 @@ def done_flags(buf: ReplayBuffer) -> np.ndarray:
     """Per-episode flags: masks of the episode are complete (all False when there are none)."""
     if MASKS_KEY not in buf or DONE_KEY not in buf.meta:
         return np.zeros(buf.n_episodes, dtype=bool)
-    flags = np.asarray(buf.meta[DONE_KEY][:], dtype=bool)
+    flags = np.asarray(buf.meta_array(DONE_KEY)[:], dtype=bool)
     out = np.zeros(buf.n_episodes, dtype=bool)
     n = min(flags.shape[0], out.shape[0])
     out[:n] = flags[:n]

@@ -194,8 +194,8 @@ def rollout(*, checkpoint: str | Path | None = None, policy: str | None = None, 
     from mc_core.atomic import write_csv, write_json
     from mc_core.device import resolve_device
     from mc_core.errors import BadInputError, UsageError
-    from mc_core.paths import check_outputs
     from mc_pointflow.data.replay_buffer import ReplayBuffer
+    from mc_pointflow.outputs import check_outputs
     from mc_pointflow.sim.collect import demo_settings
 
     if (checkpoint is None) == (policy is None):

@@ -28,6 +28,57 @@ EPISODE_ENDS = "meta/episode_ends"
 COMPRESSORS = ("lz4", "zstd", "none")
 
 
+# what zarr/numcodecs raise for a chunk that cannot be decoded (e.g. "error during blosc decompression: -1")
+DECODE_ERRORS = (RuntimeError, ValueError, OSError, EOFError)
+
+
+def damaged_chunk(location: str, name: str, exc: BaseException, chunk: str | None = None) -> BadInputError:
+    """The one-line error for an array whose chunk cannot be read: names the store and the array."""
+    from mc_core.errors import describe
+
+    where = f"chunk {chunk}" if chunk else "a chunk"
+    return BadInputError(location, f"{name}: {where} cannot be decoded, the store is damaged or truncated "
+                                   f"({describe(exc)})")
+
+
+class CheckedArray:
+    """A zarr array whose reads name the store and the array when a chunk is damaged (exit 2, one
+    line) instead of a raw codec error; everything else is the zarr array's."""
+
+    __slots__ = ("_arr", "_location", "_name")
+
+    def __init__(self, arr, location: str, name: str):
+        self._arr, self._location, self._name = arr, location, name
+
+    def __getattr__(self, attr: str):
+        if attr.startswith("__") or attr in CheckedArray.__slots__:
+            raise AttributeError(attr)
+        return getattr(self._arr, attr)
+
+    def __reduce__(self):  # picklable (DataLoader workers started with "spawn")
+        return CheckedArray, (self._arr, self._location, self._name)
+
+    def __getitem__(self, sel):
+        try:
+            return self._arr[sel]
+        except FileNotFoundError:
+            raise
+        except DECODE_ERRORS as exc:
+            raise damaged_chunk(self._location, self._name, exc) from None
+
+    def __setitem__(self, sel, value) -> None:
+        self._arr[sel] = value
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self[...], dtype=dtype)
+
+    def __len__(self) -> int:
+        return len(self._arr)
+
+    def __repr__(self) -> str:
+        return f"CheckedArray({self._arr!r})"
+
+
 def make_compressor(name: str, zarr_format: int, level: int | None = None):
     """A Blosc compressor (`lz4` or `zstd`, byte shuffle) for the given zarr format, or None."""
     if name == "none":
@@ -147,8 +198,13 @@ class ReplayBuffer:
 
     def _cached_ends(self) -> np.ndarray:
         if self._ends is None:
-            self._ends = np.asarray(self.root["meta"]["episode_ends"][:], dtype=np.int64)
+            ends = CheckedArray(self.root["meta"]["episode_ends"], self.location, EPISODE_ENDS)
+            self._ends = np.asarray(ends[:], dtype=np.int64)
         return self._ends
+
+    def meta_array(self, key: str) -> CheckedArray:
+        """`meta/<key>` with checked reads."""
+        return CheckedArray(self.root["meta"][key], self.location, f"meta/{key}")
 
     @property
     def episode_ends(self) -> np.ndarray:
@@ -179,7 +235,7 @@ class ReplayBuffer:
         if arr is None:
             if key not in self.root["data"]:
                 raise BadInputError(self.location, f"missing key data/{key}")
-            arr = self._arrays[key] = self.root["data"][key]
+            arr = self._arrays[key] = CheckedArray(self.root["data"][key], self.location, f"data/{key}")
         return arr
 
     def __len__(self) -> int:
@@ -283,7 +339,7 @@ class ReplayBuffer:
         )
         if attrs:
             arr.attrs.update(dict(attrs))
-        self._arrays[key] = arr
+        arr = self._arrays[key] = CheckedArray(arr, self.location, f"data/{key}")
         return arr
 
     def delete_key(self, key: str) -> None:
@@ -302,6 +358,7 @@ class RowReader:
 
     def __init__(self, buf: ReplayBuffer, key: str):
         self.arr = buf[key]
+        self.location, self.name = buf.location, f"data/{key}"
         self.dtype = np.dtype(self.arr.dtype)
         self.row_shape = tuple(self.arr.shape[1:])
         self.fill = self.arr.fill_value
@@ -379,10 +436,13 @@ class RowReader:
         except FileNotFoundError:
             out[...] = self.fill
             return
-        if self.decoder is not None:
-            self.decoder.decode(raw, out=out)
-        else:
-            out[...] = np.frombuffer(raw, dtype=self.dtype).reshape(self.row_shape)
+        try:
+            if self.decoder is not None:
+                self.decoder.decode(raw, out=out)
+            else:
+                out[...] = np.frombuffer(raw, dtype=self.dtype).reshape(self.row_shape)
+        except DECODE_ERRORS as exc:
+            raise damaged_chunk(self.location, self.name, exc, chunk=self._tmpl.format(i=i)) from None
 
     @property
     def fast(self) -> bool:
