@@ -138,13 +138,13 @@ def slot_diagnostics(model, data, sigma: float) -> dict:
 
 def run_seed(args, seed: int, root: Path, full: bool) -> dict:
     """Data, pretraining, baselines and slot segmenters of one seed; returns its figures."""
-    from mc_core.checkpoint import load_checkpoint
+    from mc_core.factory import load_model
+    from mc_loci import VideoSegmenter
     from mc_loci.background_train import pretrain_background
     from mc_loci.baselines import run_baseline
     from mc_loci.data.moving_shapes import MovingShapes
     from mc_loci.evaluation import evaluate
     from mc_loci.models.background import learned_cc, load_background
-    from mc_loci.models.slot_segmenter import SlotSegmenter, SlotSegmenterConfig, segment_video
     from mc_loci.training import DEFAULT_TRAIN, train
 
     make_data(root / "pan_train", args, args.train_videos, seed, camera_motion="pan")
@@ -186,11 +186,9 @@ def run_seed(args, seed: int, root: Path, full: bool) -> dict:
                                 "fg_evidence": fg_evidence},
                   train_config={"mask_weight": 0.0, "recon_loss": "mixture", "ckpt_every": 100})
         seconds[name] = r.train_seconds
-        ck = load_checkpoint(r.checkpoint)
-        model = SlotSegmenter(SlotSegmenterConfig.from_dict(ck.config["model"]))
-        model.load_state_dict(ck.state_dict)
+        model = load_model(r.checkpoint, task="loci", protocol=VideoSegmenter)
         for cam, ds in tests.items():
-            scores[cam][name] = evaluate(ds, lambda v, m=model: segment_video(m, v), method=name)
+            scores[cam][name] = evaluate(ds, model.segment, method=name)
             if full:
                 diagnostics[cam][name] = slot_diagnostics(model, ds, float(DEFAULT_TRAIN["sigma"]))
     for sc in scores.values():

@@ -24,11 +24,11 @@ def main() -> None:
     args = ap.parse_args()
 
 
-    from mc_core.checkpoint import load_checkpoint
+    from mc_core.factory import load_model
+    from mc_loci import VideoSegmenter
     from mc_loci.baselines import run_baseline
     from mc_loci.data.moving_shapes import MovingShapes
     from mc_loci.evaluation import evaluate
-    from mc_loci.models.slot_segmenter import SlotSegmenter, SlotSegmenterConfig, segment_video
     from mc_loci.training import train
 
     root = start(args, "loci_quality_")
@@ -38,16 +38,14 @@ def main() -> None:
     res = train(root / "train", root / "run", steps=args.steps, device="cpu", seed=args.seed,
                 train_config={"ckpt_every": 0, "mask_weight": args.mask_weight})
     train_s = time.perf_counter() - t0
-    ck = load_checkpoint(res.checkpoint)
-    model = SlotSegmenter(SlotSegmenterConfig.from_dict(ck.config["model"]))
-    model.load_state_dict(ck.state_dict)
+    model = load_model(res.checkpoint, task="loci", protocol=VideoSegmenter)
     test = MovingShapes(root / "test")
 
     rows = []
     for method in ("all-background", "median-cc", "model"):
         t1 = time.perf_counter()
         if method == "model":
-            seg = lambda v: segment_video(model, v)  # noqa: E731
+            seg = model.segment
         else:
             seg = lambda v, m=method: run_baseline(m, v["rgb"])  # noqa: E731
         r = evaluate(test, seg, method=method)

@@ -29,11 +29,11 @@ def main() -> None:
     args = ap.parse_args()
 
 
-    from mc_core.checkpoint import load_checkpoint
+    from mc_core.factory import load_model
+    from mc_loci import VideoSegmenter
     from mc_loci.baselines import run_baseline
     from mc_loci.data.moving_shapes import MovingShapes
     from mc_loci.evaluation import evaluate
-    from mc_loci.models.slot_segmenter import SlotSegmenter, SlotSegmenterConfig, segment_video
     from mc_loci.training import train
 
     root = start(args, "loci_unsup_")
@@ -52,16 +52,14 @@ def main() -> None:
         res = train(root / "train", root / f"run_{name}", steps=steps, device="cpu", seed=args.seed,
                     model_config=mcfg, train_config={"ckpt_every": 0, **tcfg})
         info[name] = {"steps": steps, "train_seconds": time.perf_counter() - t0, "parameters": res.parameters}
-        ck = load_checkpoint(res.checkpoint)
-        model = SlotSegmenter(SlotSegmenterConfig.from_dict(ck.config["model"]))
-        model.load_state_dict(ck.state_dict)
+        model = load_model(res.checkpoint, task="loci", protocol=VideoSegmenter)
         models[name] = model
 
     rows = []
     for method in ("all-background", "median-cc", "farthest-cc", *models):
         t1 = time.perf_counter()
         if method in models:
-            seg = lambda v, m=models[method]: segment_video(m, v)  # noqa: E731
+            seg = models[method].segment
         else:
             seg = lambda v, m=method: run_baseline(m, v["rgb"], v["depth"])  # noqa: E731
         r = evaluate(test, seg, method=method)
