@@ -23,6 +23,21 @@ def _open(npz_path: str | os.PathLike):
     return open_npz(npz_path, "patches npz")
 
 
+def read_array(z, key: str, path: str | os.PathLike) -> np.ndarray:
+    """Array `key` of an open npz; an object array or a damaged member is bad input naming the file."""
+    import zipfile
+
+    try:
+        return z[key]
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise BadInputError(path, f"{key} holds Python objects (object arrays are refused: no pickle is "
+                                      "ever loaded)") from None
+        raise BadInputError(path, f"{key} cannot be read ({str(exc).splitlines()[0]})") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise BadInputError(path, f"{key} cannot be read (damaged: {type(exc).__name__})") from None
+
+
 def _check_split(split: str) -> None:
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
@@ -35,8 +50,8 @@ def load_patch_array(npz_path: str | os.PathLike, split: str = "test") -> np.nda
         key = f"{split}_data"
         if key not in z.files:
             raise BadInputError(npz_path, f"missing key {key!r} (has: {', '.join(z.files) or 'nothing'})")
-        arr = z[key]
-        if "legend_codes" in z.files and not np.array_equal(z["legend_codes"], CODES):
+        arr = read_array(z, key, npz_path)
+        if "legend_codes" in z.files and not np.array_equal(read_array(z, "legend_codes", npz_path), CODES):
             raise BadInputError(npz_path, "written with a different class legend than this package's NLCD legend")
     if arr.ndim == 3:
         arr = arr[:, None]
@@ -64,7 +79,7 @@ def load_coords(npz_path: str | os.PathLike, split: str = "test") -> np.ndarray:
         key = f"{split}_coords"
         if key not in z.files:
             raise BadInputError(npz_path, f"missing key {key!r}")
-        return np.asarray(z[key], dtype=np.float64)
+        return np.asarray(read_array(z, key, npz_path), dtype=np.float64)
 
 
 def load_elevation(npz_path: str | os.PathLike, split: str = "test") -> np.ndarray | None:
@@ -72,7 +87,7 @@ def load_elevation(npz_path: str | os.PathLike, split: str = "test") -> np.ndarr
     _check_split(split)
     with _open(npz_path) as z:
         key = f"{split}_elevation"
-        return np.asarray(z[key], dtype=np.float32) if key in z.files else None
+        return np.asarray(read_array(z, key, npz_path), dtype=np.float32) if key in z.files else None
 
 
 class NLCDPatches:

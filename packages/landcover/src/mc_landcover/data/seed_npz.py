@@ -30,7 +30,9 @@ def _read_split(z, path: Path, split: str) -> tuple[np.ndarray, np.ndarray | Non
     key = f"{split}_data"
     if key not in z.files:
         raise BadInputError(path, f"missing key {key!r} (has: {', '.join(z.files) or 'nothing'})")
-    arr = z[key]
+    from mc_landcover.data.patches import read_array
+
+    arr = read_array(z, key, path)
     if arr.ndim == 3:
         arr = arr[:, None]
     if arr.ndim != 4 or arr.shape[1] < 1:
@@ -41,7 +43,7 @@ def _read_split(z, path: Path, split: str) -> tuple[np.ndarray, np.ndarray | Non
         raise BadInputError(path, f"{key} must be numeric, got {arr.dtype}")
     coords = None
     if f"{split}_coords" in z.files:
-        coords = np.asarray(z[f"{split}_coords"], dtype=np.float64)
+        coords = np.asarray(read_array(z, f"{split}_coords", path), dtype=np.float64)
         if coords.shape != (len(arr), 2):
             raise BadInputError(path, f"{split}_coords must have shape ({len(arr)}, 2), got {coords.shape}")
     return arr, coords

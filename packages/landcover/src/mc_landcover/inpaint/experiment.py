@@ -100,10 +100,11 @@ def eval_inpaint(data: str | os.PathLike, *, method: str = "randar", checkpoint:
     from mc_core.paths import check_outputs
     from mc_core.seeding import seed_everything
     from mc_landcover.inpaint.masks import check_ratio, make_masks
+    from mc_landcover.loading import input_files
 
     _check_method(method)
     check_ratio(mask_ratio)
-    check_outputs([data, checkpoint, potts_model], [save_results, panels])
+    check_outputs(input_files(data, checkpoint), [save_results, panels])
     model = dev = None
     if method == "randar":
         if checkpoint is None:
@@ -156,10 +157,11 @@ def inpaint_sweep(data: str | os.PathLike, out_dir: str | os.PathLike, *, ratios
     from mc_core.progress import info
     from mc_core.seeding import seed_everything
     from mc_landcover.inpaint.masks import check_ratio, make_masks
+    from mc_landcover.loading import input_files
 
     for m in methods:
         _check_method(m)
-    check_outputs([data, checkpoint], [out_dir])
+    check_outputs(input_files(data, checkpoint), [out_dir])
     ratios = [check_ratio(r) for r in ratios]
     if not ratios or not mask_types or not methods:
         raise UsageError("ratios, mask_types and methods must not be empty")
