@@ -122,6 +122,11 @@ def test_pretrain_bg_cli_resume_equals_uninterrupted_and_feeds_the_segmenter(tmp
     code, out, err = _run("eval", "--data", data, "--method", "learned-cc", "--bg-checkpoint", bg_ckpt, "-q")
     assert code == 0, err
     assert json.loads(out)["method"] == "learned-cc"
+    # the module itself is a VideoSegmenter whose segmentation is learned-cc's
+    code, out2, err = _run("eval", "--data", data, "--checkpoint", bg_ckpt, "-q")
+    assert code == 0, err
+    assert {k: v for k, v in json.loads(out2).items() if k != "method"} == \
+        {k: v for k, v in json.loads(out).items() if k != "method"}
     code, out, err = _run("train", "--data", data, "--out-dir", tmp_path / "seg", "--steps", "1", "--batch-size", "1",
                           "--clip-frames", "2", "--unsupervised", "--background", "learned", "--bg-checkpoint",
                           bg_ckpt, "--num-slots", "2", "--hidden", "8", "--slot-dim", "8", "--pixel-dim", "8",
