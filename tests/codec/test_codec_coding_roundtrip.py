@@ -1,6 +1,7 @@
 """The learned codec: bit-exact round trips, thread independence, escapes and clean failures."""
 
 import dataclasses
+import sys
 
 import numpy as np
 import pytest
@@ -380,3 +381,75 @@ def test_cli_compress_folder_in_worker_processes_reports_a_bad_file(models, tmp_
     for i in range(3):
         assert np.array_equal(np.array(Image.open(tmp_path / "out" / f"m{i}.png")),
                               np.array(Image.open(tmp_path / "in" / f"m{i}.png")))
+
+
+def test_compress_redoes_outputs_of_another_model(models, tmp_path):
+    rng = np.random.default_rng(11)
+    _write_png(tmp_path / "in" / "m0.png", rng.integers(0, 5, (12, 10)).astype(np.uint8))
+    a, b = str(models["rle-lm"].path), str(models["msdzip"].path)
+    r = _mc("compress", str(tmp_path / "in"), str(tmp_path / "z"), "--checkpoint", a, "-j", "1")
+    assert r.returncode == 0, r.stderr
+    r = _mc("compress", str(tmp_path / "in"), str(tmp_path / "z"), "--checkpoint", b, "-j", "1")
+    assert r.returncode == 0 and "already up to date" not in r.stderr       # other model: redone
+    r = _mc("decompress", str(tmp_path / "z" / "m0.mcz"), str(tmp_path / "m0.png"), "--checkpoint", b)
+    assert r.returncode == 0, r.stderr
+    r = _mc("compress", str(tmp_path / "in"), str(tmp_path / "z"), "--checkpoint", b, "-j", "1")
+    assert r.returncode == 0 and "1 already up to date" in r.stderr
+
+
+def _alive(pid: int) -> bool:
+    from pathlib import Path
+
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def _children(pid: int) -> list[int]:
+    from pathlib import Path
+
+    out = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                if int((p / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(p.name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_kill_9_of_compress_leaves_no_workers(models, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from mc_codec.samples import generate_street_like
+
+    for i in range(40):
+        _write_png(tmp_path / "in" / f"m{i}.png",
+                   np.asarray(generate_street_like(seed=i, height=120, width=160)).astype(np.uint8))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MC_")}
+    proc = subprocess.Popen([sys.executable, "-m", "mc_core", "codec", "compress", str(tmp_path / "in"),
+                             str(tmp_path / "z"), "--jobs", "2", "-q"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        workers: list[int] = []
+        while time.monotonic() < deadline and len(workers) < 2 and proc.poll() is None:
+            workers = [c for c in _children(proc.pid) if _alive(c)]
+            time.sleep(0.05)
+        assert len(workers) == 2, "the workers did not start"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_alive(w) for w in workers):
+            time.sleep(0.05)
+        assert not any(_alive(w) for w in workers)
+    finally:
+        if proc.poll() is None:
+            proc.kill()

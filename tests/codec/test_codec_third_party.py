@@ -42,7 +42,8 @@ def data(tmp_path):
 def trained(example_plugin, data, tmp_path):
     out = tmp_path / "counts"
     r = _mc("train", "--data-root", str(data), "--subdir", "masks", "--out-dir", str(out),
-            "--arch", "example-counts-codec", "--epochs", "3", "--batch-size", "8", "--use-2d-context", "-q")
+            "--arch", "example-counts-codec", "--epochs", "3", "--batch-size", "8", "--use-2d-context",
+            "--model-arg", "prior=2.0", "-q")
     assert r.returncode == 0, r.stderr
     return out
 
@@ -55,7 +56,8 @@ def test_third_party_model_is_a_train_choice(example_plugin):
 def test_train_compress_decompress_matrix_eval(trained, data, tmp_path):
     ck = trained / "checkpoints" / "final"
     cfg = json.loads((ck / "config.json").read_text())
-    assert cfg["model"] == "example-counts-codec" and cfg["config"]["model"] == {"vocab_size": 5, "use_2d": True}
+    assert cfg["model"] == "example-counts-codec" and cfg["config"]["model"] == {"vocab_size": 5, "use_2d": True,
+                                                                       "prior": 2.0}
     rows = _read_csv(trained / "metrics.csv")
     losses = [float(r["loss"]) for r in rows]
     evals = [float(r["eval_val_bpp"]) for r in rows if r["eval_val_bpp"]]
@@ -64,7 +66,7 @@ def test_train_compress_decompress_matrix_eval(trained, data, tmp_path):
     # the learned smoothing strength moved away from its start (the gradient trains it)
     from safetensors.numpy import load_file
 
-    assert not np.allclose(load_file(str(ck / "model.safetensors"))["log_prior"], np.log(4.0))
+    assert not np.allclose(load_file(str(ck / "model.safetensors"))["log_prior"], np.log(2.0))
 
     masks = data / "masks"
     before = {p.name: _sha(p) for p in masks.iterdir()}

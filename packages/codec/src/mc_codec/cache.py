@@ -17,7 +17,7 @@ import numpy as np
 
 from mc_codec.rows import ImageTokens, image_tokens
 from mc_codec.tokens import DEFAULT_BAND_HEIGHT
-from mc_core.errors import BadInputError
+from mc_core.errors import BadInputError, UsageError
 
 CACHE_FORMAT = "mc-codec-row-cache"
 CACHE_VERSION = 1
@@ -171,7 +171,7 @@ def cache_rows(data_root: str | os.PathLike, cache_dir: str | os.PathLike, *, su
     from mc_core.shards import shard_slice
 
     if int(verify) < 0:
-        raise BadInputError(None, f"verify must be >= 0, got {verify}")
+        raise UsageError(f"verify must be >= 0, got {verify}")
     folder = folder_of(data_root, subdir)
     rel = shard_slice(find_masks(data_root, subdir), num_shards, shard_index)
     if manifest_out is None:

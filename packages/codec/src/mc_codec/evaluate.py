@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from mc_codec.rows import ImageTokens, pad_rows
-from mc_core.errors import BadInputError
+from mc_core.errors import BadInputError, UsageError
 
 LN2 = math.log(2.0)
 EVAL_COLUMNS = ["image", "height", "width", "tokens", "bits", "bits_per_pixel", "class_bits",
@@ -72,7 +72,7 @@ def evaluate_split(data_root: str | os.PathLike, checkpoint: str | os.PathLike |
     from mc_core.paths import check_outputs
 
     if split not in ("train", "val", "test"):
-        raise BadInputError(None, f"split must be train, val or test, got {split!r}")
+        raise UsageError(f"split must be train, val or test, got {split!r}")
     folder = folder_of(data_root, subdir)
     cm = load_model(checkpoint)
     dev = resolve_device(device)

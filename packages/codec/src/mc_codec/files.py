@@ -12,7 +12,7 @@ import functools
 import os
 from pathlib import Path
 
-from mc_core.errors import BadInputError
+from mc_core.errors import BadInputError, UsageError
 
 MASK_SUFFIX, CODED_SUFFIX = ".png", ".mcz"
 
@@ -87,7 +87,7 @@ def compress_path(inp: str | os.PathLike, out: str | os.PathLike, checkpoint=Non
     from mc_core.paths import check_outputs
 
     if not 1 <= int(band_height) <= 65535:
-        raise BadInputError(None, f"band_height must be in 1..65535, got {band_height}")
+        raise UsageError(f"band_height must be in 1..65535, got {band_height}")
     inp, out = Path(inp), Path(out)
     pairs = _pairs(inp, out, MASK_SUFFIX, CODED_SUFFIX)
     cm = as_codec(checkpoint)

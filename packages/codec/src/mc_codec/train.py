@@ -8,7 +8,8 @@ metrics also log the batch's ``bits_per_pixel``, mantissa bits included), and ``
 the validation split's bits per pixel (the ideal code length), evaluated once an epoch.
 
 Epochs map onto steps: an epoch is ``ceil(rows / batch_size)`` steps over every training row
-once. The batch of a step depends only on (seed, step): epoch ``e``'s image order is drawn from
+once (launched on N processes, each step takes N batches, rank r the batch ``N * step + r``).
+The batch of a step depends only on (seed, step): epoch ``e``'s image order is drawn from
 ``(seed, e)``, images are taken 16 at a time (only those are held in memory) and the rows of a
 group are shuffled with ``(seed, e, group)``; so ``--resume`` sees the same batches as a run
 that never stopped. The loop writes ``OUT/checkpoints/{last,best,final}``, ``OUT/metrics.csv``,
@@ -110,6 +111,13 @@ def _image_stats(source, folder: Path, rel: list[str]) -> list[tuple[int, int, i
     return out
 
 
+def _num_processes() -> int:
+    """Processes of this (accelerate) launch: 1 for a plain run."""
+    from accelerate import PartialState
+
+    return max(1, int(PartialState().num_processes))
+
+
 def model_config(arch: str, vocab_size: int, use_2d: bool, model_args: dict[str, Any] | None) -> dict:
     """The constructor config of a codec model: ``vocab_size``, ``use_2d`` and its own args."""
     return {"vocab_size": int(vocab_size), "use_2d": bool(use_2d), **(model_args or {})}
@@ -177,11 +185,12 @@ def train_codec(data_root: str | os.PathLike, out_dir: str | os.PathLike, *, sub
         raise UsageError(f"model {arch!r} has use_2d={model.use_2d}, the data was tokenised with "
                          f"use_2d={use_2d}")
     batches = RowBatches(train_src, [s[0] for s in train_stats], [s[1] for s in train_stats], batch_size, seed)
-    spe = batches.steps_per_epoch
+    procs = _num_processes()
+    spe = -(-batches.steps_per_epoch // procs)   # with N processes (accelerate), N batches a step
     torch.set_num_threads(max(1, int(threads)))  # tiny models: more threads only add overhead
 
     def loss(m, ctx):
-        feats, cls, lsym, mant, pixels = batches.batch(ctx.step)
+        feats, cls, lsym, mant, pixels = batches.batch(ctx.step * ctx.num_processes + ctx.rank)
         return batch_loss(m, feats.to(ctx.device), cls.to(ctx.device), lsym.to(ctx.device), mant, pixels)
 
     def evaluate(m) -> dict[str, float]:

@@ -88,7 +88,8 @@ def load_model(checkpoint: str | os.PathLike | None = None) -> LoadedCodec:
     from mc_core.factory import load_model_and_checkpoint
 
     path = resolve_checkpoint(checkpoint)
-    key = str(path.resolve())
+    weights = path / WEIGHTS_FILE
+    key = f"{path.resolve()}@{weights.stat().st_mtime_ns if weights.is_file() else 0}"  # rewritten: reload
     if key in _CACHE:
         return _CACHE[key]
     model, ck = load_model_and_checkpoint(path, task="codec", protocol=CodecModel, device="cpu")
