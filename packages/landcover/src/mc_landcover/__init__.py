@@ -33,6 +33,9 @@ _EXPORTS = {
     "load_landcover_model": "mc_landcover.loading",
     "check_map_size": "mc_landcover.loading",
     # data
+    "prepare": "mc_landcover.data.prepare",
+    "prepare_merge": "mc_landcover.data.prepare",
+    "import_npz": "mc_landcover.data.prepare",
     "prepare_patches": "mc_landcover.data.nlcd",
     "save_patches": "mc_landcover.data.nlcd",
     "load_patches": "mc_landcover.data.patches",
