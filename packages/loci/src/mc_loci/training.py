@@ -206,8 +206,8 @@ def check_train_config(tcfg: Mapping[str, Any], defaults: Mapping[str, Any]) -> 
         if isinstance(default, int):
             if isinstance(value, bool) or not isinstance(value, int | np.integer):
                 raise UsageError(f"{key} must be an integer, got {value!r}")
-            low = 0 if key in ("ckpt_every", "seed") or key.endswith("_every") else 1
-            if key != "seed" and value < low:
+            low = 0 if key == "seed" or key.endswith("_every") else 1
+            if value < low:
                 raise UsageError(f"{key} must be >= {low}, got {value}")
         elif isinstance(default, float):
             if isinstance(value, bool) or not isinstance(value, int | float | np.floating) \

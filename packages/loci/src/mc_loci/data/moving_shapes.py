@@ -274,6 +274,8 @@ def make_dataset(out_dir: str | Path, *, videos: int, frames: int = 8, size: int
                          f"{min_objects} and max_objects {max_objects}")
     if int(videos) < 1 or int(frames) < 1 or int(size) < 16:
         raise UsageError(f"need videos >= 1, frames >= 1 and size >= 16, got {videos}, {frames} and {size}")
+    if int(seed) < 0:
+        raise UsageError(f"seed must be >= 0, got {seed}")
     if int(frames) * int(size) ** 2 > MAX_VIDEO_PIXELS:
         raise UsageError(f"a video of {frames} frames of {size}x{size} is over the limit of {MAX_VIDEO_PIXELS} "
                          "pixels (frames x size x size); use fewer frames or a smaller size")
