@@ -247,3 +247,34 @@ def test_sft_live_log_grows_during_training_survives_interruption_and_ends_in_th
     assert "resume from step 2" in after[0]
     assert [m.group(1) for m in map(re.compile(r" step (\d+)/4 ").search, after) if m] == ["3", "4"]
     assert re.search(r"done steps 4 last_loss \S+ -> ", after[-1])
+
+
+def test_sft_resume_device_and_time_budget_behave_as_every_train_command(setup, tmp_path):
+    """The flags of mc_core.options.training_options, with mc_core.training's behaviour."""
+    from mc_spatial_vlm.sft import train_sft
+
+    root, model = setup
+    data = root / "t2b_train_multi_small.json"
+    common = ["sft", "--model", model, "--data-json", data, "--image-size", "28", "--batch-size", "2", "-q"]
+    code, _, err = run(*common, "--out-dir", tmp_path / "a", "--resume", "--device", "cpu")
+    assert code == 2 and f"error: {tmp_path / 'a.resume'}: nothing to resume" in err and "Traceback" not in err
+    import torch
+
+    if not torch.cuda.is_available():
+        code, _, err = run(*common, "--out-dir", tmp_path / "a", "--device", "cuda", "--max-steps", "1")
+        assert code == 2 and "cuda" in err.lower() and not (tmp_path / "a").exists()
+    code, _, err = run(*common, "--out-dir", tmp_path / "a", "--max-minutes", "nan")
+    assert code == 2 and "not a finite number" in err
+    # a time budget ends the run cleanly: a resume point and the model so far; --resume finishes it
+    log = train_sft(str(model), str(data), str(tmp_path / "b"), max_steps=4, batch_size=2, image_size=28,
+                    device="cpu", max_minutes=1e-6, echo=lambda m: None)
+    assert log["stopped"] == "time-budget" and log["steps"] == 1
+    assert (tmp_path / "b.resume" / "train_state.json").is_file() and (tmp_path / "b" / "model.safetensors").is_file()
+    code, _, err = run(*common, "--out-dir", tmp_path / "b", "--max-steps", "4", "--device", "cpu")
+    assert code == 2 and "an interrupted run is here: pass --resume" in err
+    log = train_sft(str(model), str(data), str(tmp_path / "b"), max_steps=4, batch_size=2, image_size=28,
+                    device="cpu", resume=True, echo=lambda m: None)
+    assert (log["stopped"], log["steps"], len(log["losses"])) == ("steps", 4, 4)
+    assert not (tmp_path / "b.resume").exists()
+    code, _, err = run(*common, "--out-dir", tmp_path / "b", "--max-steps", "4", "--device", "cpu")
+    assert code == 2 and f"error: {tmp_path / 'b'}: already holds a run" in err

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mc_core.options import FiniteFloat, device_option, quiet_option, seed_option
+from mc_core.options import FiniteFloat, quiet_option, seed_option, training_options
 
 
 @click.command("check-dataloader")
@@ -56,19 +56,20 @@ def check_dataloader_cmd(data_json, model, image_folder, batch_size, image_aspec
 @click.option("--log-every", type=click.IntRange(min=0), default=10, show_default=True)
 @click.option("--save-every", type=click.IntRange(min=0), default=100, show_default=True,
               help="Save a resume point (OUT_DIR.resume/) every N steps; 0: never.")
-@click.option("--resume", is_flag=True, help="Continue from OUT_DIR.resume/ if it exists.")
-@device_option
+@training_options
 @seed_option(0)
 @quiet_option
 def sft_cmd(model, data_json, out_dir, image_folder, freeze_vision, image_aspect_ratio, image_size,
-            model_max_length, max_steps, batch_size, grad_accum, lr, log_every, save_every, resume, device, seed,
-            quiet):
+            model_max_length, max_steps, batch_size, grad_accum, lr, log_every, save_every, resume, max_minutes,
+            device, seed, quiet):
     """Supervised fine-tuning on a task JSON; only answer tokens count in the loss.
 
     Runs through Hugging Face accelerate, so `accelerate launch -m mc_core spatial-vlm sft ...`
     trains on several GPUs. Writes the model folder with train.log, train_log.json, loss.csv and
     mc_meta.json (base model, versions, training args, data hash). While it runs, one line per
     step goes to OUT_DIR.train.log: follow it with `tail -f runs/sft_t1.train.log`.
+    --resume continues from OUT_DIR.resume/ (exit 2 when there is none); --max-minutes stops
+    cleanly with a resume point and the model so far. FREEZE_VISION=1 is --freeze-vision.
 
     \b
     Example:
@@ -82,8 +83,8 @@ def sft_cmd(model, data_json, out_dir, image_folder, freeze_vision, image_aspect
     log = train_sft(model, data_json, out_dir, image_folder=image_folder, freeze_vision_tower=freeze_vision,
                     image_aspect_ratio=image_aspect_ratio, image_size=image_size, model_max_length=model_max_length,
                     max_steps=max_steps, batch_size=batch_size, lr=lr, grad_accum=grad_accum, seed=seed,
-                    device=device, log_every=log_every, save_every=save_every, resume=resume, progress=progress,
-                    echo=info)
+                    device=device, log_every=log_every, save_every=save_every, resume=resume,
+                    max_minutes=max_minutes, progress=progress, echo=info)
     if log["losses"]:
         click.echo(f"steps {log['steps']}  first loss {log['losses'][0]:.4f}  last loss {log['losses'][-1]:.4f}")
     info(f"wrote {out_dir}")

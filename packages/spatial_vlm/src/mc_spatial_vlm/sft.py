@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mc_core.errors import BadInputError, McError
+from mc_core.errors import BadInputError, McError, UsageError
 from mc_spatial_vlm.data.tasks import (
     human_and_answer,
     is_concat,
@@ -216,7 +216,8 @@ def train_sft(model: str, data_json: str, out_dir: str, *, image_folder: str = "
               image_aspect_ratio: str = "resize", image_size: int = 448, model_max_length: int = 8192,
               max_steps: int = 100, batch_size: int = 1, lr: float = 1e-5, grad_accum: int = 1, seed: int = 0,
               device: str = "auto", log_every: int = 1, save_every: int = 0, resume: bool = False,
-              progress: Callable | None = None, echo: Callable[[str], None] = print) -> dict[str, Any]:
+              max_minutes: float | None = None, progress: Callable | None = None,
+              echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Fine-tune and save an HF model folder (safetensors + processor) that `eval` loads like any other.
 
     While training runs, `OUT_DIR.train.log` gets one flushed line per step (step, epoch, loss, lr,
@@ -225,9 +226,16 @@ def train_sft(model: str, data_json: str, out_dir: str, *, image_folder: str = "
     `<out_dir>.resume/` (atomically); `resume=True` continues from there. That folder is removed
     once the final model is written, with `mc_meta.json` (base model, versions, training args and
     the data hash of :func:`task_data_sha256`) beside the HF files.
+
+    As every `train` command (mc_core.training): `resume=True` with nothing to resume, or a new run
+    into an `out_dir` that holds a run (a resume point or a model), is bad input (exit 2); `device`
+    "cuda" without CUDA is exit 2; `max_minutes` ends the run cleanly after that many minutes with
+    a resume point and the model folder so far (`log["stopped"]` is "time-budget"; continue with
+    `resume=True`); a non-finite loss stops it (exit 1) with the last resume point kept.
     """
     import json
     import shutil
+    import time
 
     import torch
     from accelerate import Accelerator
@@ -239,6 +247,19 @@ def train_sft(model: str, data_json: str, out_dir: str, *, image_folder: str = "
     from mc_spatial_vlm.models.hf_vlm import load_model, load_processor
     from mc_spatial_vlm.trainlog import TrainLog, live_log_path
 
+    if max_minutes is not None and not (math.isfinite(max_minutes) and max_minutes > 0):
+        raise UsageError(f"max_minutes must be a positive finite number, got {max_minutes}")
+    if not (math.isfinite(lr) and lr > 0):
+        raise UsageError(f"lr must be a positive finite number, got {lr}")
+    resume_dir = Path(str(out_dir).rstrip("/") + ".resume")
+    if resume and not (resume_dir / "train_state.json").is_file():
+        raise BadInputError(resume_dir, "nothing to resume: no resume point here (one is saved every save_every "
+                                        "steps and at a time budget)")
+    if not resume and (resume_dir / "train_state.json").is_file():
+        raise BadInputError(resume_dir, "an interrupted run is here: pass --resume to continue it, or choose "
+                                        "another --out-dir")
+    if not resume and Path(out_dir).exists():
+        raise BadInputError(out_dir, "already holds a run: choose another --out-dir")
     seed_everything(seed)
     dev = resolve_device(device)
     accelerator = Accelerator(cpu=dev.type == "cpu", gradient_accumulation_steps=grad_accum)
@@ -247,9 +268,8 @@ def train_sft(model: str, data_json: str, out_dir: str, *, image_folder: str = "
     ds = SpatialSFTDataset(samples, processor, image_folder=image_folder, image_aspect_ratio=image_aspect_ratio,
                            image_size=image_size, model_max_length=model_max_length, source=data_json)
     data_sha256 = task_data_sha256(data_json, samples, image_folder)  # before training: a missing image fails now
-    resume_dir = Path(str(out_dir).rstrip("/") + ".resume")
     state = None
-    if resume and (resume_dir / "train_state.json").is_file():
+    if resume:
         state = json.loads((resume_dir / "train_state.json").read_text())
         trained_on = state.get("data_sha256")
         if trained_on is not None and trained_on != data_sha256:
@@ -298,9 +318,11 @@ def train_sft(model: str, data_json: str, out_dir: str, *, image_folder: str = "
                                                         "losses": losses, "data_sha256": data_sha256})
         train_log.write(f"saved resume point at step {step} ({resume_dir})")
 
+    stopped = "steps"
+    t0 = time.perf_counter()
     try:
         bar = progress(total=max_steps, initial=step, desc="sft") if progress else None
-        while step < max_steps:
+        while step < max_steps and stopped == "steps":
             gen.manual_seed(seed + epoch)  # the order of each epoch depends on (seed, epoch) only
             batches = accelerator.skip_first_batches(dl, skip) if skip else dl
             for position, batch in enumerate(batches, start=skip + 1):
@@ -325,6 +347,13 @@ def train_sft(model: str, data_json: str, out_dir: str, *, image_folder: str = "
                         echo(f"step {step} loss {losses[-1]:.4f}")
                     if save_every and step % save_every == 0 and step < max_steps:
                         save_resume(position)
+                    if (max_minutes is not None and step < max_steps
+                            and time.perf_counter() - t0 >= 60 * max_minutes):
+                        stopped = "time-budget"
+                        save_resume(position)
+                        echo(f"time budget of {max_minutes:g} min reached at step {step}/{max_steps}; "
+                             "continue with --resume")
+                        break
                     if step >= max_steps:
                         break
             else:
@@ -338,8 +367,10 @@ def train_sft(model: str, data_json: str, out_dir: str, *, image_folder: str = "
     accelerator.wait_for_everyone()
     log = {"model": str(model), "data_json": str(data_json), "steps": step, "losses": losses,
            "frozen_vision_parameters": frozen, "trainable_parameters": sum(p.numel() for p in params),
-           "args": args}
+           "args": args, "stopped": stopped}
     if accelerator.is_main_process:
+        if Path(out_dir).exists():  # a model folder an earlier time-budget stop wrote: replaced
+            shutil.rmtree(out_dir)
         with atomic_dir(out_dir) as tmp:
             accelerator.unwrap_model(net).save_pretrained(tmp)
             processor.save_pretrained(tmp)
@@ -350,11 +381,14 @@ def train_sft(model: str, data_json: str, out_dir: str, *, image_folder: str = "
             write_text(Path(tmp) / "loss.csv", "step,loss\n" + "".join(f"{i + 1},{v}\n" for i, v in enumerate(losses)))
             if losses:
                 plot_losses(Path(tmp) / "loss.png", losses)
-            train_log.write(f"done steps {step}" + (f" last_loss {losses[-1]:.6f}" if losses else "") + f" -> {out_dir}")
+            ending = "done" if stopped == "steps" else "stopped (time budget) at"
+            train_log.write(f"{ending} steps {step}" + (f" last_loss {losses[-1]:.6f}" if losses else "")
+                            + f" -> {out_dir}")
             train_log.close()
             shutil.copyfile(log_path, Path(tmp) / "train.log")
-        log_path.unlink(missing_ok=True)
-        shutil.rmtree(resume_dir, ignore_errors=True)
+        if stopped == "steps":
+            log_path.unlink(missing_ok=True)
+            shutil.rmtree(resume_dir, ignore_errors=True)
     return log
 
 
