@@ -40,6 +40,10 @@ def world(tmp_path_factory):
     npformat.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False, "shape": (100000, 1000, 1000, 3)})
     with zipfile.ZipFile(root / "claims.npz", "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("rgb.npy", header.getvalue() + bytes(100))
+    for name, change in (("huge_count", {"videos": 10 ** 12}), ("escape", {"video_dir": "../.."})):
+        shutil.copytree(root / "data", root / name)
+        meta = json.loads((root / name / "meta.json").read_text())
+        (root / name / "meta.json").write_text(json.dumps({**meta, **change}))
     for name, num_slots in (("ck_misfit", 3), ("ck_badcfg", "many")):
         shutil.copytree(root / "run" / "checkpoints" / "final", root / name)
         cfg = json.loads((root / name / "config.json").read_text())
@@ -74,6 +78,10 @@ CASES = [
      "holds a data set made with other settings (frames 4 (asked: 6))"),
     ("make-data-other-seed", ["make-data", "--out-dir", "{root}/data", "--videos", "3", "--frames", "4",
                               "--size", "16", "--seed", "1", "-q"], "data/meta.json", "seed 0 (asked: 1)"),
+    ("meta-claims-a-trillion-videos", ["eval", "--data", "{root}/huge_count", "--method", "median-cc", "-q"],
+     "huge_count/videos/video_00003.npz", "video file missing (999999999997 of 1000000000000 missing"),
+    ("meta-video-dir-outside", ["eval", "--data", "{root}/escape", "--method", "median-cc", "-q"],
+     "escape/meta.json", "'video_dir' must be a folder name inside the data set"),
     ("video-fewer-frames-than-meta-eval", ["eval", "--data", "{root}/short", "--method", "median-cc", "-q"],
      "short/videos/video_00001.npz", "the video has 3 frame(s), meta.json says 4"),
     ("video-fewer-frames-than-meta-train", ["train", "--data", "{root}/short", "--out-dir", "{root}/new",

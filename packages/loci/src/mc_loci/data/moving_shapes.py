@@ -434,11 +434,19 @@ class MovingShapes:
         if self.camera_motion not in CAMERA_MOTIONS:
             raise BadInputError(meta_path, f"unknown camera_motion {self.camera_motion!r} "
                                            f"(known: {', '.join(CAMERA_MOTIONS)})")
-        self.paths = [self.root / self.meta.get("video_dir", VIDEO_DIR) / video_name(i) for i in range(n)]
-        missing = [p for p in self.paths if not p.exists()]
-        if missing:
-            raise BadInputError(missing[0], f"video file missing ({len(missing)} of {n} missing; "
-                                            "re-run make-data, or finish all shards)")
+        video_dir = self.meta.get("video_dir", VIDEO_DIR)
+        if not isinstance(video_dir, str) or not video_dir or Path(video_dir).is_absolute() \
+                or ".." in Path(video_dir).parts:
+            raise BadInputError(meta_path, f"'video_dir' must be a folder name inside the data set, got {video_dir!r}")
+        vdir = self.root / video_dir
+        # one listing of the folder (meta.json's count is not trusted to size anything)
+        present = {p.name for p in vdir.glob("video_*.npz")} if vdir.is_dir() else set()
+        held = sum(1 for i in range(min(n, len(present) + 1)) if video_name(i) in present)
+        if held < n:
+            first = next(i for i in range(n) if video_name(i) not in present)
+            raise BadInputError(vdir / video_name(first), f"video file missing ({n - held} of {n} missing; "
+                                                          "re-run make-data, or finish all shards)")
+        self.paths = [vdir / video_name(i) for i in range(n)]
 
     def __len__(self) -> int:
         return len(self.paths)
