@@ -1,4 +1,5 @@
-"""Codec data tools: `mc codec prepare-a2d2` and `mc codec info`. Heavy libraries are imported inside command bodies."""
+"""Codec data tools: `mc codec prepare-a2d2` (library: `data.a2d2.convert_a2d2`) and `mc codec info`
+(library: `container.describe_file`)."""
 
 from __future__ import annotations
 
@@ -44,51 +45,16 @@ def prepare_a2d2(a2d2_root, out_root, camera, out_subdir, class_list, merge_vari
       mc codec prepare-a2d2 --a2d2-root /data/a2d2 --out-root out/a2d2_ids \\
           --merge-variants --unknown-to-ignore --num-shards 8 --shard-index 3
     """
-    import json
-    from pathlib import Path
-
-    from mc_codec.data import a2d2
-    from mc_codec.data.masks import write_mask
-    from mc_core.atomic import write_json
-    from mc_core.errors import BadInputError, UsageError
+    from mc_codec.data.a2d2 import convert_a2d2
     from mc_core.progress import info, progress
-    from mc_core.shards import shard_slice
 
-    legend_path = Path(class_list) if class_list else a2d2.find_class_list(a2d2_root)
-    legend = a2d2.load_legend(legend_path, merge_variants=merge_variants)
-    ignore = ignore_id if unknown_to_ignore else None
-    if ignore is not None and ignore < len(legend.names):
-        raise UsageError(f"--ignore-id {ignore} collides with a class id (the legend has ids "
-                         f"0..{len(legend.names) - 1})")
-    table = {"legend": str(legend_path), "merge_variants": merge_variants,
-             "ignore_id": ignore, "classes": legend.table(ignore)}
-
-    out_root_p = Path(out_root)
-    table_path = out_root_p / "class_names.json"
-    if table_path.is_file() and not overwrite:
-        try:
-            old = json.loads(table_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise BadInputError(table_path, f"unreadable id table ({exc}); use --overwrite") from None
-        if old.get("classes") != table["classes"]:
-            raise BadInputError(table_path, "existing masks were written with a different id table "
-                                            "(other legend or flags); use --overwrite or a new --out-root")
-    write_json(table_path, table)
-
-    files = shard_slice(a2d2.label_files(a2d2_root, camera), num_shards, shard_index)
-    out_dir = out_root_p / out_subdir
-    done = skipped = 0
-    for seq, path in progress(files, desc="prepare-a2d2", unit="img"):
-        target = out_dir / a2d2.output_name(seq, path)
-        if target.is_file() and not overwrite:
-            skipped += 1
-            continue
-        rgb = a2d2.read_rgb_label(path)
-        ids = a2d2.colours_to_ids(rgb, legend, ignore_id=ignore, source=path)
-        write_mask(target, ids)
-        done += 1
-    info(f"prepare-a2d2: {done} converted, {skipped} already present, {len(legend.names)} classes "
-         f"-> {out_dir} (id table: {table_path})")
+    res = convert_a2d2(a2d2_root, out_root, camera=camera, out_subdir=out_subdir, class_list=class_list,
+                       merge_variants=merge_variants,
+                       ignore_id=ignore_id if unknown_to_ignore else None, overwrite=overwrite,
+                       num_shards=num_shards, shard_index=shard_index,
+                       progress=lambda it: progress(it, desc="prepare-a2d2", unit="img"))
+    info(f"prepare-a2d2: {res['converted']} converted, {res['skipped']} already present, "
+         f"{res['classes']} classes -> {res['out_dir']} (id table: {res['table']})")
 
 
 @click.command("info")
@@ -107,32 +73,21 @@ def info_cmd(files, as_json):
       mc codec info out/*.mcz --json
     """
     import json
-    from pathlib import Path
 
-    from mc_codec.container import unpack
-    from mc_core.errors import BadInputError
+    from mc_codec.container import describe_file
 
     for f in files:
-        path = Path(f)
-        if not path.is_file():
-            raise BadInputError(path, "not found")
-        data = path.read_bytes()
-        header, payload = unpack(data, source=path)
-        h, w = header.shape
-        rec = {"file": str(path), "format_version": header.version, "shape": [h, w],
-               "dtype": header.dtype, "kind": header.kind_name, "classes": list(header.classes),
-               "model_digest": header.model_digest.hex() or None, "mask_crc32": f"{header.mask_crc:08x}",
-               "file_bytes": len(data), "payload_bytes": len(payload),
-               "bits_per_pixel": round(8 * len(data) / (h * w), 6) if h * w else None}
+        rec = describe_file(f)
         if as_json:
             click.echo(json.dumps(rec))
             continue
-        classes = ", ".join(map(str, header.classes[:24])) + (" ..." if len(header.classes) > 24 else "")
-        click.echo(f"{path}: .mcz v{header.version}, {h}x{w} {header.dtype}, kind {header.kind_name}, "
-                   f"{len(header.classes)} classes [{classes}]")
-        click.echo(f"  {len(data)} bytes ({len(data) - len(payload)} header + {len(payload)} payload), "
-                   f"{rec['bits_per_pixel']} bits/pixel; model {rec['model_digest'] or '-'}; "
-                   f"mask CRC-32 {rec['mask_crc32']}")
+        classes = ", ".join(map(str, rec["classes"][:24])) + (" ..." if len(rec["classes"]) > 24 else "")
+        h, w = rec["shape"]
+        click.echo(f"{rec['file']}: .mcz v{rec['format_version']}, {h}x{w} {rec['dtype']}, kind {rec['kind']}, "
+                   f"{len(rec['classes'])} classes [{classes}]")
+        click.echo(f"  {rec['file_bytes']} bytes ({rec['file_bytes'] - rec['payload_bytes']} header + "
+                   f"{rec['payload_bytes']} payload), {rec['bits_per_pixel']} bits/pixel; model "
+                   f"{rec['model_digest'] or '-'}; mask CRC-32 {rec['mask_crc32']}")
 
 
 COMMANDS: list = [prepare_a2d2, info_cmd]

@@ -40,6 +40,7 @@ import os
 import struct
 import zlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -353,3 +354,19 @@ def check_model(header: Header, model_digest: bytes, source: str | os.PathLike |
     if bytes(model_digest)[:n] != header.model_digest:
         raise BadInputError(src, f"written with model {header.model_digest.hex()}, but the model given "
                                  f"is {bytes(model_digest)[:n].hex()} (use the same checkpoint)")
+
+
+def describe_file(path: str | os.PathLike) -> dict:
+    """What a `.mcz` file holds, from its header only (the file is checked on the way: magic,
+    version, file check); what `mc codec info` prints."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInputError(path, "not found")
+    data = path.read_bytes()
+    header, payload = unpack(data, source=path)
+    h, w = header.shape
+    return {"file": str(path), "format_version": header.version, "shape": [h, w],
+            "dtype": header.dtype, "kind": header.kind_name, "classes": list(header.classes),
+            "model_digest": header.model_digest.hex() or None, "mask_crc32": f"{header.mask_crc:08x}",
+            "file_bytes": len(data), "payload_bytes": len(payload),
+            "bits_per_pixel": round(8 * len(data) / (h * w), 6) if h * w else None}

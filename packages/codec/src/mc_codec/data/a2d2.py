@@ -151,3 +151,54 @@ def label_files(a2d2_root: str | os.PathLike, camera: str) -> list[tuple[str, Pa
 def output_name(sequence: str, label_path: Path) -> str:
     """Relative output path of one converted label: `<sequence>/<file name>`."""
     return f"{sequence}/{label_path.name}"
+
+
+def convert_a2d2(a2d2_root: str | os.PathLike, out_root: str | os.PathLike, *, camera: str = "front_center",
+                 out_subdir: str = "warped_masks", class_list: str | os.PathLike | None = None,
+                 merge_variants: bool = False, ignore_id: int | None = None, overwrite: bool = False,
+                 num_shards: int = 1, shard_index: int = 0, progress=None) -> dict:
+    """Convert A2D2 RGB semantic labels to class-id PNGs (what `mc codec prepare-a2d2` runs).
+
+    Writes ``out_root/out_subdir/<sequence>/<name>.png`` and the id table
+    ``out_root/class_names.json``; existing outputs are skipped unless `overwrite`. `ignore_id`
+    (None: an unknown colour is an error) is the id for colours missing from the legend.
+    """
+    from mc_codec.data.masks import write_mask
+    from mc_core.atomic import write_json
+    from mc_core.errors import UsageError
+    from mc_core.paths import check_outputs
+    from mc_core.shards import shard_slice
+
+    legend_path = Path(class_list) if class_list else find_class_list(a2d2_root)
+    legend = load_legend(legend_path, merge_variants=merge_variants)
+    if ignore_id is not None and ignore_id < len(legend.names):
+        raise UsageError(f"ignore_id {ignore_id} collides with a class id (the legend has ids "
+                         f"0..{len(legend.names) - 1})")
+    table = {"legend": str(legend_path), "merge_variants": merge_variants,
+             "ignore_id": ignore_id, "classes": legend.table(ignore_id)}
+    out_root = Path(out_root)
+    table_path = out_root / "class_names.json"
+    files = shard_slice(label_files(a2d2_root, camera), num_shards, shard_index)
+    out_dir = out_root / out_subdir
+    targets = [out_dir / output_name(seq, path) for seq, path in files]
+    check_outputs([legend_path, *(p for _, p in files)], [table_path, *targets])
+    if table_path.is_file() and not overwrite:
+        try:
+            old = json.loads(table_path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise BadInputError(table_path, f"unreadable id table ({exc}); use --overwrite") from None
+        if old.get("classes") != table["classes"]:
+            raise BadInputError(table_path, "existing masks were written with a different id table "
+                                            "(other legend or flags); use --overwrite or a new --out-root")
+    write_json(table_path, table)
+    done = skipped = 0
+    pairs = list(zip(files, targets))
+    for (_seq, path), target in (progress(pairs) if progress else pairs):
+        if target.is_file() and not overwrite:
+            skipped += 1
+            continue
+        ids = colours_to_ids(read_rgb_label(path), legend, ignore_id=ignore_id, source=path)
+        write_mask(target, ids)
+        done += 1
+    return {"converted": done, "skipped": skipped, "classes": len(legend.names), "out_dir": str(out_dir),
+            "table": str(table_path)}
