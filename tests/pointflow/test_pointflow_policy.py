@@ -222,7 +222,10 @@ def test_bad_input_is_one_line_with_exit_2(tiny, mc, masked_buffer, tmp_path):
                "nothing to resume")
     one_line_2(mc("pointflow", "train", "--buffer", masked_buffer, "--out-dir", run, "--attention-weight", "-1"),
                "--attention-weight")
-    one_line_2(mc("pointflow", "train", "--out-dir", run), "--buffer")
+    one_line_2(mc("pointflow", "train", "--out-dir", run), "unplug_charger_like/train_segmented")  # the default task
+    one_line_2(mc("pointflow", "train", "--buffer", masked_buffer, "--out-dir", run, "train.lrr=1"), "did you mean")
+    one_line_2(mc("pointflow", "train", "--buffer", masked_buffer, "--out-dir", run, "+experiment=nope"), "known:")
+    one_line_2(mc("pointflow", "train", "--buffer", masked_buffer, "--out-dir", run, "31"), "unexpected argument")
     tiny.train(masked_buffer, run, 2)
     ck = run / "checkpoints" / "final"
     one_line_2(mc("pointflow", "eval", "--checkpoint", tmp_path / "missing", "--buffer", masked_buffer), "missing")

@@ -8,7 +8,8 @@ the package's commands and sizes made tiny, everything else the seed's own spell
     python scripts/test_preprocessed_masks.py              -> mc pointflow verify-masks
     python scripts/get_object_names.py                     -> mc pointflow object-names
     python scripts/preprocess_attention_masks.py --task your_task --overwrite
-    python scripts/train.py ...                            -> mc pointflow train (precomputed masks first)
+    python scripts/train.py +experiment=pointflowmatch_so3_attention log_wandb=True
+                                                           -> mc pointflow train (the same overrides)
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ TINY_DEMOS = ["--episodes", "2", "--steps", "6", "--image-size", "32", "--n-cams
 N_POINTS = "128"  # the seed's 4096, made tiny
 
 
-def test_seed_commands_as_written(mc, tmp_path, monkeypatch, tiny):
+def test_seed_commands_as_written(mc, tmp_path, monkeypatch):
     from mc_pointflow.data.replay_buffer import ReplayBuffer
     from mc_pointflow.preprocess import stored_config
 
@@ -80,16 +81,19 @@ def test_seed_commands_as_written(mc, tmp_path, monkeypatch, tiny):
     assert r.exit_code == 0, r.stderr
     assert all(stored_config(ReplayBuffer.open(b)).distance_threshold == 0.02 for b in bufs)
 
-    # training uses the precomputed masks (and the valid split beside them), then a rollout
-    r = mc("pointflow", "train", "--task", "unplug_charger", "--out-dir", "runs/pf", "--steps", "3",
-           "--val-items", "4", *tiny.flags)
+    # python scripts/train.py +experiment=pointflowmatch_so3_attention log_wandb=True (sizes made tiny by
+    # overrides): the seed's default task, the precomputed masks and the valid split beside them
+    tiny_sizes = ["train.steps=3", "train.val_items=4", "train.batch_size=8", "model.horizon=4", "model.hidden=64",
+                  "model.feat_dim=32", "model.point_width=16", "model.n_blocks=1", "--device", "cpu", "-q"]
+    r = mc("pointflow", "train", "+experiment=pointflowmatch_so3_attention", "log_wandb=True", *tiny_sizes)
     assert r.exit_code == 0, r.stderr
     assert "on the fly" not in r.stderr
     from mc_core.checkpoint import load_checkpoint
 
-    ck = load_checkpoint(tmp_path / "runs" / "pf" / "checkpoints" / "final")
+    ck = load_checkpoint(tmp_path / "runs" / "pointflow" / "checkpoints" / "final")
     assert ck.meta["precomputed_masks"] is True and ck.meta["valid_buffer"].endswith("valid_segmented")
-    assert ck.meta["mask_config"]["distance_threshold"] == 0.02
-    r = mc("pointflow", "rollout", "--checkpoint", "runs/pf/checkpoints/final", "--task", "unplug_charger",
+    assert ck.meta["mask_config"]["distance_threshold"] == 0.02 and ck.meta["step"] == 3
+    assert ck.config["train"]["attention_weight"] == 1.0 and ck.config["model"]["horizon"] == 4
+    r = mc("pointflow", "rollout", "--checkpoint", "runs/pointflow/checkpoints/final", "--task", "unplug_charger",
            "--episodes", "1", "--max-steps", "4", "--execute-steps", "2", "--steps", "2", "-q")
     assert r.exit_code == 0 and json.loads(r.stdout)["task"] == "unplug_charger_like", r.stderr

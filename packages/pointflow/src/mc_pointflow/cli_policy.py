@@ -29,7 +29,7 @@ def _policy_buffers(task, data_root, buffer, valid_buffer):
 @click.option("--data-root", default="demos/sim", show_default=True, help="Directory holding one folder per task.")
 @click.option("--buffer", type=click.Path(), default=None, help="Training replay buffer (instead of --task).")
 @click.option("--valid-buffer", type=click.Path(), default=None, help="Validation replay buffer.")
-@click.option("--out-dir", required=True, type=click.Path(file_okay=False),
+@click.option("--out-dir", default="runs/pointflow", show_default=True, type=click.Path(file_okay=False),
               help="Run folder: checkpoints/ (last, best, final), metrics.csv, loss.png, train_log.json.")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Optimizer steps (default 500).")
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
@@ -60,7 +60,7 @@ def _policy_buffers(task, data_root, buffer, valid_buffer):
               help="Validation items per validation pass (evenly spaced).")
 @click.option("--object-ids", "first_id", type=int, default=None,
               help="Only for buffers without preprocessed masks: object ids for on-the-fly masks (slow).")
-@click.argument("more_ids", nargs=-1, type=int, metavar="")
+@click.argument("extra", nargs=-1, metavar="[KEY=VALUE]...")
 @click.option("--distance-threshold", type=FiniteFloat(min=0), default=0.01, show_default=True,
               help="With --object-ids: metres from an object point within which a point is attended.")
 @click.option("--gripper-radius", type=FiniteFloat(min=0), default=0.05, show_default=True,
@@ -74,7 +74,7 @@ def _policy_buffers(task, data_root, buffer, valid_buffer):
 @quiet_option
 def train_cmd(task, data_root, buffer, valid_buffer, out_dir, steps, epochs, attention_weight,
               attention_pos_weight, batch_size, lr, lr_decay_steps, horizon, n_obs_steps, feat_dim, point_width,
-              hidden, n_blocks, log_every, ckpt_every, val_items, first_id, more_ids, distance_threshold,
+              hidden, n_blocks, log_every, ckpt_every, val_items, first_id, extra, distance_threshold,
               gripper_radius, n_points, threads, device, resume, max_minutes, seed, quiet):
     """Train the flow-matching policy with (supervised) 3D attention on a replay buffer.
 
@@ -86,21 +86,42 @@ def train_cmd(task, data_root, buffer, valid_buffer, out_dir, steps, epochs, att
     with exit 1 and keeps the last good checkpoint. Runs through accelerate: `accelerate launch
     -m mc_core ...` trains on several GPUs with the same flags.
 
+    The seed's Hydra-style overrides work too: +experiment=pointflowmatch_so3_attention (supervised
+    attention), log_wandb=BOOL (accepted; metrics go to metrics.csv), model.KEY=V and train.KEY=V.
+    Without --task or --buffer it trains on the seed's default task, unplug_charger.
+
     \b
     Example:
       mc pointflow train --task unplug_charger_like --out-dir runs/pf --steps 1000
+      mc pointflow train +experiment=pointflowmatch_so3_attention log_wandb=True   (the seed's command)
       mc pointflow train --buffer demos/sim/unplug_charger_like/train_segmented --out-dir runs/pf-free \\
           --attention-weight 0 --epochs 20
       mc pointflow train --task unplug_charger_like --out-dir runs/pf --steps 2000 --resume
     """
     from mc_core.progress import info
     from mc_pointflow.preprocess import mask_config as make_mask_config
-    from mc_pointflow.train import train
+    from mc_pointflow.train import apply_seed_overrides, train
 
     if steps is not None and epochs is not None:
         raise click.UsageError("give --steps or --epochs, not both")
+    overrides = [x for x in extra if "=" in x]
+    more_ids = [x for x in extra if "=" not in x]
+    bad = [x for x in more_ids if not x.lstrip("-").isdigit()]
+    if bad:
+        raise click.UsageError(f"unexpected argument {bad[0]!r} (object ids follow --object-ids; overrides are "
+                               "KEY=VALUE)")
+    default_task = not task and not buffer
+    if default_task:
+        task = "unplug_charger_like"
     train_path, valid_path = _policy_buffers(task, data_root, buffer, valid_buffer)
-    ids = object_ids(first_id, more_ids)
+    if default_task:
+        if not Path(train_path).exists():
+            from mc_core.errors import BadInputError
+
+            raise BadInputError(train_path, "no such replay buffer (the seed's default task unplug_charger; "
+                                            "give --task or --buffer)")
+        info("no --task or --buffer: training on the seed's default task, unplug_charger (unplug_charger_like)")
+    ids = object_ids(first_id, tuple(int(x) for x in more_ids))
     mask_config = None if ids is None else make_mask_config(ids, distance_threshold=distance_threshold,
                                                             gripper_radius=gripper_radius, n_points=n_points)
     model_config = {"horizon": horizon, "n_obs_steps": n_obs_steps, "feat_dim": feat_dim, "point_width": point_width,
@@ -109,6 +130,9 @@ def train_cmd(task, data_root, buffer, valid_buffer, out_dir, steps, epochs, att
                     "attention_weight": attention_weight,
                     "attention_pos_weight": attention_pos_weight, "seed": seed,
                     "log_every": log_every, "ckpt_every": ckpt_every, "val_items": val_items}
+    model_config, train_config, extras = apply_seed_overrides(model_config, train_config, overrides)
+    if extras.get("log_wandb"):
+        info("log_wandb: wandb is not used (no network at run time); metrics go to OUT_DIR/metrics.csv")
     res = train(train_path, out_dir, valid_buffer=valid_path, mask_config=mask_config, steps=steps, epochs=epochs,
                 resume=resume, device=device, model_config=model_config, train_config=train_config,
                 threads=threads or None, max_minutes=max_minutes)

@@ -194,3 +194,40 @@ def train(train_buffer: str | Path, out_dir: str | Path, *, valid_buffer: str | 
             "steps_per_s": res.steps / res.train_seconds if res.train_seconds and done_now else None,
             "final_loss": res.final_loss, "checkpoint": str(res.checkpoint), "stopped": res.stopped,
             "best": res.best, "precomputed_masks": arrays.precomputed}
+
+
+# The seed's `python scripts/train.py +experiment=pointflowmatch_so3_attention log_wandb=True`: its
+# Hydra experiments, as our training options (the attention experiment is supervised attention).
+EXPERIMENTS: dict[str, dict[str, Any]] = {
+    "pointflowmatch_so3_attention": {"train": {"attention_weight": 1.0}},
+}
+DEFAULT_EXPERIMENT = "pointflowmatch_so3_attention"
+DEFAULT_OUT_DIR = "runs/pointflow"
+
+
+def apply_seed_overrides(model_config: dict, train_config: dict, overrides: list[str] | tuple[str, ...]
+                         ) -> tuple[dict, dict, dict[str, Any]]:
+    """Hydra-style `key=value` overrides, as the seed's train.py takes them, over the given configs:
+    `+experiment=NAME` (one of :data:`EXPERIMENTS`), `log_wandb=BOOL` (accepted; nothing is sent:
+    metrics go to metrics.csv), `model.KEY=V` and `train.KEY=V` (checked against the defaults:
+    an unknown key or a wrong type is a UsageError). Returns (model_config, train_config, extras)."""
+    from mc_core.config import apply_overrides
+    from mc_pointflow.models.flow_policy import PolicyConfig
+
+    plain = [o.lstrip("+") for o in overrides]
+    schema = {"experiment": DEFAULT_EXPERIMENT, "log_wandb": False,
+              "model": PolicyConfig().to_dict(), "train": dict(DEFAULT_TRAIN)}
+    got = apply_overrides({}, plain, schema=schema)
+    extras: dict[str, Any] = {}
+    if "experiment" in got:
+        name = got["experiment"]
+        if name not in EXPERIMENTS:
+            raise UsageError(f"override 'experiment={name}': unknown experiment (known: {', '.join(EXPERIMENTS)})")
+        extras["experiment"] = name
+        model_config = {**model_config, **EXPERIMENTS[name].get("model", {})}
+        train_config = {**train_config, **EXPERIMENTS[name].get("train", {})}
+    if "log_wandb" in got:
+        extras["log_wandb"] = bool(got["log_wandb"])
+    model_config = {**model_config, **got.get("model", {})}
+    train_config = {**train_config, **got.get("train", {})}
+    return model_config, train_config, extras
