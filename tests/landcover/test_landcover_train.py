@@ -93,3 +93,18 @@ def test_bad_settings_are_one_line_errors(data, tmp_path, extra, needle):
     assert needle in r.output and r.output.strip().startswith("error: ") and "Traceback" not in r.output
     assert len(r.output.strip().splitlines()) == 1
     assert not (tmp_path / "bad" / "checkpoints").exists()
+
+
+def test_processes_share_each_global_batch_without_overlap():
+    """With accelerate's N processes each takes its own slice of the global batch of step s;
+    together they cover what one process with an N times larger batch would see."""
+    from mc_landcover.train import epoch_batch
+
+    for step in (0, 3, 7):  # 7: a later epoch (n=50 maps, 2 x 8 per step -> 3 steps an epoch)
+        parts = [epoch_batch(50, 8, 2, rank, step, seed=1) for rank in (0, 1)]
+        assert all(len(p) == 8 for p in parts) and not set(parts[0]) & set(parts[1])
+        assert np.array_equal(np.concatenate(parts), epoch_batch(50, 16, 1, 0, step, seed=1))
+    # one epoch visits every map at most once; different epochs are shuffled differently
+    epoch0 = np.concatenate([epoch_batch(50, 8, 2, r, s, seed=1) for s in range(3) for r in (0, 1)])
+    assert len(set(epoch0)) == 48
+    assert not np.array_equal(epoch_batch(50, 8, 2, 0, 0, seed=1), epoch_batch(50, 8, 2, 0, 3, seed=1))
