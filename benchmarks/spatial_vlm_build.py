@@ -22,7 +22,7 @@ def main() -> None:
     ap.add_argument("--objects", type=int, default=3)
     ap.add_argument("--width", type=int, default=320)
     ap.add_argument("--height", type=int, default=240)
-    ap.add_argument("--mode", default="all")
+    ap.add_argument("--mode", default="allpairs", choices=["allpairs", "anchor"])
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from mc_spatial_vlm.build import build_tasks

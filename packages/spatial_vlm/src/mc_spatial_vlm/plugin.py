@@ -30,7 +30,7 @@ def mc_register_metrics(registry):
     registry.register("l2-error", "mc_spatial_vlm.metrics:l2_error",
                       "Euclidean distance between normalised points")
     registry.register("spatial-summary", "mc_spatial_vlm.metrics:summarize",
-                      "The x3 metrics (Hit@Mask, NOT_VISIBLE accuracy, L2, Success@t) of per-sample results")
+                      "The seed evaluator's 13 metric keys (Hit@Mask, NOT_VISIBLE accuracy, L2, Success@t) and our strict ones")
 
 
 @hookimpl
