@@ -115,7 +115,7 @@ def _symbol_map(classes: tuple[int, ...], vocab: int, source) -> np.ndarray | No
         return None
     if len(classes) > vocab:
         raise BadInputError(source, f"mask has {len(classes)} distinct class ids, more than the model's "
-                                    f"vocabulary of {vocab}: train a model with a larger --vocab-size")
+                                    f"vocabulary of {vocab}: use a model with a larger vocabulary (vocab_size)")
     return np.asarray(classes, dtype=np.int64)
 
 

@@ -43,32 +43,6 @@ def quantize(logits) -> np.ndarray:
     return e.astype(np.float32)
 
 
-class GenericStepper:
-    """A helper for torch models with `init_state` / `step_context` / `heads` (like the built-in
-    ones): frequencies from the float32 model and :func:`quantize`. Bit-exact on one machine with
-    one thread, not across machines (prefer integer arithmetic in a model's `coding_stepper`)."""
-
-    def __init__(self, model):
-        self.model = model
-
-    def init_state(self, k: int):
-        return self.model.init_state(k)
-
-    def context(self, state, feats: np.ndarray):
-        import torch
-
-        self._ft = torch.from_numpy(feats)
-        return self.model.step_context(state, self._ft)
-
-    def class_freqs(self, ctx) -> np.ndarray:
-        return quantize(self.model.heads.class_logits(ctx))
-
-    def length_freqs(self, ctx, cls: np.ndarray) -> np.ndarray:
-        import torch
-
-        return quantize(self.model.heads.length_logits(ctx, torch.from_numpy(cls), self._ft))
-
-
 # Fixed-point scales of the integer stepper: activations carry ACT_BITS fractional bits, weights
 # W_BITS. The nonlinearity tables cover |x| <= LUT_RANGE (sigmoid and tanh are 0/1 beyond it, to
 # the table's precision) and the softmax table covers logit gaps up to EXP_RANGE.
