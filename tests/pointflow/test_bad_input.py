@@ -81,6 +81,15 @@ def _cases():
         ("damaged-ends", lambda w: (lambda bad: (["verify-masks", "--buffer", bad],
                                                  [str(bad), "meta/episode_ends"], [bad]))(
             damaged(w, "meta/episode_ends/0"))),
+        # continuing a demo buffer with other settings than its episodes were made with
+        ("collect-other-settings", lambda w: (["collect-demos", "--task", "unplug_charger", "--out-dir",
+                                               w["buf"].parent, "--episodes", "4", "--steps", "6", "--image-size", "24",
+                                               "--n-cams", "3", "--n-points", "400", "--seed", "4"],
+                                              [str(w["buf"]), "seed 3 (not 4)"], [w["buf"]])),
+        ("collect-other-length", lambda w: (["collect-demos", "--task", "unplug_charger", "--out-dir",
+                                             w["buf"].parent, "--episodes", "4", "--steps", "7", "--image-size", "24",
+                                             "--n-cams", "3", "--n-points", "400", "--seed", "3"],
+                                            ["steps 6 (not 7)"], [w["buf"]])),
         # outputs that are inputs (or inside one), or written twice
         ("eval-json-onto-checkpoint", lambda w: (["eval", "--checkpoint", w["ck"], "--buffer", w["buf"], "--out-json",
                                                   w["ck"] / "config.json"], ["config.json", "input"], [w["ck"], w["buf"]])),

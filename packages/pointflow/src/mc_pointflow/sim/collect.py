@@ -56,6 +56,18 @@ def collect_demos(task: str, episodes: int, split: str, out_dir: str | Path, *, 
     had = float(buf.attrs.get("noise", 0.0))
     if buf.n_episodes and had != float(noise):
         raise BadInputError(path, f"holds demos recorded with noise {had:g}, not {float(noise):g}")
+    if buf.n_episodes:
+        # continuing a buffer: its episodes must be made the same way (else seeds, renders or
+        # lengths would differ within one buffer while its attrs describe only the last run)
+        made = demo_settings(buf) or {}
+        want = {"seed": int(seed), "image_size": int(image_size), "n_cams": int(n_cams),
+                "cloud_points": int(n_points), "episode_steps": int(steps)}
+        flags = {"seed": "seed", "image_size": "image_size", "n_cams": "n_cams", "cloud_points": "n_points",
+                 "episode_steps": "steps"}
+        diff = [f"{flags[k]} {made[k]} (not {v})" for k, v in want.items() if made.get(k) is not None and made[k] != v]
+        if diff:
+            raise BadInputError(path, f"holds {buf.n_episodes} episodes made with {', '.join(diff)}; continue it with "
+                                      "the same settings or choose another out_dir")
     todo = range(buf.n_episodes, episodes)
     it = progress(todo, desc=f"{task} {split}", total=len(todo)) if progress else todo
     names: dict[str, str] = dict(buf.attrs.get("object_names", {}))
