@@ -102,6 +102,8 @@ CASES = [
     ("generate-out-onto-weights", "generate --checkpoint {d}/ck --out {d}/ck/model.safetensors", "also an input",
      "model.safetensors"),
     ("generate-wide-unbounded", "generate-wide --checkpoint {d}/ck --width 10000000 --out {d}/w.png", "limit", None),
+    ("generate-wide-scale-unbounded", "generate-wide --checkpoint {d}/ck --width 16 --scale 100000 --out {d}/w.png",
+     "scale must lie in 1..64", None),
     ("sample-chain-array-onto-data",
      "sample-chain --checkpoint {d}/ck --init data --data {d}/d.npz --t 2 --save-array {d}/d.npz", "also an input",
      "d.npz"),

@@ -51,7 +51,15 @@ def viz_embed_cmd(config, checkpoint, data, n_embeddings, method, out, save_arra
 
     if checkpoint is None:
         raise click.UsageError("viz-embed needs --checkpoint (or --gpt-ckpt)")
-    data = resolve_data(data, config, required=False)
+    if data is None:
+        from pathlib import Path
+
+        from mc_core.progress import info
+
+        data = resolve_data(None, config, required=False)
+        if data is not None and not Path(data).is_file():
+            info(f"{data} (data.path of --config) not found: plotting the class embeddings only")
+            data = None
     res = viz_embed(checkpoint, config=config, data=data, n_embeddings=n_embeddings, method=method, out=out,
                     save_array=save_array, seed=seed, device=device)
     note = ""

@@ -8,6 +8,8 @@ from typing import Any
 from mc_core.errors import UsageError
 
 MAX_WIDE = 8192  # generate-wide: side limit, and n x height x width at most its square
+MAX_FRAMES = 2000  # generate-wide GIF frames
+MAX_SCALE = 64  # screen pixels per map pixel
 MAX_MAPS = 4096  # maps one generate call makes (memory grows with n x size^2 per step)
 
 
@@ -94,8 +96,10 @@ def generate_wide_files(config: str | None, checkpoint: str, *, width: int, heig
     check_sampling_args(n, temperature, steps, top_k)
     if frames < 2:
         raise UsageError(f"frames must be at least 2, got {frames}")
-    if scale is not None and scale < 1:
-        raise UsageError(f"scale must be at least 1, got {scale}")
+    if frames > MAX_FRAMES:
+        raise UsageError(f"frames must be at most {MAX_FRAMES}, got {frames}")
+    if scale is not None and not 1 <= scale <= MAX_SCALE:
+        raise UsageError(f"scale must lie in 1..{MAX_SCALE}, got {scale}")
     check_outputs(input_files(checkpoint), [out, animation, save_array])
     model = load_landcover_model(checkpoint, config=config, device=device, protocol=LandcoverSampler)
     size = model.size
