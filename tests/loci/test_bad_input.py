@@ -102,6 +102,8 @@ CASES = [
                                  "--size", "4096"], None, "over the limit of 67108864 pixels"),
     ("model-too-big", ["train", "--data", "{root}/data", "--out-dir", "{root}/new", "--hidden", "100000"], None,
      "hidden must be an integer in 1..1024, got 100000"),
+    ("batch-too-big", ["train", "--data", "{root}/data", "--out-dir", "{root}/new", "--batch-size", "1000000000"],
+     None, "batch_size must be at most 1024, got 1000000000"),
     ("bg-model-too-big", ["pretrain-bg", "--data", "{root}/data", "--out-dir", "{root}/new", "--latent-channels",
                           "100000"], None, "latent_channels must be an integer in 1..256"),
     ("run-already-there", ["train", "--data", "{root}/data", "--out-dir", "{root}/run", "--steps", "1",

@@ -44,6 +44,9 @@ DEFAULT_TRAIN: dict[str, Any] = {
     "seed": 0,
 }
 
+# documented limits (a batch is allocated whole)
+MAX_TRAIN = {"batch_size": 1024}
+
 # what unsupervised=True picks for the options left unset (model options, then training options;
 # see the README): the estimated farthest-surface background (the median without depth input),
 # masked-mean appearance, estimated background depth and the mixture likelihood, no mask loss
@@ -209,6 +212,8 @@ def check_train_config(tcfg: Mapping[str, Any], defaults: Mapping[str, Any]) -> 
             low = 0 if key == "seed" or key.endswith("_every") else 1
             if value < low:
                 raise UsageError(f"{key} must be >= {low}, got {value}")
+            if key in MAX_TRAIN and value > MAX_TRAIN[key]:
+                raise UsageError(f"{key} must be at most {MAX_TRAIN[key]}, got {value}")
         elif isinstance(default, float):
             if isinstance(value, bool) or not isinstance(value, int | float | np.floating) \
                     or not math.isfinite(float(value)):
