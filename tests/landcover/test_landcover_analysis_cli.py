@@ -100,3 +100,25 @@ def test_potts_cache_gives_same_result(patches, tmp_path):
         outs.append(json.loads(out.read_text())["metrics"])
     assert json.loads(cache.read_text())["model"] == "potts"
     assert outs[0]["accuracy"] == outs[1]["accuracy"] and outs[0]["log_loss_nats"] == outs[1]["log_loss_nats"]
+
+
+def test_data_from_config_relative_to_cwd_or_config(patches, tmp_path, monkeypatch):
+    """Without --data the data set is the config's data.path (the seed's scripts read it there):
+    relative to the working directory, else to the config file's folder."""
+    import yaml
+
+    cfg_dir = tmp_path / "configs"
+    cfg_dir.mkdir()
+    (cfg_dir / "d.npz").write_bytes(patches.read_bytes())
+    cfg = cfg_dir / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"model": {"size": 12}, "data": {"path": "d.npz"}}))
+    text = tmp_path / "t.txt"
+    text.write_text("abcabcabd" * 20)
+    monkeypatch.chdir(tmp_path)  # no d.npz here: found beside the config
+    out = tmp_path / "info.json"
+    r = run("compare-information", "--config", cfg, "--text-path", text, "--save-results", out)
+    assert r.exit_code == 0, r.output
+    assert json.loads(out.read_text())["data"] == str(cfg_dir / "d.npz")
+    (cfg_dir / "c2.yaml").write_text(yaml.safe_dump({"model": {"size": 12}, "data": {"path": None}}))
+    r = run("compare-information", "--config", cfg_dir / "c2.yaml", "--text-path", text)
+    assert r.exit_code == 2 and "--data" in r.output and len(r.output.strip().splitlines()) == 1
