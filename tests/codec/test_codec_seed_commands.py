@@ -32,6 +32,12 @@ def data(tmp_path):
     return root
 
 
+def _learns(run):
+    """Validation bits per pixel after the last epoch below the first (equal without the optimizer)."""
+    evals = [float(x["eval_val_bpp"]) for x in _read_csv(run / "metrics.csv") if x["eval_val_bpp"]]
+    return len(evals) >= 2 and evals[-1] < evals[0]
+
+
 def test_cache_then_train_then_eval_as_written(data, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     d = str(data)
@@ -48,6 +54,7 @@ def test_cache_then_train_then_eval_as_written(data, tmp_path, monkeypatch):
             "-q")
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "output/lm_rle_cached/checkpoints/best/model.safetensors").is_file()
+    assert _learns(tmp_path / "output/lm_rle_cached")
     # python tools/eval_lm_entropy.py ... --checkpoint output/lm_rle_cached/checkpoints/best.pt
     r = _mc("eval", "--data-root", d, "--checkpoint", "output/lm_rle_cached/checkpoints/best.pt",
             "--split", "val", "--splits-dir", "output/lm_rle_cached/splits", "--row-cache-dir",
@@ -65,10 +72,12 @@ def test_baseline_msdzip_and_matrix_as_written(data, tmp_path, monkeypatch):
             "--epochs", "5", "--batch-size", "64", "--use-2d-context", "--hidden-dim", "8", "--embed-dim", "4",
             "-q")
     assert r.returncode == 0, r.stderr
+    assert _learns(tmp_path / "output/lm_rle_baseline")
     r = _mc("train", "--data-root", d, "--out-dir", "output/lm_msdzip",
             "--arch", "msdzip", "--timesteps", "4", "--vocab-dim", "4", "--hidden-dim", "8", "--ffn-dim", "8",
             "--layers", "1", "-q")
     assert r.returncode == 0, r.stderr
+    assert _learns(tmp_path / "output/lm_msdzip")
     # PYTHONPATH=$(pwd) python tools/run_lm_codec_matrix.py ... --checkpoint .../best.pt
     r = _mc("matrix", "--data-root", d, "--subdir", "warped_masks",
             "--checkpoint", "output/lm_msdzip/checkpoints/best.pt", "--splits-dir", "output/lm_msdzip/splits",
