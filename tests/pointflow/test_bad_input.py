@@ -69,6 +69,15 @@ def _cases():
                                   "--noise", "nan"], ["--noise", "not a finite"], [])),
         ("max-minutes-inf", lambda w: (["train", "--buffer", w["buf"], "--out-dir", w["tmp"] / "new", "--max-minutes",
                                         "inf", *FLAGS], ["--max-minutes"], [w["buf"]])),
+        # sizes beyond the documented limits: refused at once, before any allocation
+        ("image-size-huge", lambda w: (["collect-demos", "--task", "unplug_charger", "--out-dir", w["tmp"] / "new",
+                                        "--image-size", "100000"], ["--image-size", "512"], [])),
+        ("hidden-huge", lambda w: (["train", "--buffer", w["buf"], "--out-dir", w["tmp"] / "new", *FLAGS, "--hidden",
+                                    "1000000"], ["--hidden", "8192"], [w["buf"]])),
+        ("override-width-huge", lambda w: (["train", "--buffer", w["buf"], "--out-dir", w["tmp"] / "new",
+                                            "model.feat_dim=1000000", *FLAGS], ["feat_dim 1000000 exceeds"], [w["buf"]])),
+        ("mask-points-huge", lambda w: (pre(w, "--n-points", "10000000")[:-2] + ["--n-points", "10000000"],
+                                        ["--n-points"], [w["buf"]])),
         # a damaged zarr chunk: the store and the array are named
         ("damaged-cloud-train", lambda w: (lambda bad: (["train", "--buffer", bad, "--out-dir", w["tmp"] / "new",
                                                          "--steps", "1", *FLAGS],

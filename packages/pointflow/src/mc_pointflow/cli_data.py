@@ -9,19 +9,27 @@ import click
 
 from mc_core.options import FiniteFloat, quiet_option, seed_option, shard_options
 from mc_pointflow.cli_options import TaskChoice, object_ids, parse_floats
+from mc_pointflow.limits import (
+    MAX_CLOUD_POINTS,
+    MAX_EPISODE_STEPS,
+    MAX_IMAGE_SIZE,
+    MAX_POINTS,
+    MAX_SMOOTHING_WINDOW,
+)
+from mc_pointflow.sim.collect import MAX_EPISODES
 
 
 @click.command("collect-demos")
 @click.option("--task", type=TaskChoice(), required=True, help="Scripted task to demonstrate.")
-@click.option("--episodes", type=click.IntRange(min=1), default=10, show_default=True,
+@click.option("--episodes", type=click.IntRange(1, MAX_EPISODES), default=10, show_default=True,
               help="Episodes the split should hold (a rerun continues up to this number).")
 @click.option("--split", type=click.Choice(["train", "valid"]), default="train", show_default=True)
 @click.option("--out-dir", default=None, help="Task directory (default demos/sim/<task>); writes <split>_segmented/.")
-@click.option("--steps", type=click.IntRange(min=2), default=40, show_default=True, help="Timesteps per episode.")
-@click.option("--image-size", type=click.IntRange(min=8), default=64, show_default=True,
+@click.option("--steps", type=click.IntRange(2, MAX_EPISODE_STEPS), default=40, show_default=True, help="Timesteps per episode.")
+@click.option("--image-size", type=click.IntRange(8, MAX_IMAGE_SIZE), default=64, show_default=True,
               help="Camera images are SIZE x SIZE.")
 @click.option("--n-cams", type=click.IntRange(1, 5), default=5, show_default=True, help="Number of cameras.")
-@click.option("--n-points", type=click.IntRange(min=1), default=5500, show_default=True,
+@click.option("--n-points", type=click.IntRange(1, MAX_CLOUD_POINTS), default=5500, show_default=True,
               help="Points in the merged, down-sampled cloud pcd_xyz.")
 @click.option("--zarr-format", type=click.Choice(["2", "3"]), default="2", show_default=True,
               help="Zarr format of a new buffer (2 is readable by zarr-2 tools).")
@@ -99,11 +107,11 @@ def object_names_cmd(buffer, as_json):
               help="Per-object distance thresholds, one per object id (e.g. '0.01,0.02,0.02,0.01').")
 @click.option("--gripper-radius", "--gripper_radius", type=FiniteFloat(min=0), default=0.05, show_default=True,
               help="Metres around the gripper that are always attended (0 = off).")
-@click.option("--n-points", "--n_points", type=click.IntRange(min=1), default=4096, show_default=True,
+@click.option("--n-points", "--n_points", type=click.IntRange(1, MAX_POINTS), default=4096, show_default=True,
               help="Points sampled per timestep (must match training).")
 @click.option("--soft-sigma", "--soft_sigma", type=FiniteFloat(min=0), default=0.0, show_default=True,
               help="Soft attention: weight exp(-0.5 (d/sigma)^2) by the distance beyond a threshold (0 = hard).")
-@click.option("--smoothing-window", "--smoothing_window", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--smoothing-window", "--smoothing_window", type=click.IntRange(0, MAX_SMOOTHING_WINDOW), default=0, show_default=True,
               help="Temporal smoothing: average the attention over t-W..t+W (0 = off).")
 @click.option("--smoothing-sigma", "--smoothing_sigma", type=FiniteFloat(min=0, min_open=True), default=1.0, show_default=True,
               help="Width in timesteps of the Gaussian smoothing weights.")

@@ -9,6 +9,18 @@ import click
 
 from mc_core.options import FiniteFloat, RegistryChoice, device_option, quiet_option, seed_option, training_options
 from mc_pointflow.cli_options import TaskChoice, object_ids
+from mc_pointflow.limits import (
+    MAX_BATCH,
+    MAX_BLOCKS,
+    MAX_CLOUD_POINTS,
+    MAX_EPISODE_STEPS,
+    MAX_EULER_STEPS,
+    MAX_HORIZON,
+    MAX_IMAGE_SIZE,
+    MAX_OBS_STEPS,
+    MAX_POINTS,
+    MAX_WIDTH,
+)
 
 
 def _policy_buffers(task, data_root, buffer, valid_buffer):
@@ -38,19 +50,19 @@ def _policy_buffers(task, data_root, buffer, valid_buffer):
               help="Weight of the BCE between the attention logits and the masks (0 = unsupervised attention).")
 @click.option("--attention-pos-weight", type=FiniteFloat(min=0, min_open=True), default=1.0, show_default=True,
               help="Weight of the attended points' terms in that BCE (torch's pos_weight; attended points are few).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1, MAX_BATCH), default=32, show_default=True)
 @click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=1e-3, show_default=True,
               help="AdamW learning rate (constant after a 20-step warm-up, unless --lr-decay-steps).")
 @click.option("--lr-decay-steps", type=click.IntRange(min=0), default=0, show_default=True,
               help="Cosine decay of the learning rate after the warm-up, to 1% of --lr at this step (constant "
                    "after it); 0 = no decay. Set it to --steps for a decay over the whole run.")
-@click.option("--horizon", type=click.IntRange(min=1), default=16, show_default=True, help="Actions per chunk.")
-@click.option("--n-obs-steps", type=click.IntRange(min=1), default=2, show_default=True, help="Robot states of history.")
-@click.option("--feat-dim", type=click.IntRange(min=1), default=128, show_default=True, help="Point feature size.")
-@click.option("--point-width", type=click.IntRange(min=1), default=64, show_default=True,
+@click.option("--horizon", type=click.IntRange(1, MAX_HORIZON), default=16, show_default=True, help="Actions per chunk.")
+@click.option("--n-obs-steps", type=click.IntRange(1, MAX_OBS_STEPS), default=2, show_default=True, help="Robot states of history.")
+@click.option("--feat-dim", type=click.IntRange(1, MAX_WIDTH), default=128, show_default=True, help="Point feature size.")
+@click.option("--point-width", type=click.IntRange(1, MAX_WIDTH), default=64, show_default=True,
               help="Width of the first per-point MLP.")
-@click.option("--hidden", type=click.IntRange(min=1), default=256, show_default=True, help="Velocity network width.")
-@click.option("--n-blocks", type=click.IntRange(min=0), default=3, show_default=True,
+@click.option("--hidden", type=click.IntRange(1, MAX_WIDTH), default=256, show_default=True, help="Velocity network width.")
+@click.option("--n-blocks", type=click.IntRange(0, MAX_BLOCKS), default=3, show_default=True,
               help="Residual blocks of the velocity network.")
 @click.option("--log-every", type=click.IntRange(min=1), default=25, show_default=True,
               help="Steps per row of metrics.csv (with a validation pass when there is a validation buffer).")
@@ -65,7 +77,7 @@ def _policy_buffers(task, data_root, buffer, valid_buffer):
               help="With --object-ids: metres from an object point within which a point is attended.")
 @click.option("--gripper-radius", type=FiniteFloat(min=0), default=0.05, show_default=True,
               help="With --object-ids: metres around the gripper that are attended.")
-@click.option("--n-points", type=click.IntRange(min=1), default=4096, show_default=True,
+@click.option("--n-points", type=click.IntRange(1, MAX_POINTS), default=4096, show_default=True,
               help="With --object-ids: points sampled per timestep.")
 @click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
               help="CPU threads for torch (0 = torch's default).")
@@ -149,9 +161,9 @@ def train_cmd(task, data_root, buffer, valid_buffer, out_dir, steps, epochs, att
 @click.option("--data-root", default="demos/sim", show_default=True)
 @click.option("--split", type=click.Choice(["train", "valid"]), default="valid", show_default=True)
 @click.option("--buffer", type=click.Path(), default=None, help="Replay buffer to evaluate on (instead of --task).")
-@click.option("--steps", type=click.IntRange(min=1), default=10, show_default=True,
+@click.option("--steps", type=click.IntRange(1, MAX_EULER_STEPS), default=10, show_default=True,
               help="Euler steps when sampling action chunks.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1, MAX_BATCH), default=32, show_default=True)
 @click.option("--max-items", type=click.IntRange(min=1), default=None, help="Evaluate on this many evenly spaced items.")
 @click.option("--out-csv", type=click.Path(dir_okay=False), default=None, help="Per-item metrics.")
 @click.option("--out-json", type=click.Path(dir_okay=False), default=None, help="Summary (means) as JSON.")
@@ -201,18 +213,18 @@ def eval_cmd(checkpoint, task, data_root, split, buffer, steps, batch_size, max_
               help="Demo replay buffer: the mean trajectory of --baseline mean-demo (and its render settings).")
 @click.option("--episodes", type=click.IntRange(1, 250_000), default=20, show_default=True,
               help="Episodes, each in a held-out scene (seeds disjoint from all collect-demos scenes).")
-@click.option("--max-steps", type=click.IntRange(min=1), default=None,
+@click.option("--max-steps", type=click.IntRange(1, MAX_EPISODE_STEPS), default=None,
               help="Executed poses per episode before it counts as failed (default 2 x the demos' length).")
 @click.option("--execute-steps", "-k", type=click.IntRange(min=1), default=8, show_default=True,
               help="Poses executed per predicted chunk before the policy is asked again (receding horizon).")
-@click.option("--steps", type=click.IntRange(min=1), default=10, show_default=True,
+@click.option("--steps", type=click.IntRange(1, MAX_EULER_STEPS), default=10, show_default=True,
               help="Euler steps when sampling action chunks.")
-@click.option("--image-size", type=click.IntRange(min=8), default=None,
+@click.option("--image-size", type=click.IntRange(8, MAX_IMAGE_SIZE), default=None,
               help="Camera image size (default: as the training demos).")
 @click.option("--n-cams", type=click.IntRange(1, 5), default=None, help="Cameras (default: as the training demos).")
-@click.option("--cloud-points", type=click.IntRange(min=1), default=None,
+@click.option("--cloud-points", type=click.IntRange(1, MAX_CLOUD_POINTS), default=None,
               help="Points of the merged cloud before the policy's sampling (default: as the training demos).")
-@click.option("--demo-steps", type=click.IntRange(min=2), default=None,
+@click.option("--demo-steps", type=click.IntRange(2, MAX_EPISODE_STEPS), default=None,
               help="Length of the scripted expert's trajectory (default: as the training demos).")
 @click.option("--out-csv", type=click.Path(dir_okay=False), default=None, help="Per-episode results.")
 @click.option("--out-json", type=click.Path(dir_okay=False), default=None,

@@ -55,8 +55,12 @@ class MaskConfig:
             raise ValueError("object_ids must not be empty")
         if self.object_thresholds is not None and len(self.object_thresholds) != len(self.object_ids):
             raise ValueError("object_thresholds needs one value per object id")
-        if self.n_points <= 0:
-            raise ValueError("n_points must be positive")
+        from mc_pointflow.limits import MAX_POINTS, MAX_SMOOTHING_WINDOW
+
+        if self.n_points <= 0 or self.n_points > MAX_POINTS:
+            raise ValueError(f"n_points must be 1..{MAX_POINTS}, got {self.n_points}")
+        if self.smoothing_window > MAX_SMOOTHING_WINDOW:
+            raise ValueError(f"smoothing_window must be at most {MAX_SMOOTHING_WINDOW}")
         if min(self.distance_threshold, self.gripper_radius, self.soft_sigma, self.velocity_horizon) < 0:
             raise ValueError("distances must be non-negative")
         if self.smoothing_window < 0 or self.smoothing_sigma <= 0:

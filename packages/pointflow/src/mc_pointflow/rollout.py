@@ -242,8 +242,15 @@ def rollout(*, checkpoint: str | Path | None = None, policy: str | None = None, 
         extra["horizon"] = int(horizon)
     if max_steps is None:
         max_steps = 2 * settings["demo_steps"]
-    env = TabletopEnv(settings["task"], image_size=settings["image_size"], n_cams=settings["n_cams"],
-                      n_points=settings["cloud_points"], demo_steps=settings["demo_steps"])
+    from mc_pointflow.limits import MAX_EPISODE_STEPS, MAX_EULER_STEPS, check_at_most
+
+    check_at_most("max_steps", max_steps, MAX_EPISODE_STEPS)
+    check_at_most("euler_steps", euler_steps, MAX_EULER_STEPS)
+    try:
+        env = TabletopEnv(settings["task"], image_size=settings["image_size"], n_cams=settings["n_cams"],
+                          n_points=settings["cloud_points"], demo_steps=settings["demo_steps"])
+    except ValueError as exc:
+        raise UsageError(f"sim settings: {exc}") from None
     rows, summary, frames = run_rollouts(env, pol, episodes=episodes, seed=seed, max_steps=max_steps,
                                          execute_steps=execute_steps, keep_frames_of=n_gif, progress=progress)
     summary.update({"policy": pol.name, **extra, "task": settings["task"], "seed": seed,

@@ -79,8 +79,10 @@ def check_train_config(train_config: dict | None) -> dict[str, Any]:
     for k in ("steps", "batch_size", "warmup_steps", "lr_decay_steps", "seed", "log_every", "ckpt_every", "val_items"):
         if isinstance(tcfg[k], bool) or not isinstance(tcfg[k], int):
             raise UsageError(f"{k} must be an integer, got {tcfg[k]!r}")
-    if tcfg["batch_size"] < 1 or tcfg["log_every"] < 1:
-        raise UsageError("batch_size and log_every must be >= 1")
+    from mc_pointflow.limits import MAX_BATCH
+
+    if not 1 <= tcfg["batch_size"] <= MAX_BATCH or tcfg["log_every"] < 1:
+        raise UsageError(f"batch_size must be 1..{MAX_BATCH} and log_every >= 1")
     if min(tcfg["steps"], tcfg["warmup_steps"], tcfg["lr_decay_steps"], tcfg["ckpt_every"], tcfg["val_items"]) < 0:
         raise UsageError("steps, warmup_steps, lr_decay_steps, ckpt_every and val_items must be >= 0")
     if int(tcfg["lr_decay_steps"]) != 0 and int(tcfg["lr_decay_steps"]) <= int(tcfg["warmup_steps"]):

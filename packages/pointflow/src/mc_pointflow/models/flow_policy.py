@@ -51,6 +51,13 @@ class PolicyConfig:
         if min(cfg.horizon, cfg.n_obs_steps, cfg.action_dim, cfg.state_dim, cfg.point_width, cfg.feat_dim,
                cfg.hidden, cfg.time_dim) < 1 or cfg.n_blocks < 0:
             raise ValueError("model sizes must be positive")
+        from mc_pointflow.limits import MAX_BLOCKS, MAX_HORIZON, MAX_OBS_STEPS, MAX_WIDTH
+
+        for name, limit in (("horizon", MAX_HORIZON), ("n_obs_steps", MAX_OBS_STEPS), ("point_width", MAX_WIDTH),
+                            ("feat_dim", MAX_WIDTH), ("hidden", MAX_WIDTH), ("time_dim", MAX_WIDTH),
+                            ("n_blocks", MAX_BLOCKS), ("state_dim", MAX_WIDTH)):
+            if getattr(cfg, name) > limit:
+                raise ValueError(f"{name} {getattr(cfg, name)} exceeds the limit of {limit}")
         if cfg.action_dim != 10 or cfg.state_dim < 3:
             raise ValueError("actions must be 10-D (xyz, rot6d, gripper) and states start with xyz")
         return cfg

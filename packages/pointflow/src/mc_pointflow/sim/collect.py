@@ -44,9 +44,14 @@ def collect_demos(task: str, episodes: int, split: str, out_dir: str | Path, *, 
     `noise` > 0 records DART-style demos (`simulate_episode`: the gripper drifts off the expert's
     path by about `noise` metres, the actions are the expert's); a buffer holds one noise level."""
     from mc_core.errors import BadInputError
+    from mc_pointflow.limits import MAX_CLOUD_POINTS, MAX_EPISODE_STEPS, MAX_IMAGE_SIZE, check_at_most
     from mc_pointflow.tasks import canonical_task
 
     task = canonical_task(task)
+    check_at_most("episodes", episodes, MAX_EPISODES)
+    check_at_most("image_size", image_size, MAX_IMAGE_SIZE)
+    check_at_most("n_points", n_points, MAX_CLOUD_POINTS)
+    check_at_most("steps", steps, MAX_EPISODE_STEPS)
     if noise < 0:
         raise ValueError("noise must be >= 0")
     path = Path(out_dir) / f"{split}_segmented"

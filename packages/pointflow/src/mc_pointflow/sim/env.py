@@ -46,8 +46,12 @@ class TabletopEnv:
                  demo_steps: int = 40):
         if task not in TASKS:
             raise ValueError(f"unknown task {task!r} (choose from {', '.join(TASKS)})")
-        if demo_steps < 2:
-            raise ValueError("demo_steps must be >= 2")
+        from mc_pointflow.limits import MAX_CLOUD_POINTS, MAX_EPISODE_STEPS, MAX_IMAGE_SIZE
+
+        if not 2 <= demo_steps <= MAX_EPISODE_STEPS:
+            raise ValueError(f"demo_steps must be 2..{MAX_EPISODE_STEPS}")
+        if not 8 <= image_size <= MAX_IMAGE_SIZE or not 1 <= n_points <= MAX_CLOUD_POINTS:
+            raise ValueError(f"image_size must be 8..{MAX_IMAGE_SIZE} and n_points 1..{MAX_CLOUD_POINTS}")
         self.task, self.n_points, self.demo_steps = task, int(n_points), int(demo_steps)
         self.cameras = default_cameras(image_size, n_cams)
         self.rng: np.random.Generator | None = None
