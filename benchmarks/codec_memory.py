@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +32,7 @@ def main():
             if not p.exists():
                 write_mask(p, generate_street_like(seed=i, height=180, width=240))
         mc = [sys.executable, "-m", "mc_core", "codec"]
+        shutil.rmtree(data / "run", ignore_errors=True)  # train refuses to overwrite an earlier run
         subprocess.run([*mc, "cache", "--data-root", str(data / "masks"), "--cache-dir",
                         str(data / "cache"), "--include-above-features", "-q"], check=True)
         code = ("import resource,sys,runpy;sys.argv=['mc','codec','train','--data-root',%r,'--out-dir',%r,"  # noqa: UP031 - a repr-quoted program text
