@@ -152,6 +152,7 @@ def test_bad_sample_is_recorded_not_fatal(demo, tmp_path):
     out = tmp_path / "o.json"
     code, _, err = run("eval", "--model", "pixel-diff", "--data-json", j, "--output-json", out, "-q")
     assert code == 0, err
+    assert "1 query masks differ in size from their query image" in err
     res = json.loads(out.read_text())
     errs = [r["error"] for r in res["results"]]
     assert "missing_inpainted.png" in errs[0] and "not found" in errs[0]
@@ -273,3 +274,35 @@ def test_sharded_build_then_merge_equals_plain_build(demo, tmp_path):
         (root / "tasks" / "t1_val_concat.json").read_text().replace(str(root / "tasks"), "OUT")
     code, _, err = run(*common, "--out-dir", tmp_path / "s", "--num-shards", "2", "--shard-index", "2")
     assert code == 2 and "--shard-index" in err
+
+
+def test_build_restart_keeps_images_only_when_the_same_settings_made_them(demo, tmp_path):
+    root, _ = demo
+    common = ["build", "--data-root", root / "data", "--out-dir", tmp_path / "t", "--emit-concat", "0", "-q"]
+    assert run(*common, "--alpha", "0.45")[0] == 0
+    marked = sorted((tmp_path / "t" / "marked_abs").rglob("*_marked.png"))
+    first = {p: p.read_bytes() for p in marked}
+    stamps = {p: p.stat().st_mtime_ns for p in marked}
+    # a killed run's temporary beside an image (pid 2**22 + 1 is above any pid_max default: not alive)
+    stale = marked[0].with_name(f".{marked[0].name}.mc-tmp-{2**22 + 1}-abc.png")
+    stale.write_bytes(b"partial")
+    assert run(*common, "--alpha", "0.45")[0] == 0
+    assert {p: p.stat().st_mtime_ns for p in marked} == stamps  # same settings: kept
+    assert run(*common, "--alpha", "0.9")[0] == 0
+    changed = [p for p in marked if p.read_bytes() != first[p]]
+    assert changed and not stale.exists()  # another alpha: the overlays were redrawn; the leftover removed
+    with Image.open(changed[0]) as im:
+        assert im.size == (64, 48)
+
+
+def test_build_checks_every_mask_before_writing_anything(demo, tmp_path):
+    import shutil
+
+    root, _ = demo
+    data = tmp_path / "data"
+    shutil.copytree(root / "data", data)
+    last = sorted((data / "validation").glob("*/uid_*/05_*_mask_dialated.png"))[-1]
+    last.write_bytes(b"garbage")
+    code, _, err = run("build", "--data-root", data, "--out-dir", tmp_path / "fresh")
+    assert code == 2 and f"error: {last}: cannot read mask" in err
+    assert not (tmp_path / "fresh").exists()  # not one image of the earlier instances

@@ -24,7 +24,6 @@ The files, sample ids, pairs, prompts and answers are those of the seed's builde
 from __future__ import annotations
 
 import json
-import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -137,27 +136,52 @@ def side_by_side(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return out
 
 
+IMAGE_SETTINGS_FILE = ".mc_build_images"  # what made the images in out_dir (restart check)
+
+
 def _save(arr: np.ndarray, path: Path, **kw: Any) -> None:
-    """Write an image atomically (temporary name, then rename); an existing file is kept (restart)."""
+    """Write an image atomically (temporary name, then rename; a killed run's temporary is removed
+    by the next write of the same image)."""
     from PIL import Image
 
-    if path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    from mc_core.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
         Image.fromarray(arr).save(tmp, **kw)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+
+
+class _Images:
+    """Writes the task images; keeps those already in `out` when the same settings made them
+    (recorded in IMAGE_SETTINGS_FILE, written before the first image)."""
+
+    def __init__(self, out: Path, settings: dict[str, Any]):
+        self.file, self.settings = out / IMAGE_SETTINGS_FILE, settings
+        try:
+            self.reuse = json.loads(self.file.read_text()) == settings
+        except (OSError, ValueError):
+            self.reuse = False
+        self.recorded = self.reuse
+
+    def wanted(self, path: Path) -> bool:
+        return not (self.reuse and path.exists())
+
+    def save(self, arr: np.ndarray, path: Path, **kw: Any) -> None:
+        if not self.recorded:
+            from mc_core.atomic import write_text
+
+            write_text(self.file, json.dumps(self.settings))
+            self.recorded = True
+        _save(arr, path, **kw)
 
 
 @dataclass
 class _ViewData:
     view: View
-    mask: np.ndarray
+    size: tuple[int, int]
     point: tuple[float, float] | None
+
+    def mask(self) -> np.ndarray:
+        return read_mask(self.view.mask, expect_size=self.size, image_path=self.view.original)
 
 
 def _conv(prompt: str, answer: str) -> list[dict[str, str]]:
@@ -176,18 +200,18 @@ def _load_views(inst: Instance, rng: random.Random) -> list[_ViewData]:
     for v in inst.views:
         size = image_size(v.original)
         mask = read_mask(v.mask, expect_size=size, image_path=v.original)
-        out.append(_ViewData(v, mask, gt_point(mask, rng)))
+        out.append(_ViewData(v, size, gt_point(mask, rng)))
     return out
 
 
 def _instance_samples(inst: Instance, views: list[_ViewData], out: Path, *, mode: str, anchor_k: int,
-                      alpha: float, emit_concat: bool) -> dict[str, list[dict[str, Any]]]:
+                      alpha: float, emit_concat: bool, writer: _Images) -> dict[str, list[dict[str, Any]]]:
     rel = Path(inst.folder) / inst.scene_id / f"uid_{inst.uid}"
     marked: dict[int, str] = {}
     for v in views:  # the seed writes a marked image of every view
         p = out / "marked_abs" / rel / f"{v.view.stem}_marked.png"
-        if not p.exists():
-            _save(mark(read_rgb(v.view.original), v.mask, alpha), p, format="PNG")
+        if writer.wanted(p):
+            writer.save(mark(read_rgb(v.view.original), v.mask(), alpha), p, format="PNG")
         marked[v.view.view] = str(p)
     t1m: list[dict] = []
     t1c: list[dict] = []
@@ -208,8 +232,8 @@ def _instance_samples(inst: Instance, views: list[_ViewData], out: Path, *, mode
             xl, yl = ref.point
             cpath = (out / "concat_abs" / rel /
                      f"{ref.view.view:02d}{ref.view.frame}_to_{q.view.view:02d}{q.view.frame}_concat.jpg")
-            if not cpath.exists():
-                _save(side_by_side(read_rgb(ref.view.original), read_rgb(q.view.original)), cpath, format="JPEG")
+            if writer.wanted(cpath):
+                writer.save(side_by_side(read_rgb(ref.view.original), read_rgb(q.view.original)), cpath, format="JPEG")
             t1c.append({"id": f"T1_CONCAT_{base}", "task": "t1_concat", "image": str(cpath),
                         "query_original": str(q.view.original),
                         "conversations": _conv(PROMPT_T1_CONCAT.format(x=xl * 0.5, y=yl), answer)})
@@ -235,7 +259,9 @@ def build_tasks(data_root: str | Path, out_dir: str | Path, *, mode: str = "anch
                 progress: Callable | None = None, warn: Warn | None = stderr_warning) -> dict[str, int]:
     """Build all task JSONs and images; returns the number of samples per JSON file written.
 
-    A missing split folder and an empty task set are reported through `warn`. With `num_shards`
+    A missing split folder and an empty task set are reported through `warn`. Images already in
+    `out_dir` are kept when they were made from the same data root, `alpha` and mask choice
+    (recorded as JSON in `out_dir/.mc_build_images`), else rewritten. With `num_shards`
     > 1 only every num_shards-th instance (from `shard_index`) gets its images and samples (the
     random draws of the others are still made, so answers are those of the full build) and the
     JSONs go to `out_dir/shards/<name>.shard-<i>-of-<n>.json`; a final run without sharding writes
@@ -267,17 +293,20 @@ def build_tasks(data_root: str | Path, out_dir: str | Path, *, mode: str = "anch
     if not any(instances.values()):
         raise BadInputError(root, "no x3 instances under train/ or validation/ (<scene>/uid_<uid>/)")
     out = Path(out_dir).resolve()
+    writer = _Images(out, {"data_root": str(root.resolve()), "alpha": alpha, "use_dilated_mask": use_dilated_mask})
     rng = random.Random(seed)
     collected: dict[str, dict[str, list[dict]]] = {s: {k: [] for k in ("t1_multi", "t1_concat", "t2a_multi",
                                                                       "t2b_multi")} for s in SPLITS}
     jobs = [(split, i, inst) for split in SPLITS for i, inst in enumerate(instances[split])]
-    it = progress(jobs, desc="build") if progress else jobs
-    for n, (split, _i, inst) in enumerate(it):
-        views = _load_views(inst, rng)  # every instance draws, so shards agree with the full build
+    # first every mask is read and checked and every random draw made (in the builder's order, so
+    # shards agree with the full build); only then is anything written
+    loaded = [_load_views(inst, rng) for _split, _i, inst in jobs]
+    it = progress(list(zip(jobs, loaded)), desc="build") if progress else zip(jobs, loaded)
+    for n, ((split, _i, inst), views) in enumerate(it):
         if n % num_shards != shard_index:
             continue
         got = _instance_samples(inst, views, out, mode=mode, anchor_k=anchor_k, alpha=alpha,
-                                emit_concat=emit_concat)
+                                emit_concat=emit_concat, writer=writer)
         for key, samples in got.items():
             collected[split][key].extend(samples)
     if num_shards == 1 and not any(v for c in collected.values() for v in c.values()):

@@ -14,7 +14,7 @@ from mc_core.options import FiniteFloat, quiet_option, seed_option, training_opt
 @click.option("--image-folder", "--image_folder", "image_folder", default="/", show_default=True)
 @click.option("--batch-size", "--per_device_train_batch_size", "batch_size", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--image-aspect-ratio", "--image_aspect_ratio", "image_aspect_ratio", type=click.Choice(["resize", "keep"]), default="resize", show_default=True)
-@click.option("--image-size", type=click.IntRange(min=14), default=448, show_default=True)
+@click.option("--image-size", type=click.IntRange(min=14, max=4096), default=448, show_default=True)
 @click.option("--model-max-length", "--model_max_length", "model_max_length", type=click.IntRange(min=16), default=8192, show_default=True)
 def check_dataloader_cmd(data_json, model, image_folder, batch_size, image_aspect_ratio, image_size,
                          model_max_length):
@@ -26,14 +26,9 @@ def check_dataloader_cmd(data_json, model, image_folder, batch_size, image_aspec
     """
     from mc_spatial_vlm.sft import check_dataloader
 
-    try:
-        check_dataloader(data_json, model, image_folder=image_folder, batch_size=batch_size,
-                         image_aspect_ratio=image_aspect_ratio, image_size=image_size,
-                         model_max_length=model_max_length, echo=click.echo)
-    except AssertionError as e:
-        from mc_core.errors import BadInputError
-
-        raise BadInputError(data_json, f"dataloader check failed: {e}") from None
+    check_dataloader(data_json, model, image_folder=image_folder, batch_size=batch_size,
+                     image_aspect_ratio=image_aspect_ratio, image_size=image_size,
+                     model_max_length=model_max_length, echo=click.echo)
 
 
 @click.command("sft")
@@ -46,7 +41,7 @@ def check_dataloader_cmd(data_json, model, image_folder, batch_size, image_aspec
 @click.option("--freeze-vision", is_flag=True, envvar="FREEZE_VISION", show_envvar=True,
               help="Do not train the vision tower (FREEZE_VISION=1 as in the seed's run_sft_t1_x3.sh).")
 @click.option("--image-aspect-ratio", "--image_aspect_ratio", "image_aspect_ratio", type=click.Choice(["resize", "keep"]), default="resize", show_default=True)
-@click.option("--image-size", type=click.IntRange(min=14), default=448, show_default=True)
+@click.option("--image-size", type=click.IntRange(min=14, max=4096), default=448, show_default=True)
 @click.option("--model-max-length", "--model_max_length", "model_max_length", type=click.IntRange(min=16), default=8192, show_default=True)
 @click.option("--max-steps", "--max_steps", "max_steps", type=click.IntRange(min=1), default=500, show_default=True)
 @click.option("--batch-size", "--per_device_train_batch_size", "batch_size", type=click.IntRange(min=1), default=1, show_default=True, help="Per device.")

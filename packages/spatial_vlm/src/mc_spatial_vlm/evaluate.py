@@ -19,7 +19,7 @@ from typing import Any
 from mc_core.errors import BadInputError, UsageError
 from mc_spatial_vlm.answers import parse_gt, parse_prediction
 from mc_spatial_vlm.data.tasks import human_and_answer, is_concat, query_image, sample_images
-from mc_spatial_vlm.data.x3 import Warn, infer_mask_path, read_mask, stderr_warning
+from mc_spatial_vlm.data.x3 import Warn, image_size, infer_mask_path, read_mask, stderr_warning
 from mc_spatial_vlm.interface import Predictor
 from mc_spatial_vlm.metrics import hit_at_mask, l2_error, summarize
 
@@ -91,6 +91,11 @@ def evaluate_sample(predictor: Predictor | None, sample: dict[str, Any], image_f
         return rec
     if pred.point is not None:
         rec["hit_mask"] = rec["hit"] = hit_at_mask(pred.point, mask, concat=rec["concat"])
+    try:  # the seed maps the point in the mask's own size; a mask of another size than its image is said
+        w, h = image_size(q)
+        rec["mask_size_differs"] = (w, h) != (mask.shape[1], mask.shape[0])
+    except BadInputError:
+        pass
     return rec
 
 
@@ -191,6 +196,10 @@ def evaluate(predictor: Predictor | None, samples: list[dict[str, Any]], *, imag
         if fh is not None:
             fh.close()
     metrics = summarize(results)
+    odd = [r["id"] for r in results if r.get("mask_size_differs")]
+    if warn and odd:
+        warn(f"{len(odd)} query masks differ in size from their query image (the point is mapped in the "
+             f"mask's own size, as the seed does), e.g. {odd[0]}")
     if predictions is not None:
         metrics["missing_predictions"] = len(missing)
         metrics["extra_predictions"] = len(extra)

@@ -35,7 +35,7 @@ MODEL_HELP = ("A predictor registered for spatial-vlm (baselines: center, not-vi
 
 def model_options(f: F) -> F:
     """Options that configure a predictor (each goes to the predictors whose constructor names it)."""
-    f = click.option("--image-size", type=click.IntRange(min=14), default=448, show_default=True,
+    f = click.option("--image-size", type=click.IntRange(min=14, max=4096), default=448, show_default=True,
                      help="Side of the square images with --image-aspect-ratio resize.")(f)
     f = click.option("--image-aspect-ratio", "--image_aspect_ratio", "image_aspect_ratio",
                      type=click.Choice(["resize", "keep"]), default="resize", show_default=True,
@@ -45,7 +45,7 @@ def model_options(f: F) -> F:
                           "(0-765) is above this.")(f)
     f = click.option("--chat-template", "--chat_template", "chat_template", default=None,
                      help="Override the model's chat template: 'qwen2' or a path to a Jinja file.")(f)
-    return click.option("--max-new-tokens", "--max_new_tokens", "max_new_tokens", type=click.IntRange(min=1),
+    return click.option("--max-new-tokens", "--max_new_tokens", "max_new_tokens", type=click.IntRange(min=1, max=8192),
                         default=64, show_default=True)(f)
 
 

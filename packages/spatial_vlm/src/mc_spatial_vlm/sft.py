@@ -113,7 +113,21 @@ def make_collator(pad_id: int) -> Callable:
 def check_dataloader(data_json: str, model: str, *, image_folder: str = "/", batch_size: int = 1,
                      image_aspect_ratio: str = "resize", image_size: int = 448, model_max_length: int = 8192,
                      echo: Callable[[str], None] = print) -> dict[str, Any]:
-    """Build the dataset and dataloader, take one batch, check it; no model is loaded."""
+    """Build the dataset and dataloader, take one batch, check it; no model is loaded.
+
+    A failed check (the seed's AssertionError: `<image>` tokens, image counts) is bad input naming
+    `data_json` (exit 2).
+    """
+    try:
+        return _check_dataloader(data_json, model, image_folder=image_folder, batch_size=batch_size,
+                                 image_aspect_ratio=image_aspect_ratio, image_size=image_size,
+                                 model_max_length=model_max_length, echo=echo)
+    except AssertionError as e:
+        raise BadInputError(data_json, f"dataloader check failed: {e}") from None
+
+
+def _check_dataloader(data_json: str, model: str, *, image_folder: str, batch_size: int, image_aspect_ratio: str,
+                      image_size: int, model_max_length: int, echo: Callable[[str], None]) -> dict[str, Any]:
     import torch
 
     from mc_spatial_vlm.models.hf_vlm import load_processor
