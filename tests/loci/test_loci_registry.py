@@ -128,3 +128,18 @@ def test_loading_our_checkpoints_goes_through_the_factory(tmp_path):
     assert isinstance(get_segmenter("median-cc"), VideoSegmenter)
     with pytest.raises(Exception, match="is a baseline"):
         get_segmenter("median-cc", checkpoint=ck)
+
+
+def test_set_overrides_a_baselines_config_checked_against_its_defaults(tmp_path):
+    from mc_loci.data.moving_shapes import make_dataset
+    from mc_loci.segmenters import baseline_defaults
+
+    assert baseline_defaults("median-cc") == {"threshold": 30.0, "min_area": 6}
+    data = make_dataset(tmp_path / "d", videos=2, frames=4, size=32, progress_bar=False)
+    default = json.loads(invoke("loci", "eval", "--data", data, "--method", "median-cc", "-q").stdout)
+    assert default["matched_iou"] > 0.2
+    res = invoke("loci", "eval", "--data", data, "--method", "median-cc", "--set", "threshold=255", "-q",
+                 "--out-json", tmp_path / "r.json")
+    assert res.exit_code == 0, res.stderr
+    assert json.loads(res.stdout)["matched_iou"] == 0.0  # no colour differs by more than 255: no objects
+    assert json.loads((tmp_path / "r.json").read_text())["overrides"] == ["threshold=255"]

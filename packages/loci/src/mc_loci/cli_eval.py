@@ -23,6 +23,12 @@ def method_option(f):
                         show_default=True, help=METHOD_HELP)(f)
 
 
+def set_option(f):
+    return click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                        help="A baseline's config, checked against its defaults (repeatable), e.g. "
+                             "--method median-cc --set threshold=20 --set min_area=4.")(f)
+
+
 def bg_checkpoint_option(f):
     return click.option("--bg-checkpoint", type=click.Path(), default=None,
                         help="loci-background checkpoint (mc loci pretrain-bg) for --method learned-cc.")(f)
@@ -33,11 +39,12 @@ def bg_checkpoint_option(f):
 @click.option("--checkpoint", type=click.Path(), default=None, help="Model checkpoint (for a trained model).")
 @method_option
 @bg_checkpoint_option
+@set_option
 @click.option("--out-json", type=click.Path(dir_okay=False), default=None,
               help="Write the metrics (with per-video rows) here; never onto an input.")
 @device_option
 @quiet_option
-def eval_cmd(data, checkpoint, method, bg_checkpoint, out_json, device, quiet):
+def eval_cmd(data, checkpoint, method, bg_checkpoint, overrides, out_json, device, quiet):
     """Score the model (or a baseline) with fg-ari and matched-iou on a data folder.
 
     Reports per-frame scores (mean over frames, then videos) and whole-video scores, for which an
@@ -47,6 +54,7 @@ def eval_cmd(data, checkpoint, method, bg_checkpoint, out_json, device, quiet):
     Examples:
       mc loci eval --data shapes_test --checkpoint runs/loci/checkpoints/final --out-json model.json
       mc loci eval --data shapes_test --method median-cc --out-json baseline.json
+      mc loci eval --data shapes_test --method median-cc --set threshold=20
       mc loci eval --data pan_test --method learned-cc --bg-checkpoint runs/bg/checkpoints/final
     """
     import json
@@ -54,7 +62,7 @@ def eval_cmd(data, checkpoint, method, bg_checkpoint, out_json, device, quiet):
     from mc_loci.evaluation import SUMMARY_KEYS, evaluate_data
 
     result = evaluate_data(data, method=method, checkpoint=checkpoint, bg_checkpoint=bg_checkpoint, device=device,
-                           out_json=out_json)
+                           out_json=out_json, overrides=overrides)
     click.echo(json.dumps({k: result[k] for k in SUMMARY_KEYS}, indent=2))
 
 
@@ -64,12 +72,13 @@ def eval_cmd(data, checkpoint, method, bg_checkpoint, out_json, device, quiet):
 @click.option("--checkpoint", type=click.Path(), default=None, help="Model checkpoint (for a trained model).")
 @method_option
 @bg_checkpoint_option
+@set_option
 @click.option("--out-npz", type=click.Path(dir_okay=False), default=None, help="Also write the ids (T,H,W) here.")
 @click.option("--fps", type=FiniteFloat(min=0.1), default=4.0, show_default=True, help="GIF frame rate.")
 @click.option("--scale", type=click.IntRange(min=1, max=16), default=3, show_default=True, help="GIF upscaling.")
 @device_option
 @quiet_option
-def segment_cmd(video, out_gif, checkpoint, method, bg_checkpoint, out_npz, fps, scale, device, quiet):
+def segment_cmd(video, out_gif, checkpoint, method, bg_checkpoint, overrides, out_npz, fps, scale, device, quiet):
     """Segment one video and write a GIF: input | predicted objects | (true objects, if known).
 
     \b
@@ -84,7 +93,7 @@ def segment_cmd(video, out_gif, checkpoint, method, bg_checkpoint, out_npz, fps,
     from mc_loci.segmenting import segment_file
 
     out = segment_file(video, out_gif, method=method, checkpoint=checkpoint, bg_checkpoint=bg_checkpoint,
-                       out_npz=out_npz, fps=fps, scale=scale, device=device)
+                       out_npz=out_npz, fps=fps, scale=scale, overrides=overrides, device=device)
     info(f"wrote {out_gif} ({out['ids'].shape[0]} frames, object ids {out['objects']})")
     if out["scores"]:
         click.echo(" ".join(f"{k}={v:.3f}" for k, v in out["scores"].items()))

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,9 +67,9 @@ def evaluate(data, segmenter: Any, *, method: str, progress_desc: str = "eval") 
 
 def evaluate_data(data: str | os.PathLike, *, method: str = "model", checkpoint: str | os.PathLike | None = None,
                   bg_checkpoint: str | os.PathLike | None = None, device: Any = "auto",
-                  out_json: str | os.PathLike | None = None) -> dict[str, Any]:
+                  out_json: str | os.PathLike | None = None, overrides: Sequence[str] = ()) -> dict[str, Any]:
     """Score a segmenter (:func:`mc_loci.segmenters.get_segmenter`: `method`, `checkpoint`,
-    `bg_checkpoint`) on the data folder `data`; write the full result (per-video rows too) to
+    `bg_checkpoint`, `overrides`) on the data folder `data`; write the full result (per-video rows too) to
     `out_json` when given (never onto an input: checked before anything runs). Returns it."""
     from mc_core.atomic import write_json
     from mc_core.paths import check_outputs
@@ -80,8 +80,11 @@ def evaluate_data(data: str | os.PathLike, *, method: str = "model", checkpoint:
     ds = MovingShapes(data)
     check_outputs([ds.root, ds.root / "meta.json", *ds.paths, *checkpoint_files(checkpoint),
                    *checkpoint_files(bg_checkpoint)], [out_json])
-    seg = get_segmenter(method, checkpoint=checkpoint, bg_checkpoint=bg_checkpoint, device=device)
+    seg = get_segmenter(method, checkpoint=checkpoint, bg_checkpoint=bg_checkpoint, overrides=overrides,
+                        device=device)
     result = evaluate(ds, seg, method=method)
+    if overrides:
+        result["overrides"] = list(overrides)
     result["data"] = str(data)
     if checkpoint is not None:
         result["checkpoint"] = str(checkpoint)

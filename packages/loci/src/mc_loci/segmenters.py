@@ -12,14 +12,14 @@ same.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from mc_core.errors import BadInputError, UsageError
 from mc_loci.interface import TASK, VideoSegmenter, requires_checkpoint
 
-__all__ = ["ANY_MODEL", "check_method_args", "check_video", "checkpoint_files", "get_segmenter", "method_names"]
+__all__ = ["ANY_MODEL", "baseline_defaults", "check_method_args", "check_video", "checkpoint_files", "get_segmenter", "method_names"]
 
 # the method meaning "whatever model the checkpoint holds"
 ANY_MODEL = "model"
@@ -66,20 +66,40 @@ def check_method_args(method: str, checkpoint: PathLike | None, bg_checkpoint: P
     return False
 
 
+def baseline_defaults(method: str) -> dict[str, Any]:
+    """The config a baseline is built with by default: its target's keyword parameters with a
+    default (the schema `overrides` are checked against)."""
+    import inspect
+
+    from mc_core.factory import model_entry
+
+    target = model_entry(method, task=TASK).load()
+    try:
+        params = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {p.name: p.default for p in params
+            if p.default is not inspect.Parameter.empty and p.kind is not inspect.Parameter.VAR_KEYWORD}
+
+
 def get_segmenter(method: str = ANY_MODEL, *, checkpoint: PathLike | None = None,
                   bg_checkpoint: PathLike | None = None, config: Mapping[str, Any] | None = None,
-                  device: Any = "auto") -> VideoSegmenter:
+                  overrides: Sequence[str] = (), device: Any = "auto") -> VideoSegmenter:
     """The segmenter `method` names, checked to offer VideoSegmenter.
 
     - ``"model"``: the model `checkpoint` holds (any model registered for task loci);
     - a trained model's name (``slot-segmenter``, ``loci-background``, ...): `checkpoint` must hold it;
-    - a baseline's name (``median-cc``, ...): built from `config`; ``learned-cc`` takes
-      `bg_checkpoint`, a ``loci-background`` checkpoint.
+    - a baseline's name (``median-cc``, ...): built from `config` plus `overrides` (``key=value``
+      strings checked against :func:`baseline_defaults`: ``["threshold=20"]``); ``learned-cc``
+      takes `bg_checkpoint`, a ``loci-background`` checkpoint.
     """
     from mc_core.device import resolve_device
     from mc_core.factory import create_model, load_model_and_checkpoint
 
     trained = check_method_args(method, checkpoint, bg_checkpoint)
+    if trained and overrides:
+        raise UsageError(f"overrides set a baseline's config; method {method!r} is a trained model "
+                         "(its config is in its checkpoint)")
     dev = resolve_device(device)
     if trained:
         model, ck = load_model_and_checkpoint(checkpoint, task=TASK, protocol=VideoSegmenter, device=dev)
@@ -87,6 +107,10 @@ def get_segmenter(method: str = ANY_MODEL, *, checkpoint: PathLike | None = None
             raise BadInputError(ck.path, f"checkpoint holds a {ck.model!r} model, not {method!r}")
         return model
     cfg = dict(config or {})
+    if overrides:
+        from mc_core.config import apply_overrides
+
+        cfg = apply_overrides(cfg, overrides, schema={**baseline_defaults(method), **cfg})
     if method == "learned-cc":
         cfg["bg_checkpoint"] = str(bg_checkpoint)
     seg = create_model(method, cfg, task=TASK, protocol=VideoSegmenter)

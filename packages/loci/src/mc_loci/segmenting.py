@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,9 @@ __all__ = ["segment_file"]
 def segment_file(video: str | os.PathLike, out_gif: str | os.PathLike, *, method: str = "model",
                  checkpoint: str | os.PathLike | None = None, bg_checkpoint: str | os.PathLike | None = None,
                  out_npz: str | os.PathLike | None = None, fps: float = 4.0, scale: int = 3,
-                 device: Any = "auto") -> dict[str, Any]:
+                 overrides: Sequence[str] = (), device: Any = "auto") -> dict[str, Any]:
     """Segment the video npz `video` with :func:`~mc_loci.segmenters.get_segmenter` (`method`,
-    `checkpoint`, `bg_checkpoint`) and write `out_gif` (input | predicted objects | true objects
+    `checkpoint`, `bg_checkpoint`, `overrides`) and write `out_gif` (input | predicted objects | true objects
     when the video has masks) and, when given, `out_npz` (``ids`` (T,H,W)). Outputs that are an
     input, or the same file twice, are refused before anything is written.
 
@@ -43,7 +44,8 @@ def segment_file(video: str | os.PathLike, out_gif: str | os.PathLike, *, method
     check_method_args(method, checkpoint, bg_checkpoint)
     check_outputs([video, *checkpoint_files(checkpoint), *checkpoint_files(bg_checkpoint)], [out_gif, out_npz])
     vid = load_video(video, need_masks=False, need_depth=False)
-    seg = get_segmenter(method, checkpoint=checkpoint, bg_checkpoint=bg_checkpoint, device=device)
+    seg = get_segmenter(method, checkpoint=checkpoint, bg_checkpoint=bg_checkpoint, overrides=overrides,
+                        device=device)
     check_video(seg, vid, video)
     try:
         ids = np.asarray(seg.segment(vid))
