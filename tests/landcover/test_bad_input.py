@@ -60,6 +60,7 @@ def files(tmp_path_factory):
     (d / "res.json").write_text(json.dumps({"method": "mode", "mask_type": "interior", "mask_ratio": 0.25,
                                             "metrics": {"accuracy": {"mean": 0.5, "low": 0.4, "high": 0.6}}}))
     (d / "text.txt").write_text("hello world\n" * 10)
+    (d / "old.png").write_bytes(b"an earlier output")
     bad_cfg = d / "ck_badcfg"
     save_checkpoint(bad_cfg, RandAR(cfg).state_dict(), model="randar", config={"model": cfg})
     info = json.loads((bad_cfg / "config.json").read_text())
@@ -97,7 +98,9 @@ CASES = [
      "--orders", None),
     ("perplexity-config-not-mapping", "eval-perplexity --checkpoint {d}/ck_badcfg --data {d}/d.npz",
      "must be a mapping", "config.json"),
-    ("generate-temperature-nan", "generate --checkpoint {d}/ck --temperature nan --out {d}/g.png", "finite", None),
+    ("generate-temperature-nan", "generate --checkpoint {d}/ck --temperature nan --out {d}/old.png", "finite", None),
+    ("generate-bad-checkpoint-keeps-old-output", "generate --checkpoint {d}/ck_badcfg --out {d}/old.png",
+     "must be a mapping", "config.json"),
     ("generate-n-unbounded", "generate --checkpoint {d}/ck --n 1000000000 --out {d}/g.png", "--n", None),
     ("generate-out-onto-weights", "generate --checkpoint {d}/ck --out {d}/ck/model.safetensors", "also an input",
      "model.safetensors"),

@@ -49,7 +49,7 @@ def load_landcover_model(checkpoint: str | os.PathLike | None, *, config: str | 
     from mc_core.factory import load_model_and_checkpoint
 
     if checkpoint is None:
-        raise UsageError("this needs a checkpoint (--checkpoint / --gpt-ckpt)")
+        raise UsageError("checkpoint is required")
     dev = resolve_device(device) if isinstance(device, str) else device
     model, ck = load_model_and_checkpoint(checkpoint, task=TASK, protocol=protocol, device=dev)
     if config is not None:

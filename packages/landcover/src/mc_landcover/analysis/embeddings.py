@@ -67,7 +67,7 @@ def project_2d(x: np.ndarray, method: str = "auto", seed: int = 0) -> tuple[np.n
             if method == "umap":
                 from mc_core.errors import UsageError
 
-                raise UsageError("UMAP is not installed (pip install umap-learn); use --method pca") from None
+                raise UsageError("UMAP is not installed (pip install umap-learn); use method 'pca'") from None
         else:
             reducer = umap.UMAP(n_components=2, n_neighbors=min(15, len(x) - 1), random_state=seed)
             return reducer.fit_transform(x), "umap", {}

@@ -40,7 +40,7 @@ def run_chains(model, init: np.ndarray, t: int, *, frame_interval: int = 100, bl
     from mc_core.progress import progress
 
     if mh and block != 1:
-        raise ValueError("--mh works with single-pixel updates (--block-size 1)")
+        raise ValueError("mh works with single-pixel updates (block=1)")
     gen = torch.Generator().manual_seed(seed)
     x = torch.from_numpy(np.asarray(init, dtype=np.int64)).to(device)
     n, h, w = x.shape

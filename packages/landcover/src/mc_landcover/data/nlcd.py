@@ -107,15 +107,15 @@ def prepare_settings(raster: str | os.PathLike | None = None, *, size: int = 32,
     """Check the arguments of `prepare` and resolve their defaults (nothing is read yet)."""
     path = Path(raster) if raster is not None else SAMPLE_RASTER
     if size < 2:
-        raise UsageError(f"--size must be at least 2, got {size}")
+        raise UsageError(f"size must be at least 2, got {size}")
     stride = stride or size
     if stride < 1:
-        raise UsageError(f"--stride must be positive, got {stride}")
+        raise UsageError(f"stride must be positive, got {stride}")
     if not 0.0 <= test_fraction < 1.0:
-        raise UsageError(f"--test-fraction must lie in [0, 1), got {test_fraction}")
+        raise UsageError(f"test_fraction must lie in [0, 1), got {test_fraction}")
     block = block or 4 * size
     if block < size:
-        raise UsageError(f"--block ({block}) must be at least the patch size ({size})")
+        raise UsageError(f"block ({block}) must be at least the patch size ({size})")
     if elevation is not None and not Path(elevation).exists():
         raise BadInputError(elevation, "elevation file not found")
     return PrepareSettings(str(path), None if elevation is None else str(elevation), size, stride, block,

@@ -80,7 +80,7 @@ def read_seed_npz(src: str | os.PathLike, *, classes: str = "auto", drop_unknown
 
     src = Path(src)
     if classes not in CLASS_ENCODINGS:
-        raise UsageError(f"--classes must be one of {', '.join(CLASS_ENCODINGS)}, got {classes!r}")
+        raise UsageError(f"classes must be one of {', '.join(CLASS_ENCODINGS)}, got {classes!r}")
     with open_npz(src) as z:
         if "legend_codes" in z.files:
             raise BadInputError(src, "already has legend_codes (written by `mc landcover prepare`); "

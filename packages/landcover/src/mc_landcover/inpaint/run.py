@@ -30,7 +30,7 @@ def fill(method: str, maps: np.ndarray, hidden: np.ndarray, num_classes: int, rn
         from mc_landcover.inpaint.randar_fill import randar_fill
 
         if model is None:
-            raise UsageError("--method randar needs --checkpoint")
+            raise UsageError("method randar needs a model (a checkpoint)")
         return randar_fill(model, maps, hidden, device=device, temperature=temperature, top_k=top_k,
                            seed=seed, batch_size=batch_size)
     raise UsageError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
