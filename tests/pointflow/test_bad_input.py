@@ -160,7 +160,7 @@ def test_nan_cannot_poison_a_buffer_and_a_poisoned_one_is_recovered(mc, demo_buf
     arr = zarr.open_array(str(demo_buffer / "data" / "attention_masks"), mode="r+")
     arr.attrs["mask_config"] = {**arr.attrs["mask_config"], "distance_threshold": float("nan")}
     r = mc(*args)
-    assert r.exit_code == 2 and "pass --overwrite" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert r.exit_code == 2 and "pass overwrite (--overwrite)" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     r = mc("pointflow", "train", "--buffer", demo_buffer, "--out-dir", demo_buffer.parent / "r", "--steps", "1", *FLAGS)
     assert r.exit_code == 2 and "no preprocessed masks" in r.stderr
     assert mc(*args, "--overwrite", "-q").exit_code == 0

@@ -75,7 +75,7 @@ def test_seed_commands_as_written(mc, tmp_path, monkeypatch):
     # --task your_task --overwrite: changed settings are recomputed (and refused without --overwrite)
     r = mc("pointflow", "preprocess-masks", "--task", "unplug_charger", "--distance-threshold", "0.02",
            "--n-points", N_POINTS)
-    assert r.exit_code == 2 and "pass --overwrite" in r.stderr
+    assert r.exit_code == 2 and "pass overwrite (--overwrite)" in r.stderr
     r = mc("pointflow", "preprocess-masks", "--task", "unplug_charger", "--overwrite", "--distance-threshold", "0.02",
            "--n-points", N_POINTS, "-q")
     assert r.exit_code == 0, r.stderr

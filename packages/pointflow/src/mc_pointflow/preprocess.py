@@ -181,7 +181,7 @@ def _create_arrays(buf: ReplayBuffer, config: MaskConfig, *, replace: bool) -> N
     buf.refresh()
     if stored_config(buf) != config:
         raise UsageError(f"{buf.location}: data/{MASKS_KEY} was created concurrently with other settings; "
-                         "rerun with --overwrite in one process")
+                         "rerun with overwrite (--overwrite) in one process")
 
 
 def _grow_arrays(buf: ReplayBuffer) -> None:
@@ -212,10 +212,10 @@ def preprocess_buffer(path: str | Path, config: MaskConfig, *, overwrite: bool =
     if old is not None and old != config:
         if not overwrite:
             raise UsageError(f"{buf.location}: data/{MASKS_KEY} exists with other settings "
-                             f"({old.to_json()}); pass --overwrite to recompute")
+                             f"({old.to_json()}); pass overwrite (--overwrite) to recompute")
         if num_shards > 1:
             raise UsageError(f"{buf.location}: changing the settings of data/{MASKS_KEY} must be done by one "
-                             "process (run once without --num-shards, then shard)")
+                             "process (run once with num_shards 1, then shard)")
         recreate = replace = True
     elif old is not None and DONE_KEY in buf.meta and flags[mine].all() and not overwrite:
         # same settings, all done: write nothing (a rerun of `--split both` after an interruption
