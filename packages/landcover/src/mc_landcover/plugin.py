@@ -12,7 +12,8 @@ def mc_register_datasets(registry):
 @hookimpl
 def mc_register_models(registry):
     registry.register("randar", "mc_landcover.models.randar:RandAR",
-                      "Random-order GPT over land-cover classes with position-instruction tokens")
+                      "Random-order GPT over land-cover classes with position-instruction tokens",
+                      task="landcover")
 
 
 @hookimpl

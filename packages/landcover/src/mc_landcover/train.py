@@ -170,6 +170,10 @@ def train(config: str | os.PathLike | dict = "tiny", *, data: str | os.PathLike 
         cfg, cfg_name = merge({}, config), "custom"
     else:
         cfg, cfg_name = load_config(config), config_path(config).stem
+        if data is None:  # data.path relative to the working directory, else to the config file
+            from mc_landcover.config_files import config_data_path
+
+            data = config_data_path(config)
     if overrides:
         cfg = apply_overrides(cfg, overrides, schema=merge(config_schema(), cfg))
     tcfg = {**DEFAULT_TRAIN, **(cfg.get("train") or {})}
