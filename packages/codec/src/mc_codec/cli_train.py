@@ -90,7 +90,8 @@ def _model_args(arch: str, flags: dict, extra: tuple[str, ...]) -> dict:
               help="Passes over the training rows (steps = epochs x ceil(rows / batch size)).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
               help="Rows per batch.")
-@click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=3e-3, show_default=True)
+@click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=3e-3, show_default=True,
+              help="AdamW learning rate.")
 @click.option("--arch", type=RegistryChoice("models", task="codec"), default="rle-lm", show_default=True,
               help="Any model registered for `mc codec` (see `mc list models`).")
 @click.option("--use-2d-context/--no-2d-context", default=None,
