@@ -52,8 +52,9 @@ def test_overrides_checked_against_schema():
         apply_overrides(schema, ["model.n_emb=3"], schema=schema)
     with pytest.raises(UsageError, match="model.n_embd must be int"):
         apply_overrides(schema, ["model.n_embd=big"], schema=schema)
-    with pytest.raises(UsageError, match="must be a finite number"):
-        apply_overrides(schema, ["train.lr=.nan"], schema=schema)
+    for raw in (".nan", "nan", "inf", "-Infinity"):
+        with pytest.raises(UsageError, match="must be a finite number"):
+            apply_overrides(schema, [f"train.lr={raw}"], schema=schema)
     with pytest.raises(UsageError, match="model.bias must be bool"):
         apply_overrides(schema, ["model.bias=3"], schema=schema)
 

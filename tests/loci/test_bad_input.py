@@ -145,9 +145,9 @@ CASES = [
     ("fps-inf", ["segment", "--method", "median-cc", "--video", "{root}/" + V0, "--out-gif", "{root}/x.gif",
                  "--fps", "inf"], None, "'inf' is not a finite number"),
     ("negative-seed-make-data", ["make-data", "--out-dir", "{root}/new", "--seed", "-1"], None,
-     "seed must be >= 0, got -1"),
+     "Invalid value for '--seed': -1 is not in the range"),
     ("negative-seed-train", ["train", "--data", "{root}/data", "--out-dir", "{root}/new", "--seed", "-1"], None,
-     "seed must be >= 0, got -1"),
+     "Invalid value for '--seed': -1 is not in the range"),
     ("max-minutes-nan", ["pretrain-bg", "--data", "{root}/data", "--out-dir", "{root}/new", "--max-minutes",
                          "nan"], None, "'nan' is not a finite number"),
 ]

@@ -75,6 +75,9 @@ def _check_against_schema(item: str, key: str, value: Any, schema: Mapping[str, 
             raise UsageError(f"override {item!r}: unknown key {key!r}{hint}")
         node = node[part]
     default = node
+    if isinstance(default, float) and isinstance(value, str) and \
+            value.strip().lower().lstrip("+-") in ("nan", "inf", "infinity"):
+        value = float(value)
     if isinstance(value, float) and not math.isfinite(value):
         raise UsageError(f"override {item!r}: {key} must be a finite number")
     if default is None or isinstance(default, Mapping) and isinstance(value, Mapping):

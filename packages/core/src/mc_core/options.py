@@ -29,8 +29,8 @@ def device_option(f: F) -> F:
 
 
 def seed_option(default: int = 0) -> Callable[[F], F]:
-    return click.option("--seed", type=int, default=default, show_default=True,
-                        help="Random seed; the same seed gives the same result.")
+    return click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=default, show_default=True,
+                        help="Random seed (0 to 2**32-1); the same seed gives the same result.")
 
 
 def quiet_option(f: F) -> F:
