@@ -122,3 +122,18 @@ def test_data_from_config_relative_to_cwd_or_config(patches, tmp_path, monkeypat
     (cfg_dir / "c2.yaml").write_text(yaml.safe_dump({"model": {"size": 12}, "data": {"path": None}}))
     r = run("compare-information", "--config", cfg_dir / "c2.yaml", "--text-path", text)
     assert r.exit_code == 2 and "--data" in r.output and len(r.output.strip().splitlines()) == 1
+
+
+def test_help_imports_no_heavy_library():
+    """`mc landcover --help` and a command's --help load every command module, never torch or rasterio."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom mc_core.cli import main\n"
+            "for args in (['landcover', '--help'], ['landcover', 'eval-perplexity', '--help']):\n"
+            "    try:\n        main(args)\n    except SystemExit:\n        pass\n"
+            "print([m for m in ('torch', 'rasterio', 'matplotlib', 'scipy') if m in sys.modules])\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "[]"
+    assert "--gpt-ckpt" in r.stdout and "--verbose" in r.stdout
