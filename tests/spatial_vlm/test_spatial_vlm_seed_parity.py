@@ -192,3 +192,27 @@ def test_validation_or_val_folder_and_missing_split_warning(tmp_path, x3):
                   "-q").exit_code == 0
     b = json.loads((tmp_path / "t2" / "t2b_val_multi.json").read_text())
     assert [s["id"] for s in a] == [s["id"] for s in b]
+
+
+def test_concat_answers_the_seed_way_miss_their_own_mask_and_full_ones_hit(tmp_path, x3):
+    """The seed's concat answer is over the query image while its evaluator reads concat answers over
+    the whole image: its own ground truth, given as the answer, mostly misses. --concat-answer full
+    writes what the prompt asks for, and the ground truth then hits."""
+    rates = {}
+    for how in ("query", "full"):
+        out = tmp_path / how
+        assert invoke("spatial-vlm", "build", "--data-root", str(x3), "--out-dir", str(out), "--concat-answer", how,
+                      "--mode", "allpairs", "-q").exit_code == 0
+        samples = json.loads((out / "t1_val_concat.json").read_text())
+        preds = tmp_path / f"{how}.jsonl"
+        preds.write_text("".join(json.dumps({"id": s["id"], "pred_text": s["conversations"][1]["value"]}) + "\n"
+                                 for s in samples))
+        r = invoke("spatial-vlm", "eval", "--predictions", str(preds), "--data-json", str(out / "t1_val_concat.json"),
+                   "--output-json", str(tmp_path / f"{how}.eval.json"), "-q")
+        assert r.exit_code == 0, r.stderr
+        m = json.loads((tmp_path / f"{how}.eval.json").read_text())["metrics"]
+        assert m["hit_at_mask_total"] > 5
+        rates[how] = m["hit_at_mask"]
+    assert rates["query"] < 0.5 < 0.9 < rates["full"], rates
+    multi = (tmp_path / "query" / "t1_val_multi.json").read_text().replace(str(tmp_path / "query"), "OUT")
+    assert multi == (tmp_path / "full" / "t1_val_multi.json").read_text().replace(str(tmp_path / "full"), "OUT")

@@ -48,6 +48,7 @@ from mc_spatial_vlm.data.x3 import (
 )
 
 MODES = ("anchor", "allpairs")
+CONCAT_ANSWERS = ("query", "full")  # the seed's answer over the query image; ours over the whole image
 MODE_ALIASES = {"all": "allpairs"}
 SPLITS = ("train", "val")
 DEFAULT_SEED = 42  # the seed builder's default
@@ -205,7 +206,8 @@ def _load_views(inst: Instance, rng: random.Random) -> list[_ViewData]:
 
 
 def _instance_samples(inst: Instance, views: list[_ViewData], out: Path, *, mode: str, anchor_k: int,
-                      alpha: float, emit_concat: bool, writer: _Images) -> dict[str, list[dict[str, Any]]]:
+                      alpha: float, emit_concat: bool, writer: _Images,
+                      concat_answer: str = "query") -> dict[str, list[dict[str, Any]]]:
     rel = Path(inst.folder) / inst.scene_id / f"uid_{inst.uid}"
     marked: dict[int, str] = {}
     for v in views:  # the seed writes a marked image of every view
@@ -234,9 +236,12 @@ def _instance_samples(inst: Instance, views: list[_ViewData], out: Path, *, mode
                      f"{ref.view.view:02d}{ref.view.frame}_to_{q.view.view:02d}{q.view.frame}_concat.jpg")
             if writer.wanted(cpath):
                 writer.save(side_by_side(read_rgb(ref.view.original), read_rgb(q.view.original)), cpath, format="JPEG")
+            c_answer = answer
+            if concat_answer == "full" and q.point is not None:  # ours: over the whole image, as asked
+                c_answer = format_point(0.5 + q.point[0] * 0.5, q.point[1])
             t1c.append({"id": f"T1_CONCAT_{base}", "task": "t1_concat", "image": str(cpath),
                         "query_original": str(q.view.original),
-                        "conversations": _conv(PROMPT_T1_CONCAT.format(x=xl * 0.5, y=yl), answer)})
+                        "conversations": _conv(PROMPT_T1_CONCAT.format(x=xl * 0.5, y=yl), c_answer)})
     for v in views:
         if v.view.inpainted is None or v.point is None:
             continue
@@ -255,10 +260,13 @@ def _write_json(path: Path, samples: list[dict[str, Any]]) -> None:
 
 def build_tasks(data_root: str | Path, out_dir: str | Path, *, mode: str = "anchor", anchor_k: int = 1,
                 alpha: float = 0.45, use_dilated_mask: bool = True, emit_concat: bool = True,
-                seed: int = DEFAULT_SEED, num_shards: int = 1, shard_index: int = 0,
+                concat_answer: str = "query", seed: int = DEFAULT_SEED, num_shards: int = 1, shard_index: int = 0,
                 progress: Callable | None = None, warn: Warn | None = stderr_warning) -> dict[str, int]:
     """Build all task JSONs and images; returns the number of samples per JSON file written.
 
+    `concat_answer`: "query" writes the concat answer as the seed does (the query point over the
+    query image, the same text as Task1 multi); "full" writes it over the whole side-by-side image,
+    `(0.5 + x * 0.5, y)`, as the prompt asks and the evaluator reads it (not the seed's files).
     A missing split folder and an empty task set are reported through `warn`. Images already in
     `out_dir` are kept when they were made from the same data root, `alpha` and mask choice
     (recorded as JSON in `out_dir/.mc_build_images`), else rewritten. With `num_shards`
@@ -269,6 +277,8 @@ def build_tasks(data_root: str | Path, out_dir: str | Path, *, mode: str = "anch
     """
     from mc_core.shards import check_shard
 
+    if concat_answer not in CONCAT_ANSWERS:
+        raise UsageError(f"concat_answer must be one of {', '.join(CONCAT_ANSWERS)}, got {concat_answer!r}")
     mode = MODE_ALIASES.get(mode, mode)
     if mode not in MODES:
         raise UsageError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -306,7 +316,7 @@ def build_tasks(data_root: str | Path, out_dir: str | Path, *, mode: str = "anch
         if n % num_shards != shard_index:
             continue
         got = _instance_samples(inst, views, out, mode=mode, anchor_k=anchor_k, alpha=alpha,
-                                emit_concat=emit_concat, writer=writer)
+                                emit_concat=emit_concat, writer=writer, concat_answer=concat_answer)
         for key, samples in got.items():
             collected[split][key].extend(samples)
     if num_shards == 1 and not any(v for c in collected.values() for v in c.values()):

@@ -63,17 +63,23 @@ def make_demo_data_cmd(out_root, train_scenes, val_scenes, objects_per_scene, wi
                    "as the seed, which always uses it; --no-use-dilated-mask prefers *_mask.png.")
 @click.option("--emit-concat", "--emit_concat", "emit_concat", type=click.Choice(["0", "1"]), default="1",
               show_default=True, help="Also write the side-by-side Task1 concat set.")
+@click.option("--concat-answer", type=click.Choice(["query", "full"]), default="query", show_default=True,
+              help="Task1 concat answers: query = the seed's (the point over the query image, the same text as "
+                   "Task1 multi); full = over the whole side-by-side image, as the prompt asks and eval reads "
+                   "it (ours; not the seed's files).")
 @seed_option(42)
 @shard_options
 @quiet_option
-def build_cmd(data_root, out_dir, mode, anchor_k, alpha, use_dilated_mask, emit_concat, seed, num_shards,
-              shard_index, quiet):
+def build_cmd(data_root, out_dir, mode, anchor_k, alpha, use_dilated_mask, emit_concat, concat_answer, seed,
+              num_shards, shard_index, quiet):
     """Build Task1 (multi, concat), Task2A and Task2B JSONs from an x3 data root.
 
     The same 8 JSON files as the seed's tools/build_spatial_tasks_x3.py (ids, pairs, prompts,
     answers, the seeded random fallback of the ground-truth point), with its flags as aliases.
-    Restartable: images already in OUT_DIR are kept. With --num-shards N each shard writes its
-    images and OUT_DIR/shards/*.json; run once more without sharding to write the full JSONs.
+    Every mask is checked before anything is written. Restartable: images already in OUT_DIR are
+    kept when the same data root, --alpha and mask choice made them. With --num-shards N each
+    shard writes its images and OUT_DIR/shards/*.json; run once more without sharding to write
+    the full JSONs.
 
     \b
     Example:
@@ -85,7 +91,8 @@ def build_cmd(data_root, out_dir, mode, anchor_k, alpha, use_dilated_mask, emit_
     from mc_spatial_vlm.build import build_tasks
 
     counts = build_tasks(data_root, out_dir, mode=mode, anchor_k=anchor_k, alpha=alpha,
-                         use_dilated_mask=use_dilated_mask, emit_concat=emit_concat == "1", seed=seed,
+                         use_dilated_mask=use_dilated_mask, emit_concat=emit_concat == "1",
+                         concat_answer=concat_answer, seed=seed,
                          num_shards=num_shards, shard_index=shard_index, progress=progress, warn=warn)
     for name, n in counts.items():
         info(f"{name}: {n} samples")
