@@ -61,6 +61,7 @@ def files(tmp_path_factory):
                                             "metrics": {"accuracy": {"mean": 0.5, "low": 0.4, "high": 0.6}}}))
     (d / "text.txt").write_text("hello world\n" * 10)
     (d / "old.png").write_bytes(b"an earlier output")
+    (d / "sweep_interior.json").write_bytes((d / "d.npz").read_bytes())  # data named like a sweep summary
     bad_cfg = d / "ck_badcfg"
     save_checkpoint(bad_cfg, RandAR(cfg).state_dict(), model="randar", config={"model": cfg})
     info = json.loads((bad_cfg / "config.json").read_text())
@@ -112,6 +113,8 @@ CASES = [
      "d.npz"),
     ("prob-dev-out-onto-data", "prob-dev --checkpoint {d}/ck --data {d}/d.npz --out {d}/d.npz", "also an input",
      "d.npz"),
+    ("sweep-summary-onto-data", "inpaint-sweep --data {d}/sweep_interior.json --methods mode --ratios 0.5 "
+     "--mask-types interior --out-dir {d}", "also an input", "sweep_interior.json"),
     ("plot-onto-results", "plot-inpaint {d}/res.json --out {d}/res.json", "also an input", "res.json"),
     ("compare-information-onto-text",
      "compare-information --data {d}/d.npz --text-path {d}/text.txt --save-results {d}/text.txt", "also an input",

@@ -137,3 +137,12 @@ def test_help_imports_no_heavy_library():
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().splitlines()[-1] == "[]"
     assert "--gpt-ckpt" in r.stdout and "--verbose" in r.stdout
+
+
+def test_sweep_into_the_folder_that_holds_the_data(patches):
+    """Only the files a sweep writes are checked against its inputs, not the whole folder."""
+    before = patches.read_bytes()
+    r = run("inpaint-sweep", "--data", patches, "--methods", "mode", "--ratios", "0.5", "--mask-types", "interior",
+            "--n-images", 3, "--out-dir", patches.parent, "--quiet")
+    assert r.exit_code == 0, r.output
+    assert (patches.parent / "mode_interior_0.5.json").exists() and patches.read_bytes() == before

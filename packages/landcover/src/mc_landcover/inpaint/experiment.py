@@ -161,11 +161,14 @@ def inpaint_sweep(data: str | os.PathLike, out_dir: str | os.PathLike, *, ratios
 
     for m in methods:
         _check_method(m)
-    check_outputs(input_files(data, checkpoint), [out_dir])
     ratios = [check_ratio(r) for r in ratios]
     if not ratios or not mask_types or not methods:
         raise UsageError("ratios, mask_types and methods must not be empty")
     methods = list(methods)
+    # the files this sweep may write (the folder itself may hold the data: only these are checked)
+    written = [sweep_run_path(out_dir, m, mt, r) for mt in mask_types for r in ratios for m in methods]
+    written += [Path(out_dir) / f"sweep_{mt}.json" for mt in mask_types] + [Path(out_dir) / "potts_model.json"]
+    check_outputs(input_files(data, checkpoint), written)
     if "randar" in methods and checkpoint is None:
         info("no checkpoint: skipping method randar")
         methods = [m for m in methods if m != "randar"]
