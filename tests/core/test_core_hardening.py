@@ -29,6 +29,13 @@ def test_output_that_is_an_input_is_refused(tmp_path):
         check_outputs([src], [tmp_path / "o.json", tmp_path / "./o.json"])
     check_outputs([src, None], [tmp_path / "b.mcz", None])
     assert src.read_bytes() == b"x"
+    folder = tmp_path / "buffer.zarr"
+    folder.mkdir()
+    check_outputs([folder], [folder / "new.json"])  # beside the data: allowed by default
+    with pytest.raises(BadInputError, match="lies inside an input"):
+        check_outputs([folder], [folder / "masks" / "x.npy"], not_inside_inputs=True)
+    with pytest.raises(BadInputError, match="holds an input"):
+        check_outputs([src], [tmp_path])
 
 
 @pytest.mark.parametrize("raw", ["nan", "inf", "-inf", "NaN", "1e999"])

@@ -23,10 +23,13 @@ def _inside(child: Path, parent: Path) -> bool:
         return False
 
 
-def check_outputs(inputs: Iterable[PathLike | None], outputs: Iterable[PathLike | None]) -> None:
+def check_outputs(inputs: Iterable[PathLike | None], outputs: Iterable[PathLike | None], *,
+                  not_inside_inputs: bool = False) -> None:
     """Bad input (exit 2) when an output is also an input (the same file, through any link or
-    relative spelling), lies inside an input folder's files it would replace, or when the command
-    would write one file twice. Call it before writing anything."""
+    relative spelling), is an output folder holding an input, or when the command would write
+    one file twice. With `not_inside_inputs`, an output anywhere inside an input folder (a replay
+    buffer, a checkpoint directory, a data set whose folder is its identity) is refused too.
+    Call it before writing anything."""
     ins = [(p, _resolved(p)) for p in inputs if p is not None]
     seen: dict[Path, PathLike] = {}
     for out in outputs:
@@ -39,6 +42,9 @@ def check_outputs(inputs: Iterable[PathLike | None], outputs: Iterable[PathLike 
                 raise BadInputError(out, f"this output is also an input ({given}); choose another output path")
             if ri.is_file() and _inside(ri, r) and r != ri:
                 raise BadInputError(out, f"this output folder holds an input ({given}); choose another")
+            if not_inside_inputs and ri.is_dir() and r != ri and _inside(r, ri):
+                raise BadInputError(out, f"this output lies inside an input ({given}) and would change it; "
+                                         "choose another output path")
         if r in seen:
             raise BadInputError(out, f"written twice by this command (also as {seen[r]})")
         seen[r] = out
