@@ -108,3 +108,13 @@ def test_processes_share_each_global_batch_without_overlap():
     epoch0 = np.concatenate([epoch_batch(50, 8, 2, r, s, seed=1) for s in range(3) for r in (0, 1)])
     assert len(set(epoch0)) == 48
     assert not np.array_equal(epoch_batch(50, 8, 2, 0, 0, seed=1), epoch_batch(50, 8, 2, 0, 3, seed=1))
+
+
+def test_time_budget_stops_cleanly_and_resume_finishes(data, tmp_path):
+    r, res = train(data, tmp_path / "run", "--max-steps", 40, "--max-minutes", 0.0001)
+    assert r.exit_code == 0, r.output
+    assert res["stopped"] == "time-budget" and 1 <= res["steps"] < 40
+    assert (tmp_path / "run" / "checkpoints" / "final" / "config.json").exists()
+    r, res = train(data, tmp_path / "run", "--max-steps", 40, "--resume")
+    assert r.exit_code == 0, r.output
+    assert res["stopped"] == "steps" and res["steps"] == 40
