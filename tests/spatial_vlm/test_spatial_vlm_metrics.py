@@ -178,3 +178,10 @@ def test_masks_are_read_as_grey_level_like_the_seed(tmp_path):
     rgb[0, 1] = (1, 0, 0)        # luma rounds to 0
     _png(tmp_path / "m.png", rgb)
     assert read_mask(tmp_path / "m.png").tolist() == [[True, False, False], [False, False, False]]
+
+
+def test_mask_of_a_query_without_png_suffix_is_the_query_itself_as_in_the_seed(tmp_path, seed_ref):
+    jpg = tmp_path / "view.jpg"
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(jpg)
+    assert infer_mask_path(jpg) == jpg == seed_ref.ref_mask_for(str(jpg))
+    assert infer_mask_path(tmp_path / "none.jpg") is None

@@ -108,10 +108,9 @@ def scan_instances(root: str | Path, split: str, *, use_dilated: bool = True,
                     if warn:
                         warn(f"{uid_dir}: view {k:02d} has no mask (*_mask.png or *_mask_dialated.png); skipped")
                     continue
+                inpainted = _first(uid_dir, f"{k:02d}_*_inpainted.png")
                 views.append(View(k, frame_id(original.name), original.resolve(),
-                                  (_first(uid_dir, f"{k:02d}_*_inpainted.png") or None), mask))
-                if views[-1].inpainted is not None:
-                    views[-1].inpainted = views[-1].inpainted.resolve()
+                                  inpainted.resolve() if inpainted is not None else None, mask))
             out.append(Instance(split, base.name, scene_dir.name, uid_dir.name.replace("uid_", ""),
                                 uid_dir.resolve(), views))
     return out
@@ -173,11 +172,10 @@ def infer_mask_path(query: str | Path) -> Path | None:
     """
     q = Path(query)
     name = q.name
-    for suffix in ("_original.png", "_inpainted.png", ".png"):
-        if name.endswith(suffix) or suffix == ".png":
-            break
-    candidates = [q.with_name(name.replace(suffix, "_mask_dialated.png")), q.with_name(name.replace(suffix, "_mask.png"))]
-    for cand in candidates:
+    # the seed's rule: the first matching suffix, else ".png" (a name without it is left as it is,
+    # so a .jpg query is its own "mask", as in the seed)
+    suffix = next((sfx for sfx in ("_original.png", "_inpainted.png") if name.endswith(sfx)), ".png")
+    for cand in (q.with_name(name.replace(suffix, "_mask_dialated.png")), q.with_name(name.replace(suffix, "_mask.png"))):
         if cand.exists():
             return cand
     return None
