@@ -77,7 +77,7 @@ class SpatialSFTDataset:
         prompt_len = self.processor(text=[prompt], images=pil, return_tensors="pt")["input_ids"].shape[1]
         length = enc["input_ids"].shape[1]
         if length > self.max_length:
-            raise BadInputError(self.source or None, f"sample {i} has {length} tokens, above --model-max-length "
+            raise BadInputError(self.source or None, f"sample {i} has {length} tokens, above model_max_length "
                                                      f"{self.max_length}")
         item = {k: v[0] if k in ("input_ids", "attention_mask", "mm_token_type_ids", "token_type_ids") else v
                 for k, v in enc.items()}
@@ -270,10 +270,10 @@ def train_sft(model: str, data_json: str, out_dir: str, *, image_folder: str = "
         raise BadInputError(resume_dir, "nothing to resume: no resume point here (one is saved every save_every "
                                         "steps and at a time budget)")
     if not resume and (resume_dir / "train_state.json").is_file():
-        raise BadInputError(resume_dir, "an interrupted run is here: pass --resume to continue it, or choose "
-                                        "another --out-dir")
+        raise BadInputError(resume_dir, "an interrupted run is here: resume it (--resume) or choose another "
+                                        "out_dir")
     if not resume and Path(out_dir).exists():
-        raise BadInputError(out_dir, "already holds a run: choose another --out-dir")
+        raise BadInputError(out_dir, "already holds a run: choose another out_dir")
     seed_everything(seed)
     dev = resolve_device(device)
     accelerator = Accelerator(cpu=dev.type == "cpu", gradient_accumulation_steps=grad_accum)
@@ -289,7 +289,7 @@ def train_sft(model: str, data_json: str, out_dir: str, *, image_folder: str = "
         if trained_on is not None and trained_on != data_sha256:
             raise BadInputError(data_json, f"is not the data the interrupted run in {resume_dir} trained on "
                                            f"(data hash {data_sha256[:12]} != {trained_on[:12]}); "
-                                           "rerun without --resume to start over")
+                                           "start over without resuming")
         net = load_model(resume_dir, "cpu")
         echo(f"resuming from {resume_dir} at step {state['step']}")
     else:

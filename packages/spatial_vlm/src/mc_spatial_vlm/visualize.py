@@ -79,7 +79,7 @@ def attach_images(results: list[dict[str, Any]], eval_json: str | Path, samples:
         return results
     if samples is None:
         raise BadInputError(eval_json, "results carry no image paths (written by an older eval); "
-                                       "pass --data-json with the task JSON it evaluated")
+                                       "give the task JSON it evaluated (data_json, --data-json)")
     if len(samples) != len(results):
         raise BadInputError(data_json, f"has {len(samples)} samples but {eval_json} has {len(results)} results; "
                                        "pass the task JSON that eval ran on")

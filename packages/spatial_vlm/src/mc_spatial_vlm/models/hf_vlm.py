@@ -16,7 +16,7 @@ def builtin_chat_template(name: str) -> str:
         from mc_spatial_vlm.models.tiny_qwen2vl import CHAT_TEMPLATE
 
         return CHAT_TEMPLATE
-    raise UsageError(f"unknown --chat-template {name!r}; give 'qwen2' or a path to a Jinja file")
+    raise UsageError(f"chat_template must be 'qwen2' or a path to a Jinja file, got {name!r}")
 
 
 def check_model_folder(folder: str | Path) -> Path:
@@ -45,7 +45,7 @@ def load_processor(folder: str | Path, chat_template: str | None = None):
         p = Path(chat_template)
         processor.chat_template = p.read_text() if p.is_file() else builtin_chat_template(chat_template)
     if not getattr(processor, "chat_template", None):
-        raise BadInputError(folder, "the processor has no chat template; pass --chat-template")
+        raise BadInputError(folder, "the processor has no chat template; give one (chat_template, --chat-template)")
     return processor
 
 
@@ -81,7 +81,7 @@ def prepare_images(paths: list[str], aspect: str, size: int) -> list:
     from mc_spatial_vlm.data.x3 import read_rgb
 
     if aspect not in ASPECT_RATIOS:
-        raise UsageError(f"unknown --image-aspect-ratio {aspect!r}; choose from {', '.join(ASPECT_RATIOS)}")
+        raise UsageError(f"image_aspect_ratio must be one of {', '.join(ASPECT_RATIOS)}, got {aspect!r}")
     out = []
     for p in paths:
         im = Image.fromarray(read_rgb(p))
