@@ -210,12 +210,12 @@ def eval_cmd(checkpoint, task, data_root, split, buffer, steps, batch_size, max_
 @click.option("--task", type=TaskChoice(), default=None,
               help="Task of the sim (default: the checkpoint's; must match it).")
 @click.option("--buffer", type=click.Path(), default=None,
-              help="Demo replay buffer: the mean trajectory of --baseline mean-demo (and its render settings).")
+              help="Demo replay buffer: the mean trajectory of --policy mean-demo (and its render settings).")
 @click.option("--episodes", type=click.IntRange(1, 250_000), default=20, show_default=True,
               help="Episodes, each in a held-out scene (seeds disjoint from all collect-demos scenes).")
 @click.option("--max-steps", type=click.IntRange(1, MAX_EPISODE_STEPS), default=None,
               help="Executed poses per episode before it counts as failed (default 2 x the demos' length).")
-@click.option("--execute-steps", "-k", type=click.IntRange(min=1), default=8, show_default=True,
+@click.option("--execute-steps", "-k", type=click.IntRange(1, MAX_HORIZON), default=8, show_default=True,
               help="Poses executed per predicted chunk before the policy is asked again (receding horizon).")
 @click.option("--steps", type=click.IntRange(1, MAX_EULER_STEPS), default=10, show_default=True,
               help="Euler steps when sampling action chunks.")

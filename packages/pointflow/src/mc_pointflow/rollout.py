@@ -202,6 +202,9 @@ def rollout(*, checkpoint: str | Path | None = None, policy: str | None = None, 
         raise UsageError("give checkpoint or policy (one of them)")
     if episodes < 1 or execute_steps < 1 or euler_steps < 1 or gif_episodes < 1:
         raise UsageError("episodes, execute_steps, euler_steps and gif_episodes must be >= 1")
+    from mc_pointflow.limits import MAX_HORIZON, check_at_most
+
+    check_at_most("execute_steps", execute_steps, MAX_HORIZON)
     n_gif = min(gif_episodes, episodes) if save_gif else 0
     gifs = gif_paths(save_gif, n_gif) if n_gif else []
     check_outputs([checkpoint, buffer], [out_csv, out_json, *gifs])
