@@ -45,12 +45,11 @@ def eval_perplexity_cmd(config, checkpoint, data, n_maps, n_orders, batch_size, 
     from mc_core.atomic import write_json
     from mc_core.paths import check_outputs
     from mc_landcover.analysis.perplexity import eval_perplexity
-    from mc_landcover.loading import input_files
 
     if checkpoint is None:
         raise click.UsageError("eval-perplexity needs --checkpoint (or --gpt-ckpt)")
     data = resolve_data(data, config)
-    check_outputs(input_files(data, checkpoint), [save_results])
+    check_outputs([data, checkpoint], [save_results], not_inside_inputs=True)
     res = eval_perplexity(checkpoint, data, config=config, n_maps=n_maps, n_orders=n_orders,
                           batch_size=batch_size, seed=seed, device=device)
     ro, ra = res["random_orders"], res["raster_order"]

@@ -39,7 +39,7 @@ def generate(config: str | None, checkpoint: str, *, n: int = 4, size: int | Non
 
     from mc_core.paths import check_outputs
     from mc_landcover.interface import LandcoverSampler
-    from mc_landcover.loading import input_files, load_landcover_model
+    from mc_landcover.loading import load_landcover_model
     from mc_landcover.viz import save_animation_gif, save_grid_png
 
     check_sampling_args(n, temperature, steps, top_k)
@@ -49,7 +49,7 @@ def generate(config: str | None, checkpoint: str, *, n: int = 4, size: int | Non
         if animation and Path(animation) != Path(out):
             raise UsageError(f"out {out} is a GIF and animation {animation} is another one; give one of them")
         animation, out = out, None
-    check_outputs(input_files(checkpoint), [out, animation, save_array])
+    check_outputs([checkpoint], [out, animation, save_array], not_inside_inputs=True)
     model = load_landcover_model(checkpoint, config=config, device=device, protocol=LandcoverSampler)
     if size is not None and size != model.size:
         raise UsageError(f"size {size} differs from the model's map size {model.size}")
@@ -89,7 +89,7 @@ def generate_wide_files(config: str | None, checkpoint: str, *, width: int, heig
 
     from mc_core.paths import check_outputs
     from mc_landcover.interface import LandcoverSampler
-    from mc_landcover.loading import input_files, load_landcover_model
+    from mc_landcover.loading import load_landcover_model
     from mc_landcover.viz import save_animation_gif, save_grid_png
     from mc_landcover.wide import generate_wide, reveal_frames, window_grid
 
@@ -100,7 +100,7 @@ def generate_wide_files(config: str | None, checkpoint: str, *, width: int, heig
         raise UsageError(f"frames must be at most {MAX_FRAMES}, got {frames}")
     if scale is not None and not 1 <= scale <= MAX_SCALE:
         raise UsageError(f"scale must lie in 1..{MAX_SCALE}, got {scale}")
-    check_outputs(input_files(checkpoint), [out, animation, save_array])
+    check_outputs([checkpoint], [out, animation, save_array], not_inside_inputs=True)
     model = load_landcover_model(checkpoint, config=config, device=device, protocol=LandcoverSampler)
     size = model.size
     height = size if height is None else height

@@ -20,21 +20,7 @@ TASK = "landcover"
 # model config keys that decide the shapes of the weights (a --config must agree on them)
 SHAPE_KEYS = ("num_classes", "size", "n_layer", "n_embd", "n_head", "mlp_ratio")
 
-__all__ = ["TASK", "check_map_size", "input_files", "load_landcover_model"]
-
-
-def input_files(*paths: str | os.PathLike | None) -> list[str | os.PathLike]:
-    """`paths` with each folder (a checkpoint) replaced by the files in it, for
-    :func:`mc_core.paths.check_outputs` (which guards input files, not folders' contents)."""
-    from pathlib import Path
-
-    out: list[str | os.PathLike] = []
-    for p in paths:
-        if p is None:
-            continue
-        q = Path(p)
-        out.extend(sorted(f for f in q.iterdir() if f.is_file()) if q.is_dir() else [p])
-    return out
+__all__ = ["TASK", "check_map_size", "load_landcover_model"]
 
 
 def load_landcover_model(checkpoint: str | os.PathLike | None, *, config: str | os.PathLike | Mapping | None = None,

@@ -117,9 +117,9 @@ def viz_embed(checkpoint, *, config=None, data=None, n_embeddings: int = 100, me
     from mc_core.paths import check_outputs
     from mc_landcover.interface import EmbeddingModel
     from mc_landcover.legend import COLORS, NAMES
-    from mc_landcover.loading import check_map_size, input_files, load_landcover_model
+    from mc_landcover.loading import check_map_size, load_landcover_model
 
-    check_outputs(input_files(checkpoint, data), [out, save_array])
+    check_outputs([checkpoint, data], [out, save_array], not_inside_inputs=True)
     model = load_landcover_model(checkpoint, config=config, device="cpu" if device == "auto" else device,
                                  protocol=EmbeddingModel)
     emb = class_embeddings(model)

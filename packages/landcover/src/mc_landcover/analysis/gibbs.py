@@ -164,13 +164,13 @@ def sample_chain(checkpoint, *, config=None, t: int = 1000, n_chains: int = 5, b
     from mc_core.paths import check_outputs
     from mc_core.seeding import seed_everything
     from mc_landcover.interface import LandcoverModel
-    from mc_landcover.loading import input_files, load_landcover_model
+    from mc_landcover.loading import load_landcover_model
 
     if mh and block_size != 1:
         raise UsageError("mh needs block_size 1")
     if not (math.isfinite(temperature) and temperature > 0):
         raise UsageError(f"temperature must be a positive finite number, got {temperature}")
-    check_outputs(input_files(checkpoint, data), [save_array, output_file])
+    check_outputs([checkpoint, data], [save_array, output_file], not_inside_inputs=True)
     dev = resolve_device(device)
     model = load_landcover_model(checkpoint, config=config, device=dev, protocol=LandcoverModel)
     if block_size > model.size:

@@ -93,7 +93,6 @@ def prob_dev(data, *, checkpoint=None, config=None, method: str = "randar", imag
     from mc_landcover.inpaint.data import load_maps
     from mc_landcover.inpaint.masks import make_masks
     from mc_landcover.legend import DEVELOPED_INDICES
-    from mc_landcover.loading import input_files
 
     if method not in ("randar", "potts"):
         raise UsageError(f"method must be randar or potts, got {method!r}")
@@ -101,7 +100,7 @@ def prob_dev(data, *, checkpoint=None, config=None, method: str = "randar", imag
         raise UsageError(f"n_samples must lie in 1..{MAX_SAMPLES}, got {n_samples}")
     if not (math.isfinite(temperature) and temperature > 0):
         raise UsageError(f"temperature must be a positive finite number, got {temperature}")
-    check_outputs(input_files(data, checkpoint), [out, save_array])
+    check_outputs([data, checkpoint], [out, save_array], not_inside_inputs=True)
     model = dev = potts = None
     if method == "randar":
         from mc_landcover.interface import LandcoverSampler

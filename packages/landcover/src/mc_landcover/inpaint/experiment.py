@@ -100,11 +100,10 @@ def eval_inpaint(data: str | os.PathLike, *, method: str = "randar", checkpoint:
     from mc_core.paths import check_outputs
     from mc_core.seeding import seed_everything
     from mc_landcover.inpaint.masks import check_ratio, make_masks
-    from mc_landcover.loading import input_files
 
     _check_method(method)
     check_ratio(mask_ratio)
-    check_outputs(input_files(data, checkpoint), [save_results, panels])
+    check_outputs([data, checkpoint], [save_results, panels], not_inside_inputs=True)
     model = dev = None
     if method == "randar":
         if checkpoint is None:
@@ -157,7 +156,6 @@ def inpaint_sweep(data: str | os.PathLike, out_dir: str | os.PathLike, *, ratios
     from mc_core.progress import info
     from mc_core.seeding import seed_everything
     from mc_landcover.inpaint.masks import check_ratio, make_masks
-    from mc_landcover.loading import input_files
 
     for m in methods:
         _check_method(m)
@@ -168,7 +166,7 @@ def inpaint_sweep(data: str | os.PathLike, out_dir: str | os.PathLike, *, ratios
     # the files this sweep may write (the folder itself may hold the data: only these are checked)
     written = [sweep_run_path(out_dir, m, mt, r) for mt in mask_types for r in ratios for m in methods]
     written += [Path(out_dir) / f"sweep_{mt}.json" for mt in mask_types] + [Path(out_dir) / "potts_model.json"]
-    check_outputs(input_files(data, checkpoint), written)
+    check_outputs([data, checkpoint], written, not_inside_inputs=True)
     if "randar" in methods and checkpoint is None:
         info("no checkpoint: skipping method randar")
         methods = [m for m in methods if m != "randar"]
