@@ -226,6 +226,8 @@ def test_bad_input_is_one_line_with_exit_2(tiny, mc, masked_buffer, tmp_path):
     one_line_2(mc("pointflow", "train", "--buffer", masked_buffer, "--out-dir", run, "train.lrr=1"), "did you mean")
     one_line_2(mc("pointflow", "train", "--buffer", masked_buffer, "--out-dir", run, "+experiment=nope"), "known:")
     one_line_2(mc("pointflow", "train", "--buffer", masked_buffer, "--out-dir", run, "31"), "unexpected argument")
+    one_line_2(mc("pointflow", "train", "--buffer", masked_buffer, "--out-dir", run, "--set", "model.hidden=wide"),
+               "model.hidden must be int")
     tiny.train(masked_buffer, run, 2)
     ck = run / "checkpoints" / "final"
     one_line_2(mc("pointflow", "eval", "--checkpoint", tmp_path / "missing", "--buffer", masked_buffer), "missing")
@@ -286,9 +288,11 @@ def test_attention_pos_weight_weighs_attended_points(tiny, masked_buffer, tmp_pa
     # the option reaches training and the checkpoint; a checkpoint from before the option resumes as weight 1
     run = tmp_path / "run"
     r = mc("pointflow", "train", "--buffer", masked_buffer, "--out-dir", run, "--steps", "2",
-           "--attention-pos-weight", "5", *tiny.flags)
+           "--attention-pos-weight", "5", *tiny.flags, "--set", "train.weight_decay=0", "model.time_dim=16")
     assert r.exit_code == 0, r.stderr
-    assert load_checkpoint(run / "checkpoints" / "final").config["train"]["attention_pos_weight"] == 5.0
+    cfg = load_checkpoint(run / "checkpoints" / "final").config
+    assert cfg["train"]["attention_pos_weight"] == 5.0
+    assert cfg["train"]["weight_decay"] == 0 and cfg["model"]["time_dim"] == 16  # --set and KEY=VALUE reach it
     old = tmp_path / "old"
     tiny.train(masked_buffer, old, 2)
     cfg_path = old / "checkpoints" / "last" / "config.json"

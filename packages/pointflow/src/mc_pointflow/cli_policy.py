@@ -73,6 +73,9 @@ def _policy_buffers(task, data_root, buffer, valid_buffer):
 @click.option("--object-ids", "first_id", type=int, default=None,
               help="Only for buffers without preprocessed masks: object ids for on-the-fly masks (slow).")
 @click.argument("extra", nargs=-1, metavar="[KEY=VALUE]...")
+@click.option("--set", "set_overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override an option by its config key (model.hidden=512, train.weight_decay=0), checked "
+                   "against the defaults; the same as a bare KEY=VALUE argument.")
 @click.option("--distance-threshold", type=FiniteFloat(min=0), default=0.01, show_default=True,
               help="With --object-ids: metres from an object point within which a point is attended.")
 @click.option("--gripper-radius", type=FiniteFloat(min=0), default=0.05, show_default=True,
@@ -86,7 +89,7 @@ def _policy_buffers(task, data_root, buffer, valid_buffer):
 @quiet_option
 def train_cmd(task, data_root, buffer, valid_buffer, out_dir, steps, epochs, attention_weight,
               attention_pos_weight, batch_size, lr, lr_decay_steps, horizon, n_obs_steps, feat_dim, point_width,
-              hidden, n_blocks, log_every, ckpt_every, val_items, first_id, extra, distance_threshold,
+              hidden, n_blocks, log_every, ckpt_every, val_items, first_id, extra, set_overrides, distance_threshold,
               gripper_radius, n_points, threads, device, resume, max_minutes, seed, quiet):
     """Train the flow-matching policy with (supervised) 3D attention on a replay buffer.
 
@@ -116,7 +119,7 @@ def train_cmd(task, data_root, buffer, valid_buffer, out_dir, steps, epochs, att
 
     if steps is not None and epochs is not None:
         raise click.UsageError("give --steps or --epochs, not both")
-    overrides = [x for x in extra if "=" in x]
+    overrides = [x for x in extra if "=" in x] + list(set_overrides)
     more_ids = [x for x in extra if "=" not in x]
     bad = [x for x in more_ids if not x.lstrip("-").isdigit()]
     if bad:
