@@ -144,6 +144,7 @@ class TrainResult:
     history: list[dict[str, float]]
     final_metrics: dict[str, float]
     best: float | None
+    main_process: bool = True       # False in the other processes of `accelerate launch`
 
     @property
     def checkpoint(self) -> Path:
@@ -365,7 +366,8 @@ def fit(task: TrainTask, settings: TrainSettings) -> TrainResult:
     checkpoint(final_metrics)
     save("final", False, final_metrics)
     result = TrainResult(out_dir=out, steps=step, stopped=stopped, train_seconds=seconds(),
-                         parameters=n_params, history=history, final_metrics=final_metrics, best=best)
+                         parameters=n_params, history=history, final_metrics=final_metrics, best=best,
+                         main_process=main)
     if main:
         write_json(out / "train_log.json", {"history": history, "result": result.as_dict()})
     return result
