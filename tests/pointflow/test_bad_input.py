@@ -183,3 +183,27 @@ def test_train_device_and_time_budget_come_from_the_one_loop(mc, masked_buffer, 
     assert (tmp_path / "t" / "checkpoints" / "final" / "model.safetensors").exists()
     r = mc("pointflow", "train", "--buffer", masked_buffer, "--out-dir", tmp_path / "t", "--steps", "1", *FLAGS)
     assert r.exit_code == 2 and "pass --resume" in r.stderr  # an existing run is never overwritten
+
+
+def test_a_nan_loss_stops_train_with_exit_1_and_keeps_the_last_good_checkpoint(mc, masked_buffer, tmp_path,
+                                                                                monkeypatch):
+    from mc_core.checkpoint import load_checkpoint
+    from mc_pointflow.models.flow_policy import PointFlowPolicy
+
+    forward, calls = PointFlowPolicy.forward, []
+
+    def diverging(self, *args, **kwargs):
+        terms = forward(self, *args, **kwargs)
+        calls.append(1)
+        if len(calls) > 5:  # from step 5 on the loss is NaN, as after a blow-up
+            terms["loss"] = terms["loss"] * float("nan")
+        return terms
+
+    monkeypatch.setattr(PointFlowPolicy, "forward", diverging)
+    r = mc("pointflow", "train", "--buffer", masked_buffer, "--out-dir", tmp_path / "run", "--steps", "20",
+           "--ckpt-every", "2", *FLAGS)
+    assert r.exit_code == 1, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "non-finite loss" in lines[0] and "step 5" in lines[0], r.stderr
+    last = load_checkpoint(tmp_path / "run" / "checkpoints" / "last")
+    assert last.meta["step"] == 4 and not (tmp_path / "run" / "checkpoints" / "final").exists()
