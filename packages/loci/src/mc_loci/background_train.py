@@ -52,7 +52,7 @@ def pretrain_background(data: str | Path, out_dir: str | Path, *, steps: int | N
     from mc_core.checkpoint import fingerprint_files
     from mc_core.factory import create_model
     from mc_core.training import TrainSettings, TrainTask, fit
-    from mc_loci.data.moving_shapes import MovingShapes
+    from mc_loci.data import open_data
     from mc_loci.interface import TASK, VideoSegmenter
     from mc_loci.models.background import (
         MODEL_NAME,
@@ -73,7 +73,7 @@ def pretrain_background(data: str | Path, out_dir: str | Path, *, steps: int | N
     except (TypeError, ValueError) as exc:
         raise UsageError(f"bad background model config: {exc}") from None
 
-    ds = MovingShapes(data)
+    ds = open_data(data)
     check_clip_frames(ds, tcfg["clip_frames"])
     arrays = ds.arrays()
     arrays = {"rgb": arrays["rgb"], "depth": arrays["depth"]}  # no masks: trained without them
@@ -96,8 +96,8 @@ def pretrain_background(data: str | Path, out_dir: str | Path, *, steps: int | N
     def after_step(raw, step):
         raw.update_mixture(last["out"], last["rgb"], last["depth"])
 
-    meta = {"data": str(Path(data)), "data_sha256": fingerprint_files(ds.paths + [ds.root / "meta.json"]),
-            "n_videos": len(ds), "frames": ds.frames, "size": ds.size, "camera_motion": ds.camera_motion}
+    meta = {"data": str(Path(data)), "data_sha256": fingerprint_files(ds.input_files),
+            "n_videos": len(ds), "frames": ds.frames, "size": ds.size, "camera_motion": getattr(ds, "camera_motion", "none")}
     lr = float(tcfg["lr"])
     task = TrainTask(model=model, model_name=MODEL_NAME, config={"model": mcfg.to_dict(), "train": tcfg},
                      make_optimizer=lambda m: torch.optim.Adam([p for p in m.parameters() if p.requires_grad],

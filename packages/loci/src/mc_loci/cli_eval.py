@@ -18,9 +18,17 @@ METHOD_HELP = ("model: the model --checkpoint holds (any model registered for mc
                "`mc list models --task loci` lists them.")
 
 
-def method_option(f):
+def method_option(f, multiple: bool = False):
+    if multiple:
+        return click.option("--method", "methods", type=RegistryChoice("models", task=TASK, extra=("model",)),
+                            multiple=True, help=METHOD_HELP + " Repeat it to score several methods on the same "
+                            "data in one table (default: model).")(f)
     return click.option("--method", type=RegistryChoice("models", task=TASK, extra=("model",)), default="model",
                         show_default=True, help=METHOD_HELP)(f)
+
+
+def methods_option(f):
+    return method_option(f, multiple=True)
 
 
 def set_option(f):
@@ -35,20 +43,26 @@ def bg_checkpoint_option(f):
 
 
 @click.command("eval")
-@click.option("--data", required=True, type=click.Path(), help="moving-shapes data folder with true masks.")
+@click.option("--data", required=True, type=click.Path(),
+              help="moving-shapes data folder, or a Loci-Segmented HDF5 file, with true masks.")
 @click.option("--checkpoint", type=click.Path(), default=None, help="Model checkpoint (for a trained model).")
-@method_option
+@click.option("--size", type=click.IntRange(min=16, max=4096), default=None,
+              help="HDF5 data: resize frames to SIZE x SIZE (default: the file's side when square, else the "
+                   "smaller side). Must match a trained model's input size.")
+@methods_option
 @bg_checkpoint_option
 @set_option
 @click.option("--out-json", type=click.Path(dir_okay=False), default=None,
               help="Write the metrics (with per-video rows) here; never onto an input.")
 @device_option
 @quiet_option
-def eval_cmd(data, checkpoint, method, bg_checkpoint, overrides, out_json, device, quiet):
-    """Score the model (or a baseline) with fg-ari and matched-iou on a data folder.
+def eval_cmd(data, checkpoint, size, methods, bg_checkpoint, overrides, out_json, device, quiet):
+    """Score the model and/or baselines on a data folder or a Loci-Segmented HDF5 file.
 
-    Reports per-frame scores (mean over frames, then videos) and whole-video scores, for which an
-    object must keep its id over time.
+    Reports Loci-Segmented's iou and loci_fg_ari (as its evaluation computes them), the standard
+    fg_ari (as SAVi / Slot Attention) and matched_iou, per frame and over whole videos (for which an
+    object must keep its id), and how many frames have no true foreground. Several --method give
+    one table. --out-json also holds per-video and per-frame rows and the definitions.
 
     \b
     Examples:
@@ -56,14 +70,21 @@ def eval_cmd(data, checkpoint, method, bg_checkpoint, overrides, out_json, devic
       mc loci eval --data shapes_test --method median-cc --out-json baseline.json
       mc loci eval --data shapes_test --method median-cc --set threshold=20
       mc loci eval --data pan_test --method learned-cc --bg-checkpoint runs/bg/checkpoints/final
+      mc loci eval --data movi_c-test-128x128-v1.hdf5 --size 64 --checkpoint C \\
+          --method model --method median-cc --method farthest-cc
     """
     import json
 
-    from mc_loci.evaluation import SUMMARY_KEYS, evaluate_data
+    from mc_loci.evaluation import SUMMARY_KEYS, evaluate_data, format_table
 
-    result = evaluate_data(data, method=method, checkpoint=checkpoint, bg_checkpoint=bg_checkpoint, device=device,
-                           out_json=out_json, overrides=overrides)
-    click.echo(json.dumps({k: result[k] for k in SUMMARY_KEYS}, indent=2))
+    methods = list(methods) or ["model"]
+    result = evaluate_data(data, method=methods if len(methods) > 1 else methods[0], checkpoint=checkpoint,
+                           bg_checkpoint=bg_checkpoint, device=device, out_json=out_json, overrides=overrides,
+                           size=size)
+    if "table" in result:
+        click.echo(format_table(result["table"]))
+    else:
+        click.echo(json.dumps({k: result[k] for k in SUMMARY_KEYS}, indent=2))
 
 
 @click.command("segment")

@@ -104,3 +104,102 @@ def matched_iou(pred, target) -> float:
         return 0.0
     rows, cols = linear_sum_assignment(iou, maximize=True)
     return float(iou[rows, cols].sum() / t_ids.size)
+
+
+# -- Loci-Segmented's own evaluation (its keys mean what they mean there) -----------------------
+
+def binary_masks(labels, *, what: str = "target") -> np.ndarray:
+    """A stack of binary object masks (M, ...) from instance ids (0 = background, one mask per id
+    present, in id order) or, given a bool/0-1 stack already, that stack (masks may overlap)."""
+    a = np.asarray(labels)
+    if a.dtype == bool:
+        return a
+    if not np.issubdtype(a.dtype, np.integer):
+        raise UsageError(f"{what} must hold integer instance ids or a bool mask stack, got {a.dtype}")
+    ids = np.unique(a[a != 0])
+    return a[None] == ids.reshape((-1,) + (1,) * a.ndim)
+
+
+def _stacks(pred, target) -> tuple[np.ndarray, np.ndarray]:
+    """(pred masks (N, P), target masks (M, P)) over the same P pixels; `pred` holds instance ids,
+    `target` ids of pred's shape or a bool stack (M, *pred.shape)."""
+    p = np.asarray(pred)
+    if not np.issubdtype(p.dtype, np.integer):
+        raise UsageError(f"instance ids must be integers, got {p.dtype}")
+    t = np.asarray(target)
+    if t.dtype != bool and t.shape != p.shape:
+        raise UsageError(f"prediction shape {p.shape} differs from target shape {t.shape}")
+    if t.dtype == bool and t.shape[1:] != p.shape:
+        raise UsageError(f"target mask stack {t.shape} does not fit prediction shape {p.shape}")
+    pm = binary_masks(p, what="prediction").reshape(-1, p.size)
+    tm = binary_masks(t).reshape(-1, p.size)
+    return pm, tm
+
+
+def loci_iou_counts(pred, target) -> tuple[float, int]:
+    """One frame's share of Loci-Segmented's ``iou``: (sum of matched IoUs, number of true objects).
+
+    As its evaluation does: predicted objects and true objects are matched one-to-one by the
+    Hungarian method maximising the *intersection* (its choice for the review benchmark), each
+    matched pair adds its IoU, and the count is the number of non-empty true masks; a true object
+    left without a partner adds 0. ``target`` is instance ids of ``pred``'s shape or a bool stack
+    (M, H, W) (true masks may overlap). Summed over all frames of a data set and divided, it is
+    ``iou`` (:func:`loci_iou`).
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    pm, tm = _stacks(pred, target)
+    active = tm.any(axis=1)
+    n_true = int(active.sum())
+    if pm.shape[0] == 0 or tm.shape[0] == 0:
+        return 0.0, n_true
+    pf, tf = pm.astype(np.float64), tm.astype(np.float64)
+    inter = pf @ tf.T                                        # (N, M)
+    union = pf.sum(1)[:, None] + tf.sum(1)[None, :] - inter
+    iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    rows, cols = linear_sum_assignment(inter, maximize=True)
+    return float(iou[rows, cols].sum()), n_true
+
+
+def loci_iou(pred, target) -> float:
+    """Loci-Segmented's ``iou`` over frames: ``pred`` (T, H, W) ids, ``target`` (T, H, W) ids or a
+    list of T bool stacks (M_t, H, W). Per frame :func:`loci_iou_counts`; the IoU sums of all frames
+    divided by the number of true objects of all frames. A single frame (H, W) is one frame. NaN
+    when no frame has a true object."""
+    p = np.asarray(pred)
+    if p.ndim == 2:
+        p, target = p[None], [target]
+    total, count = 0.0, 0
+    for pf, tf in zip(p, target, strict=True):
+        s, n = loci_iou_counts(pf, tf)
+        total, count = total + s, count + n
+    return total / count if count else float("nan")
+
+
+def loci_fg_ari(pred, target) -> float:
+    """The foreground ARI of Loci-Segmented's own code (its ``fg_ari``), which differs from the
+    standard one (:func:`fg_ari`).
+
+    The contingency table counts true-object x predicted-object overlaps (predicted background is
+    no column), but the pair total is taken over *all* true-foreground pixels, so foreground that
+    the model calls background stays in the total and lowers the score. Where the total or the
+    denominator is 0 (fewer than 2 foreground pixels, or trivial groupings) the score is 1, as
+    there. ``target``: ids of ``pred``'s shape or a bool stack (M, *pred.shape) (overlapping masks
+    count a pixel once per mask, as there). Give a whole video (T, H, W) (stack (M, T, H, W)) for
+    the score over time, where ids must persist (its ``seq_fg_ari``).
+    """
+    pm, tm = _stacks(pred, target)
+    table = tm.astype(np.float64) @ pm.astype(np.float64).T     # (M, N)
+    n = float(tm.sum())
+
+    def c2(x):
+        x = np.asarray(x, dtype=np.float64)
+        return float((x * (x - 1) / 2).sum())
+
+    total = c2(n)
+    a, b = c2(table.sum(1)), c2(table.sum(0))
+    expected = a * b / total if total else 0.0
+    diff = (a + b) / 2 - expected
+    if total == 0 or diff == 0:
+        return 1.0
+    return float((c2(table) - expected) / diff)

@@ -2,7 +2,7 @@
 
     from mc_loci import segment_file
     out = segment_file("shapes_test/videos/video_00000.npz", "seg.gif", method="median-cc")
-    out["ids"].shape, out["scores"]          # (T, H, W); fg-ari and matched-iou when the video has masks
+    out["ids"].shape, out["scores"]          # (T, H, W); iou, fg_ari, loci_fg_ari, matched_iou... when it has masks
 """
 
 from __future__ import annotations
@@ -58,6 +58,10 @@ def segment_file(video: str | os.PathLike, out_gif: str | os.PathLike, *, method
     if out_npz is not None:
         with atomic_path(out_npz) as tmp:
             np.savez_compressed(tmp, ids=ids.astype(np.uint8 if ids.max(initial=0) < 256 else np.int32))
-    scores = score_video(ids, vid["masks"]) if "masks" in vid else {}
+    scores = {}
+    if "masks" in vid:
+        full = score_video(ids, vid["masks"])
+        scores = {k: full[k] for k in ("iou", "fg_ari", "loci_fg_ari", "matched_iou", "fg_ari_video",
+                                       "loci_fg_ari_video", "matched_iou_video")}
     return {"video": str(Path(video)), "out_gif": str(out_gif), "ids": ids,
             "objects": sorted(int(i) for i in np.unique(ids) if i != 0), "scores": scores}

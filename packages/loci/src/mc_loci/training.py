@@ -191,7 +191,7 @@ def progress_pictures(ds, out_dir: str | Path, every: int) -> list:
             ids = raw.segment(video)
         finally:
             raw.train(was)
-        write_overlay_gif(Path(out_dir) / "vis" / f"step_{step:06d}.gif", video["rgb"], ids, truth=video["masks"])
+        write_overlay_gif(Path(out_dir) / "vis" / f"step_{step:06d}.gif", video["rgb"], ids, truth=video.get("masks"))
 
     return [(int(every), picture)]
 
@@ -226,7 +226,8 @@ def check_train_config(tcfg: Mapping[str, Any], defaults: Mapping[str, Any]) -> 
 def check_clip_frames(ds, clip_frames: int) -> None:
     """BadInputError naming the data set's meta.json when its videos are shorter than a clip."""
     if int(clip_frames) > ds.frames:
-        raise BadInputError(ds.root / "meta.json", f"the videos have {ds.frames} frame(s), fewer than "
+        where = ds.root / "meta.json" if ds.root.is_dir() else ds.root
+        raise BadInputError(where, f"the videos have {ds.frames} frame(s), fewer than "
                                                    f"clip_frames={clip_frames}")
 
 
@@ -249,7 +250,7 @@ def train(data: str | Path, out_dir: str | Path, *, steps: int | None = None, re
     from mc_core.checkpoint import fingerprint_files
     from mc_core.factory import create_model
     from mc_core.training import TrainSettings, TrainTask, fit
-    from mc_loci.data.moving_shapes import MovingShapes
+    from mc_loci.data import open_data
     from mc_loci.interface import TASK, VideoSegmenter
     from mc_loci.models.slot_segmenter import MODEL_NAME, SlotSegmenterConfig
 
@@ -292,9 +293,11 @@ def train(data: str | Path, out_dir: str | Path, *, steps: int | None = None, re
     except (TypeError, ValueError) as exc:
         raise UsageError(f"bad model config: {exc}") from None
 
-    ds = MovingShapes(data)
+    ds = open_data(data)
     check_clip_frames(ds, tcfg["clip_frames"])
     arrays = prepare_arrays(ds, mcfg.background)
+    if "masks" not in arrays and float(tcfg["mask_weight"]) > 0:
+        raise BadInputError(ds.root, "the data set has no instance masks: train without them (unsupervised)")
     torch.manual_seed(int(tcfg["seed"]))
     model = create_model(MODEL_NAME, mcfg.to_dict(), task=TASK, protocol=VideoSegmenter)
     if bg_state is not None:
@@ -307,7 +310,7 @@ def train(data: str | Path, out_dir: str | Path, *, steps: int | None = None, re
                           recon_loss=str(tcfg["recon_loss"]), sigma=float(tcfg["sigma"]),
                           usage_weight=float(tcfg["usage_weight"]))
 
-    meta = {"data": str(Path(data)), "data_sha256": fingerprint_files(ds.paths + [ds.root / "meta.json"]),
+    meta = {"data": str(Path(data)), "data_sha256": fingerprint_files(ds.input_files),
             "n_videos": len(ds), "frames": ds.frames, "size": ds.size, **bg_meta}
     lr = float(tcfg["lr"])
     task = TrainTask(model=model, model_name=MODEL_NAME, config={"model": mcfg.to_dict(), "train": tcfg},

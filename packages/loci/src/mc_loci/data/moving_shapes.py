@@ -447,6 +447,8 @@ class MovingShapes:
             raise BadInputError(vdir / video_name(first), f"video file missing ({n - held} of {n} missing; "
                                                           "re-run make-data, or finish all shards)")
         self.paths = [vdir / video_name(i) for i in range(n)]
+        self.video_names = [p.name for p in self.paths]
+        self.input_files = [meta_path, *self.paths]
 
     def __len__(self) -> int:
         return len(self.paths)
