@@ -126,7 +126,14 @@ def test_train_eval_resume_cache_matrix(data, tmp_path):
             "--out-csv", str(tmp_path / "mx.csv"), "--codecs", "png,zstd", "-q", "--jobs", "1")
     assert r.returncode == 0, r.stderr
     mx = _read_csv(tmp_path / "mx.csv")
-    assert {"learned", "learned-ideal", "png", "zstd", "context-model-ideal"} <= {x["codec"] for x in mx}
+    assert {"learned", "learned-ideal", "png", "zstd", "context-model-ideal", "context-model-primed",
+            "context-model-8-primed"} <= {x["codec"] for x in mx}
+    # the primed rows come from the counts stored with the checkpoint: the matrix codes the
+    # training split here, so priming on it must beat the empty start
+    bits = {c: sum(float(x["bytes"]) for x in mx if x["codec"] == c)
+            for c in ("context-model-ideal", "context-model-primed")}
+    assert bits["context-model-primed"] < bits["context-model-ideal"]
+    assert all((out / "checkpoints" / n / "context_prior.npz").is_file() for n in ("best", "last", "final"))
     assert all(x["lossless"] == "True" for x in mx if x["codec"] == "learned")
     assert (tmp_path / "mx.png").exists() and "learned" in r.stdout
     # one worker process or two: the same rows (sizes and losslessness; timings differ)

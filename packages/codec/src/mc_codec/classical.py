@@ -7,7 +7,7 @@ dtype (the container stores them), so the raw-byte codecs (`zstd`, `xz`) do not 
 |------------|------------------------------------------------------------------------------|
 | `png`      | Pillow PNG, `optimize=True`, zlib level 9 (8-bit grey, or 16-bit grey)         |
 | `webp`     | Pillow WebP lossless, method 6, quality 100 (uint8 only: ids stored as grey)   |
-| `jxl`      | imagecodecs JPEG XL lossless, effort 9                                       |
+| `jxl`      | imagecodecs JPEG XL lossless, effort 10 (its strongest)                      |
 | `zstd`     | zstandard level 19 on the raw little-endian pixel bytes                       |
 | `xz`       | lzma preset 9 \\| EXTREME on the raw little-endian pixel bytes                  |
 | `coco-rle` | pycocotools per-class binary RLE (only when pycocotools is importable)        |
@@ -110,7 +110,7 @@ def _jxl_available() -> bool:
 def _jxl_encode(mask: np.ndarray) -> bytes:
     import imagecodecs
 
-    return bytes(imagecodecs.jpegxl_encode(mask, lossless=True, effort=9))
+    return bytes(imagecodecs.jpegxl_encode(mask, lossless=True, effort=10))
 
 
 def _jxl_decode(data: bytes, shape, dtype) -> np.ndarray:
@@ -247,7 +247,7 @@ CLASSICAL_CODECS: dict[str, ClassicalCodec] = {
                        lambda: True),
         ClassicalCodec("webp", "WebP lossless (Pillow, method 6)", _webp_encode, _webp_decode,
                        _webp_available, dtypes=("uint8",)),
-        ClassicalCodec("jxl", "JPEG XL lossless (imagecodecs, effort 9)", _jxl_encode, _jxl_decode,
+        ClassicalCodec("jxl", "JPEG XL lossless (imagecodecs, effort 10)", _jxl_encode, _jxl_decode,
                        _jxl_available),
         ClassicalCodec("zstd", "zstandard level 19 on raw bytes", _zstd_encode, _zstd_decode,
                        _zstd_available),

@@ -96,7 +96,7 @@ def _model_args(arch: str, flags: dict, extra: tuple[str, ...]) -> dict:
               help="Any model registered for `mc codec` (see `mc list models`).")
 @click.option("--use-2d-context/--no-2d-context", default=None,
               help="Each token also sees the row above [default: as the --row-cache-dir was built, "
-                   "else no].")
+                   "else yes: the stronger model].")
 @click.option("--row-cache-dir", type=click.Path(file_okay=False), default=None,
               help="Read tokens lazily from a row cache made by `mc codec cache`.")
 @click.option("--splits-dir", type=click.Path(file_okay=False), default=None,

@@ -12,6 +12,7 @@ COLUMNS = ["image", "codec", "bytes", "bits_per_pixel", "encode_s", "decode_s", 
 LEARNED = "learned"
 IDEAL = "learned-ideal"
 CONTEXT = "context-model-ideal"
+PRIMED = {4: "context-model-primed", 8: "context-model-8-primed"}
 
 
 def check_codecs(codecs) -> list[str] | None:
@@ -39,7 +40,8 @@ def codec_matrix(data_root=None, checkpoint=None, *, subdir: str | None = None, 
                  split: str = "test", out_csv="codec_matrix.csv", codecs=None, arch: str | None = None,
                  jobs: int = 0, progress=None) -> dict:
     """The codec matrix: every image of `split` coded by the learned codec (verified lossless),
-    its ideal code length, the context model and the classical `codecs`; writes `out_csv` and
+    its ideal code length, the context model (empty start; and primed from the training split,
+    4 and 8 neighbours, when the checkpoint holds ``context_prior.npz``) and the classical `codecs`; writes `out_csv` and
     the bar chart beside it (.png). With no `data_root`, the shipped samples and their split.
     Returns ``{"rows", "summary", "images", "pixels", "model", "checkpoint", "csv", "chart"}``."""
     import torch
@@ -106,6 +108,7 @@ def _image_rows(folder: Path, model, rel: str, *, codecs=None) -> list[dict]:
     from mc_codec.context_model import context_model_bits
     from mc_codec.data.masks import read_mask
     from mc_codec.evaluate import image_bits
+    from mc_codec.primed import checkpoint_prior
     from mc_codec.rows import image_tokens
 
     classical = available_codecs()
@@ -130,6 +133,12 @@ def _image_rows(folder: Path, model, rel: str, *, codecs=None) -> list[dict]:
     t0 = time.perf_counter()
     cbits = context_model_bits(mask)
     rows.append(_row(rel, CONTEXT, cbits / 8, px, time.perf_counter() - t0, None, None))
+    prior = checkpoint_prior(model.path) if model.path.is_dir() else None
+    if prior is not None and int(mask.max()) < prior.vocab_size:
+        for n in prior.neighbourhoods:
+            t0 = time.perf_counter()
+            pbits = prior.bits(mask, n)
+            rows.append(_row(rel, PRIMED[n], pbits / 8, px, time.perf_counter() - t0, None, None))
     for name, codec in classical.items():
         if not codec.supports(mask):
             continue
@@ -177,11 +186,11 @@ def summarize(rows: list[dict]) -> list[dict]:
 
 
 def format_summary(summary: list[dict]) -> str:
-    lines = [f"{'codec':<20} {'bpp':>8} {'vs PNG':>7} {'enc MP/s':>9} {'dec MP/s':>9}  lossless"]
+    lines = [f"{'codec':<24} {'bpp':>8} {'vs PNG':>7} {'enc MP/s':>9} {'dec MP/s':>9}  lossless"]
     for s in summary:
         dec = "-" if s["decode_mp_s"] != s["decode_mp_s"] else f"{s['decode_mp_s']:.2f}"
         ll = "(ideal)" if s["lossless"] is None else ("yes" if s["lossless"] else "NO")
-        lines.append(f"{s['codec']:<20} {s['bpp']:>8.4f} {s['ratio_to_png']:>7.3f} "
+        lines.append(f"{s['codec']:<24} {s['bpp']:>8.4f} {s['ratio_to_png']:>7.3f} "
                      f"{s['encode_mp_s']:>9.2f} {dec:>9}  {ll}")
     return "\n".join(lines)
 
@@ -202,7 +211,8 @@ def plot_summary(path: Path, summary: list[dict], title: str = "codec matrix") -
 
     names = [s["codec"] for s in summary]
     vals = [s["bpp"] for s in summary]
-    colors = ["C3" if n.startswith("learned") else ("C1" if n == CONTEXT else "C0") for n in names]
+    colors = ["C3" if n.startswith("learned") else ("C1" if n.startswith("context-model") else "C0")
+              for n in names]
     fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(names) + 1.2), dpi=100)
     ax.barh(names[::-1], vals[::-1], color=colors[::-1])
     for i, v in enumerate(vals[::-1]):

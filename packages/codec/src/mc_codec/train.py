@@ -135,7 +135,11 @@ def train_codec(data_root: str | os.PathLike, out_dir: str | os.PathLike, *, sub
     validation bits per pixel, or mean training bits per token without a validation split).
 
     `use_2d` None: as the row cache was built (``--include-above-features``) when training from
-    `row_cache_dir`, else False."""
+    `row_cache_dir`, else True (the 2D context is the stronger model).
+
+    After training, the counts of the primed context models (:mod:`mc_codec.primed`) over the
+    training split are stored in every checkpoint folder (``context_prior.npz``), so the codec
+    matrix of that checkpoint reports the ``context-model-primed`` baselines."""
     import torch
 
     from mc_codec.cache import cache_use_2d
@@ -163,7 +167,7 @@ def train_codec(data_root: str | os.PathLike, out_dir: str | os.PathLike, *, sub
     if not splits["train"]:
         raise BadInputError(folder, "the training split is empty")
     if use_2d is None:
-        use_2d = cache_use_2d(row_cache_dir) if row_cache_dir else False
+        use_2d = cache_use_2d(row_cache_dir) if row_cache_dir else True
     train_src = token_source(folder, splits["train"], use_2d, row_cache_dir)
     val_src = token_source(folder, splits["val"], use_2d, row_cache_dir)
     train_stats = _image_stats(train_src, folder, splits["train"])
@@ -214,4 +218,11 @@ def train_codec(data_root: str | os.PathLike, out_dir: str | os.PathLike, *, sub
     settings = TrainSettings(out_dir=out, steps=int(epochs) * spe, device=device, resume=resume,
                              max_minutes=max_minutes, seed=seed, ckpt_every=spe, eval_every=spe,
                              log_every=max(1, min(50, spe // 4)), desc=f"train {arch}", quiet=quiet)
-    return fit(task, settings)
+    result = fit(task, settings)
+    from accelerate import PartialState
+
+    if PartialState().is_main_process:
+        from mc_codec.primed import write_checkpoint_priors
+
+        write_checkpoint_priors(out / "checkpoints", folder, splits["train"], int(vocab_size))
+    return result
