@@ -152,3 +152,22 @@ def test_settings_differences_ignores_run_length():
         TrainSettings(out_dir="x", steps=-1)
     with pytest.raises(UsageError):
         TrainSettings(out_dir="x", steps=1, max_minutes=float("nan"))
+
+
+def test_metrics_rows_are_means_with_the_rate_used_and_a_short_run_is_logged(tmp_path):
+    task = make_task()
+    seen = []
+    inner = task.loss
+
+    def loss(model, ctx):
+        out = inner(model, ctx)
+        seen.append(float(out["loss"].detach()))
+        return out
+
+    task.loss = loss
+    res = fit(task, TrainSettings(out_dir=tmp_path / "a", steps=10, log_every=5, quiet=True))
+    assert [r["step"] for r in res.history] == [5, 10]
+    assert res.history[0]["loss"] == pytest.approx(sum(seen[:5]) / 5)
+    assert res.history[0]["lr"] == pytest.approx(0.1)  # StepLR halves after 25 steps: not yet
+    short = fit(make_task(), TrainSettings(out_dir=tmp_path / "b", steps=3, log_every=50, quiet=True))
+    assert [r["step"] for r in short.history] == [3] and short.final_loss is not None

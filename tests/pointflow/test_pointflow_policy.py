@@ -78,8 +78,9 @@ def test_lr_decay_schedule_and_exact_resume(tiny, masked_buffer, tmp_path, mc):
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     with open(tmp_path / "a" / "metrics.csv") as fh:
         lrs = [float(r["lr"]) for r in csv.DictReader(fh)]
-    # the loop logs the rate after its scheduler step: row k (after step k) shows the rate of step k + 1
-    assert lrs[0] == lrs[1] == 3e-3 > lrs[2] > lrs[4] > lrs[5] == lrs[7] == pytest.approx(3e-5)
+    # row k (after step k) shows the rate step k used: half of it in the warm-up's first step
+    assert lrs[0] == pytest.approx(1.5e-3)
+    assert lrs[1] == lrs[2] == 3e-3 > lrs[3] > lrs[5] > lrs[6] == lrs[7] == pytest.approx(3e-5)
     r = mc("pointflow", "train", "--buffer", masked_buffer, "--out-dir", tmp_path / "c", "--steps", "2",
            "--lr-decay-steps", "10", *tiny.flags)  # not beyond the 20 warm-up steps
     assert r.exit_code == 2 and "lr_decay_steps" in r.stderr and not (tmp_path / "c").exists(), r.stderr

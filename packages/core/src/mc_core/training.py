@@ -11,7 +11,8 @@ the loop does the rest the same way everywhere:
 - checkpoints ``last`` (with the training state, every ``ckpt_every`` steps and at the end),
   ``best`` (lowest ``best_key`` of the evaluation, else of the mean training loss since the last
   checkpoint) and ``final``; weights are checked finite before any is written;
-- a progress bar, ``OUT/metrics.csv`` (one row per logged step), the loss plot ``OUT/loss.png`` and
+- a progress bar, ``OUT/metrics.csv`` (a row every ``log_every`` steps: the mean of each loss term
+  over those steps and the learning rate they used), the loss plot ``OUT/loss.png`` and
   ``OUT/train_log.json``;
 - a time budget (``max_minutes``) that ends the run cleanly with all three checkpoints;
 - a non-finite loss or gradient stops the run: exit 1, one line, the last good checkpoint kept.
@@ -250,11 +251,21 @@ def fit(task: TrainTask, settings: TrainSettings) -> TrainResult:
     n_params = sum(p.numel() for p in raw.parameters() if p.requires_grad)
     total = int(settings.steps)
     t0 = time.perf_counter()
-    window: list[float] = []
+    window: list[float] = []          # training losses since the last checkpoint (for `best`)
+    pending: dict[str, list[float]] = {}  # loss terms since the last metrics row
+    lr_used = float("nan")
+
+    def log_row(lr: float) -> None:
+        """A metrics row: the mean of each loss term since the last row, and the rate they used."""
+        history.append({"step": step, "seconds": round(seconds(), 3), "lr": lr,
+                        **{k: float(np.mean(v)) for k, v in pending.items()}})
+        pending.clear()
     last_saved = step if state is not None else None
 
+    ended: list[float] = []  # the training time, frozen when the loop ends (state and result agree)
+
     def seconds() -> float:
-        return seconds_before + time.perf_counter() - t0
+        return ended[0] if ended else seconds_before + time.perf_counter() - t0
 
     def save(kind: str, with_state: bool, metrics: Mapping[str, float] | None = None) -> None:
         nonlocal last_saved
@@ -327,6 +338,7 @@ def fit(task: TrainTask, settings: TrainSettings) -> TrainResult:
             norm = accelerator.clip_grad_norm_(model.parameters(), float(settings.grad_clip))
             if norm is not None and not math.isfinite(float(norm)):
                 raise TrainingDiverged(f"{out}: non-finite gradient at step {s}; stopped, " + _kept_message())
+        lr_used = float(opt.param_groups[0]["lr"])
         opt.step()
         if sched is not None:
             sched.step()
@@ -334,10 +346,11 @@ def fit(task: TrainTask, settings: TrainSettings) -> TrainResult:
             task.after_step(raw, s + 1)
         step = s + 1
         window.append(terms["loss"])
+        for k, v in terms.items():
+            pending.setdefault(k, []).append(v)
         if step % settings.log_every == 0 or step == total:
-            lr = opt.param_groups[0]["lr"]
-            history.append({"step": step, "seconds": round(seconds(), 3), "lr": float(lr), **terms})
-            bar.set_postfix(loss=f"{terms['loss']:.4f}")
+            log_row(lr_used)
+            bar.set_postfix(loss=f"{history[-1]['loss']:.4f}")
         for every, fn in task.every:
             if every and step % every == 0 and step < total and main:
                 fn(raw, step)
@@ -357,12 +370,11 @@ def fit(task: TrainTask, settings: TrainSettings) -> TrainResult:
     bar.close()
     accelerator.wait_for_everyone()
     final_metrics = evaluate()
-    if history and history[-1]["step"] != step:
-        history.append({"step": step, "seconds": round(seconds(), 3),
-                        "lr": float(opt.param_groups[0]["lr"]),
-                        "loss": float(np.mean(window)) if window else float("nan")})
+    if pending:  # steps since the last row (a time budget, or a run shorter than log_every)
+        log_row(lr_used)
     if history:
         history[-1].update({f"eval_{k}": v for k, v in final_metrics.items()})
+    ended.append(seconds())
     checkpoint(final_metrics)
     save("final", False, final_metrics)
     result = TrainResult(out_dir=out, steps=step, stopped=stopped, train_seconds=seconds(),
