@@ -119,15 +119,15 @@ def evaluate_checkpoint(checkpoint, buffer, *, steps: int = 10, seed: int = 0, b
     from mc_core.device import resolve_device
     from mc_core.errors import UsageError
     from mc_core.factory import check_interface
+    from mc_core.paths import check_outputs
     from mc_pointflow.data.policy_data import load_policy_arrays
     from mc_pointflow.interface import FlowModel
     from mc_pointflow.masks import MaskConfig
     from mc_pointflow.models.flow_policy import load_policy
-    from mc_pointflow.outputs import check_outputs
 
     if steps < 1 or batch_size < 1 or (max_items is not None and max_items < 1):
         raise UsageError("steps, batch_size and max_items must be >= 1")
-    check_outputs([checkpoint, buffer], [out_csv, out_json])
+    check_outputs([checkpoint, buffer], [out_csv, out_json], not_inside_inputs=True)
     dev = resolve_device(device)
     model, ck = load_policy(checkpoint, dev)
     check_interface(model, FlowModel, what=f"model {ck.model!r}", path=ck.path)

@@ -194,8 +194,8 @@ def rollout(*, checkpoint: str | Path | None = None, policy: str | None = None, 
     from mc_core.atomic import write_csv, write_json
     from mc_core.device import resolve_device
     from mc_core.errors import BadInputError, UsageError
+    from mc_core.paths import check_outputs
     from mc_pointflow.data.replay_buffer import ReplayBuffer
-    from mc_pointflow.outputs import check_outputs
     from mc_pointflow.sim.collect import demo_settings
 
     if (checkpoint is None) == (policy is None):
@@ -207,7 +207,7 @@ def rollout(*, checkpoint: str | Path | None = None, policy: str | None = None, 
     check_at_most("execute_steps", execute_steps, MAX_HORIZON)
     n_gif = min(gif_episodes, episodes) if save_gif else 0
     gifs = gif_paths(save_gif, n_gif) if n_gif else []
-    check_outputs([checkpoint, buffer], [out_csv, out_json, *gifs])
+    check_outputs([checkpoint, buffer], [out_csv, out_json, *gifs], not_inside_inputs=True)
     overrides = {"image_size": image_size, "n_cams": n_cams, "cloud_points": cloud_points, "demo_steps": demo_steps}
     dev = resolve_device(device)
     if checkpoint is not None:

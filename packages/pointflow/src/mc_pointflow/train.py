@@ -99,6 +99,7 @@ def train(train_buffer: str | Path, out_dir: str | Path, *, valid_buffer: str | 
     import torch
 
     from mc_core.errors import BadInputError
+    from mc_core.paths import check_outputs
     from mc_core.progress import progress
     from mc_core.seeding import seed_everything
     from mc_core.training import RESUME_MAY_DIFFER, TrainSettings, TrainTask, fit
@@ -106,7 +107,6 @@ def train(train_buffer: str | Path, out_dir: str | Path, *, valid_buffer: str | 
     from mc_pointflow.data.replay_buffer import ReplayBuffer
     from mc_pointflow.evaluate import evaluate_policy
     from mc_pointflow.models.flow_policy import MODEL_NAME, PointFlowPolicy, PolicyConfig
-    from mc_pointflow.outputs import check_outputs
     from mc_pointflow.sim.collect import demo_settings
 
     del log  # progress and status lines come from the loop (mc_core.progress)
@@ -120,7 +120,7 @@ def train(train_buffer: str | Path, out_dir: str | Path, *, valid_buffer: str | 
         mcfg = PolicyConfig.from_dict(dict(model_config or {}))
     except (TypeError, ValueError) as exc:
         raise UsageError(f"bad model config: {exc}") from None
-    check_outputs([train_buffer, valid_buffer], [out_dir])
+    check_outputs([train_buffer, valid_buffer], [out_dir], not_inside_inputs=True)
     if threads:
         torch.set_num_threads(int(threads))
 

@@ -62,9 +62,9 @@ def verify_buffers(paths, *, batch_size: int = 4, plot: str | Path | None = None
     """:func:`verify_buffer` for each buffer; `plot` shows the first buffer whose masks are
     complete; `out_json` gets the list of reports. Outputs are checked against the inputs first."""
     from mc_core.atomic import write_json
-    from mc_pointflow.outputs import check_outputs
+    from mc_core.paths import check_outputs
 
-    check_outputs(list(paths), [plot, out_json])
+    check_outputs(list(paths), [plot, out_json], not_inside_inputs=True)
     reports = []
     for path in paths:
         rep = verify_buffer(path, batch_size=batch_size, plot=plot)
