@@ -121,3 +121,60 @@ def test_pan_camera_videos_are_deterministic_and_recorded_in_meta(tmp_path):
     assert "camera_motion" not in static_ds.meta and static_ds.camera_motion == "none"
     with pytest.raises(ValueError, match="camera_motion"):
         make_video(0, 0, camera_motion="zoom")
+
+
+def test_defaults_keep_todays_data_byte_identical():
+    import hashlib
+    import json
+
+    from mc_loci.data.moving_shapes import dataset_meta, make_video
+
+    meta = dataset_meta(videos=2, frames=3, size=16, seed=3, min_objects=2, max_objects=4)
+    assert json.dumps(meta) == (
+        '{"format": "mc-loci-moving-shapes", "version": 1, "videos": 2, "frames": 3, "size": 16, "seed": 3, '
+        '"min_objects": 2, "max_objects": 4, "video_dir": "videos", "keys": {"rgb": "uint8 (T,H,W,3)", '
+        '"depth": "float32 (T,H,W)", "masks": "uint8 (T,H,W), 0=background"}}')
+    v = make_video(3, 1, frames=3, size=16)
+    assert hashlib.sha256(v["masks"].tobytes()).hexdigest() == \
+        "beb654738e13c992452f5968ec42882637917968262b9e19bb78de0cc1ef11b0"
+    explicit = make_video(3, 1, frames=3, size=16, background="smooth")
+    for k in v:
+        np.testing.assert_array_equal(v[k], explicit[k])
+
+
+def test_textured_background_same_objects_more_texture():
+    from mc_loci.data.moving_shapes import make_video
+
+    for cam in ("none", "pan"):
+        smooth = make_video(0, 2, frames=3, size=32, camera_motion=cam, noise=0, with_background=True)
+        tex = make_video(0, 2, frames=3, size=32, camera_motion=cam, noise=0, with_background=True,
+                         background="textured")
+        np.testing.assert_array_equal(smooth["masks"], tex["masks"])
+        np.testing.assert_array_equal(smooth["depth"], tex["depth"])
+        fg = smooth["masks"] != 0
+        np.testing.assert_array_equal(smooth["rgb"][fg], tex["rgb"][fg])   # objects untouched
+
+        def roughness(bg):  # mean absolute neighbour difference of the background
+            return float(np.abs(np.diff(bg, axis=2)).mean())
+
+        assert roughness(tex["background"]) > 2 * roughness(smooth["background"])
+    # with the pan camera the texture moves with the view
+    assert not np.array_equal(tex["background"][0], tex["background"][1])
+
+
+def test_generalization_split_has_more_objects(tmp_path):
+    import json
+
+    from mc_core.testing import invoke
+    from mc_loci import MovingShapes
+
+    r = invoke("loci", "make-data", "--out-dir", tmp_path / "gen", "--videos", "4", "--frames", "2", "--size", "16",
+               "--max-objects", "3", "--split", "generalization", "--seed", "4", "-q")
+    assert r.exit_code == 0, r.stderr
+    meta = json.loads((tmp_path / "gen" / "meta.json").read_text())
+    assert meta["split"] == "generalization" and meta["objects"] == [4, 6]
+    for v in MovingShapes(tmp_path / "gen"):
+        assert 4 <= len(np.unique(v["masks"])) - 1 <= 6   # ids seen in the video, less the background
+    r = invoke("loci", "make-data", "--out-dir", tmp_path / "g2", "--max-objects", "10", "--split",
+               "generalization", "-q")
+    assert r.exit_code == 2 and "needs max_objects < 10" in r.stderr and not (tmp_path / "g2").exists()

@@ -14,7 +14,7 @@ def _limit_threads() -> None:
 
 
 @click.command("train")
-@click.option("--data", required=True, type=click.Path(), help="moving-shapes data folder (from make-data).")
+@click.option("--data", required=True, type=click.Path(), help="moving-shapes data folder or Loci-Segmented HDF5 file (from make-data).")
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False), help="Run folder (checkpoints, log).")
 @click.option("--steps", type=click.IntRange(min=1), default=300, show_default=True, help="Total training steps.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True, help="Clips per step.")
@@ -108,7 +108,7 @@ def train_cmd(data, out_dir, steps, batch_size, clip_frames, lr, num_slots, hidd
 
 
 @click.command("pretrain-bg")
-@click.option("--data", required=True, type=click.Path(), help="moving-shapes data folder (from make-data).")
+@click.option("--data", required=True, type=click.Path(), help="moving-shapes data folder or Loci-Segmented HDF5 file (from make-data).")
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False), help="Run folder (checkpoints, log).")
 @click.option("--steps", type=click.IntRange(min=1), default=600, show_default=True, help="Total training steps.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True, help="Clips per step.")

@@ -7,6 +7,9 @@ from mc_core.hookspecs import hookimpl
 def mc_register_datasets(registry):
     registry.register("moving-shapes", "mc_loci.data.moving_shapes:MovingShapes",
                       "Synthetic videos of moving shapes with RGB, depth and instance masks (`mc loci make-data`)")
+    registry.register("loci-hdf5", "mc_loci.data.loci_hdf5:LociHDF5",
+                      "Loci-Segmented's HDF5 data-set layout (JPEG frames, PNG depth, instance masks; the paper's "
+                      "preprocessed MOVi files; `make-data --format loci-hdf5`)")
 
 
 @hookimpl
@@ -37,6 +40,12 @@ def mc_register_metrics(registry):
                       "Adjusted Rand index over true-foreground pixels (instance ids, 0 = background)")
     registry.register("matched-iou", "mc_loci.metrics:matched_iou",
                       "Mean IoU of true objects after Hungarian matching to predicted objects")
+    registry.register("loci-iou", "mc_loci.metrics:loci_iou",
+                      "Loci-Segmented's IoU: per frame Hungarian matching (on intersection), matched IoUs of all "
+                      "frames summed over the number of true objects of all frames (unmatched count 0)")
+    registry.register("loci-fg-ari", "mc_loci.metrics:loci_fg_ari",
+                      "Loci-Segmented's own foreground ARI: true-foreground pixels predicted as background stay "
+                      "in the pair total")
 
 
 @hookimpl

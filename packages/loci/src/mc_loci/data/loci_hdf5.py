@@ -89,7 +89,7 @@ def _jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.fromarray(rgb, "RGB").save(buf, format="JPEG", quality=quality)
+    Image.fromarray(rgb, "RGB").save(buf, format="JPEG", quality=quality, subsampling=0)  # 4:4:4: small frames keep their colour edges
     return np.frombuffer(buf.getvalue(), np.uint8)
 
 

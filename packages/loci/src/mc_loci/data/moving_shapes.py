@@ -64,7 +64,7 @@ def _background_params(rng: np.random.Generator) -> dict:
 
 
 def _render_background(params: dict, size: int, offset: tuple[float, float] | None = None,
-                       canvas: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                       canvas: int | None = None, texture: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The background seen through a size x size window: colour (H,W,3) float 0..255 and depth (H,W),
     a tilted floor plane (far at the top of the canvas, nearer at the bottom).
 
@@ -84,11 +84,44 @@ def _render_background(params: dict, size: int, offset: tuple[float, float] | No
     img = params["base"] + xx[..., None] * params["tilt"][0] + yy[..., None] * params["tilt"][1]
     for fx, fy, phase, amp in params["waves"]:
         img = img + np.sin(2 * np.pi * (fx * xx + fy * yy) + phase)[..., None] * amp
+    if texture is not None:
+        img = img + _texture(texture, xx, yy)
     depth = (0.75 + 0.25 * (1.0 - depth_y)).astype(np.float32)
     return np.clip(img, 0, 255), depth
 
 
 CAMERA_MOTIONS = ("none", "pan")
+BACKGROUNDS = ("smooth", "textured")
+SPLITS = ("train", "test", "generalization")
+# the generalization split has more objects than training: max_objects+1 .. max_objects+GENERALIZATION_EXTRA
+GENERALIZATION_EXTRA = 3
+
+
+def _texture_params(seed: int, index: int) -> dict:
+    """Random parameters of the high-frequency texture of ``background="textured"`` (its own random
+    stream, so a textured video has the same objects and camera as the smooth one)."""
+    rng = np.random.default_rng([seed, index, 2])
+    cells = float(rng.uniform(5, 9))
+    angle = float(rng.uniform(0, np.pi))
+    checker = rng.uniform(-28, 28, size=3).astype(np.float32)
+    waves = []
+    for _ in range(3):
+        fx, fy = rng.uniform(-22, 22, size=2)
+        waves.append((float(fx), float(fy), float(rng.uniform(0, 2 * np.pi)),
+                      rng.uniform(8, 18, size=3).astype(np.float32)))
+    return {"cells": cells, "angle": angle, "checker": checker, "waves": waves}
+
+
+def _texture(params: dict, xx: np.ndarray, yy: np.ndarray) -> np.ndarray:
+    """The texture (H,W,3) at canvas coordinates xx, yy (in units of the frame side): a rotated
+    checkerboard of colour offsets plus three fine waves, in closed form (pans need no resampling)."""
+    c, s = np.cos(params["angle"]), np.sin(params["angle"])
+    u, v = (c * xx - s * yy) * params["cells"], (s * xx + c * yy) * params["cells"]
+    sign = np.where((np.floor(u) + np.floor(v)) % 2 == 0, 1.0, -1.0).astype(np.float32)
+    out = sign[..., None] * params["checker"]
+    for fx, fy, phase, amp in params["waves"]:
+        out = out + np.sin(2 * np.pi * (fx * xx + fy * yy) + phase)[..., None] * amp
+    return out
 
 
 def camera_path(seed: int, index: int, frames: int, size: int) -> tuple[np.ndarray, int]:
@@ -131,8 +164,11 @@ def _shape_mask(shape: str, cx: float, cy: float, r: float, size: int) -> np.nda
 
 def make_video(seed: int, index: int, *, frames: int = 8, size: int = 64, min_objects: int = 2,
                max_objects: int = 4, noise: float = 2.0, camera_motion: str = "none",
-               with_background: bool = False) -> dict[str, np.ndarray]:
+               with_background: bool = False, background: str = "smooth") -> dict[str, np.ndarray]:
     """Generate video `index` of the data set with `seed` (deterministic).
+
+    ``background="textured"`` adds a high-contrast texture (a rotated checkerboard of colour
+    offsets and fine waves) to the smooth background, from its own random stream (same objects).
 
     ``camera_motion="pan"`` moves the view over a larger background (see :func:`camera_path`) and
     adds ``camera`` (T, 2) float32, the window offsets (x, y). ``with_background`` adds the true,
@@ -145,13 +181,16 @@ def make_video(seed: int, index: int, *, frames: int = 8, size: int = 64, min_ob
         raise ValueError(f"need 1 <= min_objects <= max_objects <= {len(PALETTE)}")
     if camera_motion not in CAMERA_MOTIONS:
         raise ValueError(f"camera_motion must be one of {', '.join(CAMERA_MOTIONS)}, got {camera_motion!r}")
+    if background not in BACKGROUNDS:
+        raise ValueError(f"background must be one of {', '.join(BACKGROUNDS)}, got {background!r}")
     rng = np.random.default_rng([seed, index])
     bg_params = _background_params(rng)
+    texture = _texture_params(seed, index) if background == "textured" else None
     if camera_motion == "pan":
         camera, canvas = camera_path(seed, index, frames, size)
-        views = [_render_background(bg_params, size, tuple(o), canvas) for o in camera]
+        views = [_render_background(bg_params, size, tuple(o), canvas, texture) for o in camera]
     else:
-        views = [_render_background(bg_params, size)] * frames
+        views = [_render_background(bg_params, size, texture=texture)] * frames
     n = int(rng.integers(min_objects, max_objects + 1))
     colours = PALETTE[rng.choice(len(PALETTE), size=n, replace=False)]
     shapes = [SHAPES[i] for i in rng.integers(0, len(SHAPES), size=n)]
@@ -211,15 +250,33 @@ MAX_VIDEO_PIXELS = 2 ** 26
 
 
 SETTINGS_KEYS = ("format", "version", "videos", "frames", "size", "seed", "min_objects", "max_objects",
-                 "camera_motion")
+                 "camera_motion", "background", "split")
+# settings recorded only when not at these values (data sets made before they existed stay byte-identical)
+OPTIONAL_SETTINGS = {"camera_motion": "none", "background": "smooth", "split": "train"}
+
+
+def split_objects(split: str, min_objects: int, max_objects: int) -> tuple[int, int]:
+    """The object-count range videos of `split` are drawn from: the given one for train and test;
+    for ``generalization``, more objects than training: max_objects+1 .. max_objects+3 (at most 10)."""
+    if split not in SPLITS:
+        raise UsageError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    if split != "generalization":
+        return int(min_objects), int(max_objects)
+    low = int(max_objects) + 1
+    if low > len(PALETTE):
+        raise UsageError(f"the generalization split needs max_objects < {len(PALETTE)} (it draws "
+                         f"max_objects+1..max_objects+{GENERALIZATION_EXTRA} objects), got {max_objects}")
+    return low, min(int(max_objects) + GENERALIZATION_EXTRA, len(PALETTE))
 
 
 def dataset_meta(*, videos: int, frames: int, size: int, seed: int, min_objects: int, max_objects: int,
-                 camera_motion: str = "none") -> dict:
+                 camera_motion: str = "none", background: str = "smooth", split: str = "train") -> dict:
     """The meta.json of a data set made with these settings.
 
-    It records ``camera_motion`` only when it is not "none", so static data sets stay
-    byte-identical to those written before camera motion existed."""
+    It records ``camera_motion``, ``background`` and ``split`` only when they are not "none",
+    "smooth" and "train", so data sets made with the defaults stay byte-identical to those written
+    before these settings existed. ``min_objects``/``max_objects`` are the ones asked; for the
+    generalization split ``objects`` records the range drawn from."""
     meta = {"format": FORMAT, "version": VERSION, "videos": int(videos), "frames": int(frames),
             "size": int(size), "seed": int(seed), "min_objects": int(min_objects),
             "max_objects": int(max_objects), "video_dir": VIDEO_DIR,
@@ -227,11 +284,16 @@ def dataset_meta(*, videos: int, frames: int, size: int, seed: int, min_objects:
     if camera_motion != "none":
         meta["camera_motion"] = camera_motion
         meta["keys"]["camera"] = "float32 (T,2), view offset (x, y) in pixels on the background canvas"
+    if background != "smooth":
+        meta["background"] = background
+    if split != "train":
+        meta["split"] = split
+        meta["objects"] = list(split_objects(split, min_objects, max_objects))
     return meta
 
 
 def _settings(meta: dict) -> dict:
-    return {k: meta.get(k, "none" if k == "camera_motion" else None) for k in SETTINGS_KEYS}
+    return {k: meta.get(k, OPTIONAL_SETTINGS.get(k)) for k in SETTINGS_KEYS}
 
 
 def _existing_settings_differ(out: Path, meta: dict) -> list[str] | None:
@@ -256,9 +318,16 @@ def _existing_settings_differ(out: Path, meta: dict) -> list[str] | None:
 def make_dataset(out_dir: str | Path, *, videos: int, frames: int = 8, size: int = 64, seed: int = 0,
                  min_objects: int = 2, max_objects: int = 4, indices: list[int] | None = None,
                  camera_motion: str = "none", progress_bar: bool = True, num_shards: int = 1,
-                 shard_index: int = 0, overwrite: bool = False) -> Path:
+                 shard_index: int = 0, overwrite: bool = False, background: str = "smooth",
+                 split: str = "train", format: str = "folder", name: str = "moving-shapes") -> Path:
     """Write a moving-shapes data folder: all videos, or one shard of them (`num_shards`,
-    `shard_index`: every num_shards-th video; or explicit `indices`).
+    `shard_index`: every num_shards-th video; or explicit `indices`). Returns the folder.
+
+    ``background="textured"`` adds a high-contrast texture to the background; ``split=
+    "generalization"`` draws more objects than training (:func:`split_objects`). With
+    ``format="loci-hdf5"`` all videos go into one Loci-Segmented HDF5 file in `out_dir`, named
+    ``<name>-<split>-<S>x<S>-v1.hdf5`` (:mod:`mc_loci.data.loci_hdf5`; returns the file; no shards):
+    the same file with the same settings is kept, with other settings refused unless overwrite.
 
     meta.json is written first. Into a folder that already holds a data set: with the same
     settings, videos already there are kept (a rerun or another shard completes the set; files are
@@ -281,6 +350,19 @@ def make_dataset(out_dir: str | Path, *, videos: int, frames: int = 8, size: int
                          "pixels (frames x size x size); use fewer frames or a smaller size")
     if camera_motion not in CAMERA_MOTIONS:
         raise UsageError(f"camera_motion must be one of {', '.join(CAMERA_MOTIONS)}, got {camera_motion!r}")
+    if background not in BACKGROUNDS:
+        raise UsageError(f"background must be one of {', '.join(BACKGROUNDS)}, got {background!r}")
+    if format not in FORMATS:
+        raise UsageError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+    lo, hi = split_objects(split, min_objects, max_objects)
+    settings = dict(videos=videos, frames=frames, size=size, seed=seed, min_objects=min_objects,
+                    max_objects=max_objects, camera_motion=camera_motion, background=background, split=split)
+    gen = dict(frames=frames, size=size, min_objects=lo, max_objects=hi, camera_motion=camera_motion,
+               background=background)
+    if format == "loci-hdf5":
+        if num_shards != 1 or indices is not None:
+            raise UsageError("format 'loci-hdf5' writes one file: it takes no shards or indices")
+        return _make_hdf5(Path(out_dir), name, dataset_meta(**settings), gen, progress_bar, overwrite)
     todo = shard_slice(list(range(videos)), num_shards, shard_index) if indices is None else list(indices)
     bad = [i for i in todo if not 0 <= int(i) < int(videos)]
     if bad:
@@ -288,8 +370,7 @@ def make_dataset(out_dir: str | Path, *, videos: int, frames: int = 8, size: int
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise BadInputError(out, "exists and is not a folder")
-    meta = dataset_meta(videos=videos, frames=frames, size=size, seed=seed, min_objects=min_objects,
-                        max_objects=max_objects, camera_motion=camera_motion)
+    meta = dataset_meta(**settings)
     differ = _existing_settings_differ(out, meta) if out.exists() else None
     keep = differ is not None and not differ
     if differ:
@@ -308,12 +389,40 @@ def make_dataset(out_dir: str | Path, *, videos: int, frames: int = 8, size: int
         if keep and path.exists():
             skipped += 1
             continue
-        video = make_video(seed, i, frames=frames, size=size, min_objects=min_objects, max_objects=max_objects,
-                           camera_motion=camera_motion)
-        write_video(path, video)
+        write_video(path, make_video(seed, i, **gen))
         written += 1
     info(f"wrote {written} video(s) to {out}" + (f" ({skipped} already there)" if skipped else ""))
     return out
+
+
+FORMATS = ("folder", "loci-hdf5")
+
+
+def _make_hdf5(out: Path, name: str, meta: dict, gen: dict, progress_bar: bool, overwrite: bool) -> Path:
+    """Write the whole data set of `meta` as one Loci-Segmented HDF5 file in `out` (see make_dataset)."""
+    from mc_core.progress import info, progress
+    from mc_loci.data.loci_hdf5 import hdf5_file_name, read_settings, write_loci_hdf5
+
+    if out.exists() and not out.is_dir():
+        raise BadInputError(out, "exists and is not a folder")
+    path = out / hdf5_file_name(name, meta.get("split", "train"), meta["size"], meta["size"], 1)
+    if path.exists():
+        old = read_settings(path)
+        if old == meta:
+            info(f"{path} is already there with these settings")
+            return path
+        if not overwrite:
+            why = "other settings" if old is not None else "no readable mc settings"
+            raise BadInputError(path, f"exists with {why}; choose another folder or name, or overwrite it "
+                                      "(overwrite=True, --overwrite)")
+    out.mkdir(parents=True, exist_ok=True)
+    seed = meta["seed"]
+    videos = (make_video(seed, i, **gen)
+              for i in progress(range(meta["videos"]), desc="make-data", unit="video",
+                                quiet=None if progress_bar else True))
+    write_loci_hdf5(path, videos, name=name, split=meta.get("split", "train"), settings=meta)
+    info(f"wrote {meta['videos']} video(s) to {path}")
+    return path
 
 
 # -- loading -----------------------------------------------------------------------------------
