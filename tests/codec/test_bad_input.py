@@ -28,6 +28,13 @@ def env(tmp_path_factory):
     (splits / "train.txt").write_text("m0.png\nm1.png\n")
     (splits / "val.txt").write_text("m2.png\n")
     (splits / "test.txt").write_text("m3.png\n")
+    # a split naming a real mask outside the data folder
+    Image.fromarray(np.zeros((9, 9), np.uint8)).save(root / "data" / "outside.png")
+    out_splits = root / "out_splits"
+    out_splits.mkdir()
+    (out_splits / "train.txt").write_text("m0.png\n../outside.png\n")
+    (out_splits / "val.txt").write_text("")
+    (out_splits / "test.txt").write_text("m3.png\n")
     torch.manual_seed(0)
     model = create_model("rle-lm", {"vocab_size": 6, "use_2d": True, "embed_dim": 4, "hidden_dim": 8},
                          task="codec")
@@ -35,6 +42,9 @@ def env(tmp_path_factory):
     sd = {k: v.clone() for k, v in model.state_dict().items()}
     sd["heads.cls_head.bias"][0] = float("nan")
     save_checkpoint(root / "nan_ck", sd, model="rle-lm", config={"model": model.config})
+    big = {k: v.clone() for k, v in model.state_dict().items()}
+    big["heads.cls_head.bias"][0] = 1e9
+    save_checkpoint(root / "big_ck", big, model="rle-lm", config={"model": model.config})
     save_checkpoint(root / "unknown_ck", {"w": torch.zeros(2)}, model="no-such-model", config={})
     r = invoke("codec", "compress", str(masks / "m0.png"), str(root / "m0.mcz"), "--checkpoint", str(root / "ck"))
     assert r.exit_code == 0, r.stderr
@@ -75,6 +85,11 @@ CASES = {
                                  "config.json", "also an input"),
     "non-finite-weights": (["compress", "{root}/data/masks/m1.png", "{root}/x.mcz", "--checkpoint", "{root}/nan_ck"],
                            "model.safetensors", "NaN or infinite"),
+    "weights-too-large-for-fixed-point": (["compress", "{root}/data/masks/m1.png", "{root}/x.mcz",
+                                           "--checkpoint", "{root}/big_ck"], "big_ck", "too large"),
+    "split-names-a-path-outside-the-data": (["train", "--data-root", "{root}/data/masks", "--splits-dir",
+                                             "{root}/out_splits", "--out-dir", "{root}/run2", "--hidden-dim", "4"],
+                                            "train.txt", "outside the data folder"),
     "unregistered-model": (["compress", "{root}/data/masks/m1.png", "{root}/x.mcz", "--checkpoint",
                             "{root}/unknown_ck"], "unknown_ck", "no-such-model"),
     "vocabulary-below-largest-id": (["train", "--data-root", "{root}/data/masks", "--splits-dir", "{root}/splits",

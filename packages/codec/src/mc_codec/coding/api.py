@@ -94,6 +94,12 @@ def load_model(checkpoint: str | os.PathLike | None = None) -> LoadedCodec:
         return _CACHE[key]
     model, ck = load_model_and_checkpoint(path, task="codec", protocol=CodecModel, device="cpu")
     check_finite_weights(ck.state_dict, ck.path / WEIGHTS_FILE)
+    from mc_codec.coding.stepper import make_stepper
+
+    try:  # the built-in models fold their weights into fixed point here (cached for coding)
+        make_stepper(model)
+    except ValueError as exc:  # e.g. weights too large for the fixed-point range
+        raise BadInputError(ck.path / WEIGHTS_FILE, f"model {ck.model!r}: {exc}") from None
     loaded = LoadedCodec(model, ck.model, digest_file(ck.path / WEIGHTS_FILE), ck.path, ck.config)
     _CACHE[key] = loaded
     return loaded

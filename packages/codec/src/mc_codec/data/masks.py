@@ -154,6 +154,9 @@ def make_splits(
         for name in SPLIT_NAMES:
             entries = _read_split_file(files[name])
             for entry in entries:
+                norm = os.path.normpath(entry)
+                if os.path.isabs(entry) or norm == ".." or norm.startswith(".." + os.sep):
+                    raise BadInputError(files[name], f"lists {entry!r}, a path outside the data folder")
                 exists = entry in known or (
                     data_dir is not None and (Path(data_dir) / entry).is_file())
                 if not exists:
