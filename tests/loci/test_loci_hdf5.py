@@ -197,3 +197,19 @@ def test_bad_hdf5_is_exit_2_one_line_naming_file_and_dataset(world, name, proble
         assert lines[0].startswith(f"error: {world / name}: ") and problem in lines[0], lines[0]
     assert checksums(world) == before
     assert not (world / "new.json").exists() and not (world / "new").exists()
+
+
+def test_segment_reads_a_video_of_an_hdf5_file(world, tmp_path):
+    path = world / "h5" / NAME
+    r = invoke("loci", "segment", "--method", "farthest-cc", "--data", path, "--index", "2", "--out-gif",
+               tmp_path / "s.gif", "--out-npz", tmp_path / "s.npz")
+    assert r.exit_code == 0, r.stderr
+    from mc_loci import LociHDF5, get_segmenter
+
+    v = LociHDF5(path)[2]
+    want = get_segmenter("farthest-cc").segment({"rgb": v["rgb"], "depth": v["depth"]})
+    np.testing.assert_array_equal(np.load(tmp_path / "s.npz")["ids"], want)
+    assert "iou=" in r.stdout and "loci_fg_ari=" in r.stdout
+    for extra, problem in ((["--index", "3"], "index must be in 0..2"), (["--video", path], "give one of")):
+        r = invoke("loci", "segment", "--method", "median-cc", "--data", path, *extra, "--out-gif", tmp_path / "x.gif")
+        assert r.exit_code == 2 and problem in r.stderr and not (tmp_path / "x.gif").exists(), r.stderr

@@ -143,3 +143,15 @@ def test_set_overrides_a_baselines_config_checked_against_its_defaults(tmp_path)
     assert res.exit_code == 0, res.stderr
     assert json.loads(res.stdout)["matched_iou"] == 0.0  # no colour differs by more than 255: no objects
     assert json.loads((tmp_path / "r.json").read_text())["overrides"] == ["threshold=255"]
+
+
+def test_loci_segmented_metrics_and_hdf5_dataset_are_registered():
+    from mc_core import registries
+    from mc_loci import LociHDF5, loci_fg_ari, loci_iou
+
+    metrics = registries().metrics
+    assert {"fg-ari", "matched-iou", "loci-iou", "loci-fg-ari"} <= set(metrics.names(task="loci"))
+    assert metrics.get("loci-iou") is loci_iou and metrics.get("loci-fg-ari") is loci_fg_ari
+    assert registries().datasets.get("loci-hdf5") is LociHDF5
+    listed = invoke("list", "metrics").stdout
+    assert "loci-iou" in listed and "loci-fg-ari" in listed

@@ -88,7 +88,12 @@ def eval_cmd(data, checkpoint, size, methods, bg_checkpoint, overrides, out_json
 
 
 @click.command("segment")
-@click.option("--video", required=True, type=click.Path(), help="A video npz (rgb, depth[, masks]) as make-data writes.")
+@click.option("--video", type=click.Path(), default=None, help="A video npz (rgb, depth[, masks]) as make-data writes.")
+@click.option("--data", type=click.Path(), default=None,
+              help="Instead of --video: a data folder or Loci-Segmented HDF5 file; segments its video --index.")
+@click.option("--index", type=click.IntRange(min=0), default=0, show_default=True, help="The video of --data.")
+@click.option("--size", type=click.IntRange(min=16, max=4096), default=None,
+              help="HDF5 --data: resize frames to SIZE x SIZE (as eval).")
 @click.option("--out-gif", required=True, type=click.Path(dir_okay=False), help="Overlay GIF to write.")
 @click.option("--checkpoint", type=click.Path(), default=None, help="Model checkpoint (for a trained model).")
 @method_option
@@ -99,7 +104,8 @@ def eval_cmd(data, checkpoint, size, methods, bg_checkpoint, overrides, out_json
 @click.option("--scale", type=click.IntRange(min=1, max=16), default=3, show_default=True, help="GIF upscaling.")
 @device_option
 @quiet_option
-def segment_cmd(video, out_gif, checkpoint, method, bg_checkpoint, overrides, out_npz, fps, scale, device, quiet):
+def segment_cmd(video, data, index, size, out_gif, checkpoint, method, bg_checkpoint, overrides, out_npz, fps, scale,
+                device, quiet):
     """Segment one video and write a GIF: input | predicted objects | (true objects, if known).
 
     \b
@@ -107,14 +113,19 @@ def segment_cmd(video, out_gif, checkpoint, method, bg_checkpoint, overrides, ou
       mc loci segment --checkpoint runs/loci/checkpoints/final \\
           --video shapes_test/videos/video_00000.npz --out-gif seg.gif
       mc loci segment --method median-cc --video shapes_test/videos/video_00003.npz --out-gif cc.gif
+      mc loci segment --method median-cc --data h5/moving-shapes-test-64x64-v1.hdf5 --index 2 --out-gif h5.gif
       mc loci segment --method learned-cc --bg-checkpoint runs/bg/checkpoints/final \\
           --video pan_test/videos/video_00000.npz --out-gif bg_cc.gif
     """
+    from mc_core.errors import UsageError
     from mc_core.progress import info
     from mc_loci.segmenting import segment_file
 
+    if (video is None) == (data is None):
+        raise UsageError("give one of --video or --data")
     out = segment_file(video, out_gif, method=method, checkpoint=checkpoint, bg_checkpoint=bg_checkpoint,
-                       out_npz=out_npz, fps=fps, scale=scale, overrides=overrides, device=device)
+                       out_npz=out_npz, fps=fps, scale=scale, overrides=overrides, device=device, data=data,
+                       index=index, size=size)
     info(f"wrote {out_gif} ({out['ids'].shape[0]} frames, object ids {out['objects']})")
     if out["scores"]:
         click.echo(" ".join(f"{k}={v:.3f}" for k, v in out["scores"].items()))

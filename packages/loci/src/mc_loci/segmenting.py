@@ -15,11 +15,13 @@ from typing import Any
 __all__ = ["segment_file"]
 
 
-def segment_file(video: str | os.PathLike, out_gif: str | os.PathLike, *, method: str = "model",
+def segment_file(video: str | os.PathLike | None, out_gif: str | os.PathLike, *, method: str = "model",
                  checkpoint: str | os.PathLike | None = None, bg_checkpoint: str | os.PathLike | None = None,
                  out_npz: str | os.PathLike | None = None, fps: float = 4.0, scale: int = 3,
-                 overrides: Sequence[str] = (), device: Any = "auto") -> dict[str, Any]:
-    """Segment the video npz `video` with :func:`~mc_loci.segmenters.get_segmenter` (`method`,
+                 overrides: Sequence[str] = (), device: Any = "auto", data: str | os.PathLike | None = None,
+                 index: int = 0, size: int | None = None) -> dict[str, Any]:
+    """Segment the video npz `video` (or video `index` of the data set `data`, a folder or a
+    Loci-Segmented HDF5 file, frames resized to `size`: :func:`mc_loci.data.open_data`) with :func:`~mc_loci.segmenters.get_segmenter` (`method`,
     `checkpoint`, `bg_checkpoint`, `overrides`) and write `out_gif` (input | predicted objects | true objects
     when the video has masks) and, when given, `out_npz` (``ids`` (T,H,W)). Outputs that are an
     input, or the same file twice, are refused before anything is written.
@@ -42,13 +44,29 @@ def segment_file(video: str | os.PathLike, out_gif: str | os.PathLike, *, method
     if not (isinstance(scale, int) and 1 <= scale <= 16):
         raise UsageError(f"scale must be an integer in 1..16, got {scale!r}")
     check_method_args(method, checkpoint, bg_checkpoint)
-    check_outputs([video, *checkpoint_files(checkpoint), *checkpoint_files(bg_checkpoint)], [out_gif, out_npz])
-    vid = load_video(video, need_masks=False, need_depth=False)
+    if (video is None) == (data is None):
+        raise UsageError("give one of video or data")
+    if data is not None:
+        from mc_loci.data import open_data
+
+        ds = open_data(data, size=size)
+        if not (isinstance(index, int) and 0 <= index < len(ds)):
+            raise UsageError(f"index must be in 0..{len(ds) - 1} (the data set has {len(ds)} videos), got {index!r}")
+        inputs, source = [ds.root, *ds.input_files], ds.paths[index]
+    else:
+        inputs, source = [video], video
+    check_outputs([*inputs, *checkpoint_files(checkpoint), *checkpoint_files(bg_checkpoint)], [out_gif, out_npz])
+    if data is not None:
+        vid = ds[index]
+        vid.pop("instance_masks", None)
+    else:
+        vid = load_video(video, need_masks=False, need_depth=False)
+    video = source
     seg = get_segmenter(method, checkpoint=checkpoint, bg_checkpoint=bg_checkpoint, overrides=overrides,
                         device=device)
     check_video(seg, vid, video)
     try:
-        ids = np.asarray(seg.segment(vid))
+        ids = np.asarray(seg.segment({k: v for k, v in vid.items() if k != "masks"}))
     except ValueError as exc:
         raise BadInputError(video, str(exc)) from None
     if ids.shape != vid["rgb"].shape[:3] or not np.issubdtype(ids.dtype, np.integer):
