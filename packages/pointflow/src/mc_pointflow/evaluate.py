@@ -54,12 +54,13 @@ def topk_iou(logits: np.ndarray, mask: np.ndarray) -> float:
 
 
 def attention_scores(logits: np.ndarray, mask: np.ndarray) -> dict[str, float]:
-    from mc_pointflow.metrics import attention_iou
+    from mc_core import registries
 
+    metrics = registries().metrics
+    iou, coverage = metrics.get("attention-iou"), metrics.get("attention-coverage")
     pred = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
-    return {"attention_iou": attention_iou(pred, mask), "attention_topk_iou": topk_iou(logits, mask),
-            "attention_coverage_pred": float((pred >= 0.5).mean()),
-            "attention_coverage_true": float((mask >= 0.5).mean())}
+    return {"attention_iou": iou(pred, mask), "attention_topk_iou": topk_iou(logits, mask),
+            "attention_coverage_pred": coverage(pred), "attention_coverage_true": coverage(mask)}
 
 
 def evaluate_policy(model, arrays, *, steps: int = 10, seed: int = 0, batch_size: int = 32, device="cpu",

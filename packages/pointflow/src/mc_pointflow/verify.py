@@ -46,9 +46,9 @@ def verify_buffer(path: str | Path, *, batch_size: int = 4, plot: str | Path | N
     if done.all():
         import torch.utils.data
 
-        from mc_pointflow.data.attention_dataset import make_dataset
+        from mc_core import registries
 
-        ds = make_dataset(path)
+        ds = registries().datasets.create("pointflow-attention", path=path)
         loader = torch.utils.data.DataLoader(ds, batch_size=min(batch_size, len(ds)), shuffle=False)
         batch = next(iter(loader))
         rep["batch"] = {k: list(v.shape) for k, v in batch.items() if hasattr(v, "shape")}
