@@ -9,14 +9,21 @@ import threading
 import time
 
 
-def die_with_parent(poll_seconds: float = 1.0) -> None:
+def die_with_parent(poll_seconds: float = 1.0, parent: int | None = None) -> None:
     """Make this (worker) process end when the process that started it dies.
 
     On Linux the kernel sends SIGKILL at the parent's death (``PR_SET_PDEATHSIG``); elsewhere a
     daemon thread polls the parent's pid. Use it as the ``initializer`` of a process pool, or
-    call it first thing in a worker.
+    call it first thing in a worker. `parent` defaults to the multiprocessing parent's pid (known
+    from the start, so a parent that dies before this call is noticed too), else ``getppid()``.
     """
-    parent = os.getppid()
+    if parent is None:
+        import multiprocessing
+
+        mp_parent = multiprocessing.parent_process()
+        parent = mp_parent.pid if mp_parent is not None and mp_parent.pid else os.getppid()
+    if os.getppid() != parent:  # the parent died before this call
+        os._exit(1)
     if sys.platform.startswith("linux"):
         try:
             import ctypes
