@@ -7,7 +7,8 @@
 For each codec: total bits per pixel over the folder, size relative to PNG, encode and decode
 throughput in megapixels per second (wall clock, one process), and whether every image
 round-tripped exactly. The context model (W/N/NW/NE, KT estimator) is an ideal code length
-(no bitstream), so it has no decode time.
+(no bitstream), so it has no decode time. With --splits-dir, the context models primed on the
+train split (4 and 8 neighbours, mc_codec.primed) are reported too.
 """
 
 from __future__ import annotations
@@ -41,9 +42,16 @@ def main() -> None:
     if root is None:
         root = CAMVID if CAMVID.is_dir() else sample_root() / "masks"
     rels = find_masks(root, args.subdir)
+    prior = None
     if args.splits_dir is not None:
+        from mc_codec.primed import fit_context_prior
+
         folder = root / args.subdir if args.subdir else root
-        rels = make_splits(rels, args.splits_dir, data_dir=folder)[args.split]
+        splits = make_splits(rels, args.splits_dir, data_dir=folder)
+        rels = splits[args.split]
+        train = [read_mask(folder / r) for r in splits["train"]]
+        if train:
+            prior = fit_context_prior(train, max(int(m.max()) for m in train) + 1)
     if args.limit:
         rels = rels[: args.limit]
     folder = root / args.subdir if args.subdir else root
@@ -77,6 +85,12 @@ def main() -> None:
     bits = sum(context_model_bits(m) for m in masks)
     dt = time.perf_counter() - t0
     rows.append(("context-model (ideal)", bits / pixels, pixels / 1e6 / dt, float("nan"), "n/a"))
+    if prior is not None and all(int(m.max()) < prior.vocab_size for m in masks):
+        for n in prior.neighbourhoods:
+            t0 = time.perf_counter()
+            bits = sum(prior.bits(m, n) for m in masks)
+            dt = time.perf_counter() - t0
+            rows.append((f"primed-{n} (ideal)", bits / pixels, pixels / 1e6 / dt, float("nan"), "n/a"))
 
     png = next((r[1] for r in rows if r[0] == "png"), None)
     print(f"{'codec':<22} {'bpp':>8} {'vs PNG':>7} {'enc MP/s':>9} {'dec MP/s':>9} {'lossless':>8}")
