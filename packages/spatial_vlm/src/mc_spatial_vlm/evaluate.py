@@ -21,9 +21,15 @@ from mc_spatial_vlm.answers import parse_gt, parse_prediction
 from mc_spatial_vlm.data.tasks import human_and_answer, is_concat, query_image, sample_images
 from mc_spatial_vlm.data.x3 import Warn, image_size, infer_mask_path, read_mask, stderr_warning
 from mc_spatial_vlm.interface import Predictor
-from mc_spatial_vlm.metrics import hit_at_mask, l2_error, summarize
 
 _NO_PREDICTION = object()
+
+
+def _metric(name: str):
+    """A registered metric (``mc list metrics --task spatial-vlm``)."""
+    from mc_core import registries
+
+    return registries().metrics.get(name)
 
 
 def _predict(predictor: Predictor | None, sample: dict[str, Any], prompt: str, images: list[str],
@@ -76,7 +82,7 @@ def evaluate_sample(predictor: Predictor | None, sample: dict[str, Any], image_f
         return rec
     rec["hit"] = False
     if pred.point is not None and gt.point is not None:
-        rec["l2"] = rec["l2_error"] = l2_error(pred.point, gt.point)
+        rec["l2"] = rec["l2_error"] = _metric("l2-error")(pred.point, gt.point)
         rec["success_l2_010"] = rec["l2"] <= 0.10
     q = query_image(sample, image_folder)
     mpath = infer_mask_path(q) if q else None
@@ -90,7 +96,7 @@ def evaluate_sample(predictor: Predictor | None, sample: dict[str, Any], image_f
         rec["mask_error"] = str(e)
         return rec
     if pred.point is not None:
-        rec["hit_mask"] = rec["hit"] = hit_at_mask(pred.point, mask, concat=rec["concat"])
+        rec["hit_mask"] = rec["hit"] = _metric("hit-at-mask")(pred.point, mask, concat=rec["concat"])
     try:  # the seed maps the point in the mask's own size; a mask of another size than its image is said
         w, h = image_size(q)
         rec["mask_size_differs"] = (w, h) != (mask.shape[1], mask.shape[0])
@@ -195,7 +201,7 @@ def evaluate(predictor: Predictor | None, samples: list[dict[str, Any]], *, imag
     finally:
         if fh is not None:
             fh.close()
-    metrics = summarize(results)
+    metrics = _metric("spatial-summary")(results)
     odd = [r["id"] for r in results if r.get("mask_size_differs")]
     if warn and odd:
         warn(f"{len(odd)} query masks differ in size from their query image (the point is mapped in the "
@@ -231,15 +237,15 @@ def evaluate_task_json(data_json: str | Path, output_json: str | Path, *, predic
     """
     import os
 
+    from mc_core import registries
     from mc_core.atomic import write_text
     from mc_core.paths import check_outputs
-    from mc_spatial_vlm.data.tasks import load_task_json
 
     partial = f"{output_json}.partial.jsonl"
     check_outputs([data_json, predictions_jsonl], [output_json, partial])
     if limit is not None and limit < 0:
         raise UsageError(f"limit must be >= 0, got {limit}")
-    samples = load_task_json(data_json)
+    samples = registries().datasets.get("x3-tasks")(data_json)
     if limit is not None:
         samples = samples[:limit]
     predictions = load_predictions(predictions_jsonl) if predictions_jsonl is not None else None
