@@ -148,12 +148,19 @@ def test_eval_reads_hdf5_and_tables_methods(world, tmp_path):
     assert rows[0]["video"] == "sequence_00000" and len(rows[0]["frames"]) == 3
 
 
-def test_train_reads_hdf5(world, tmp_path):
-    r = invoke("loci", "train", "--data", world / "h5" / NAME, "--out-dir", tmp_path / "run", "--steps", "1",
+def test_train_reads_hdf5_and_eval_resizes_to_the_models_size(world, tmp_path):
+    paper = world / "paper-test-24x20-v1.hdf5"
+    r = invoke("loci", "train", "--data", paper, "--size", "16", "--out-dir", tmp_path / "run", "--steps", "1",
                "--clip-frames", "2", "--num-slots", "2", "--hidden", "4", "--slot-dim", "4", "--pixel-dim", "4",
                "--batch-size", "1", "--device", "cpu", "-q")
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["steps"] == 1
+    ck = tmp_path / "run" / "checkpoints" / "final"
+    from mc_loci import evaluate_data
+
+    assert evaluate_data(paper, checkpoint=ck, device="cpu")["size"] == 16         # the model's size
+    assert evaluate_data(paper, method="median-cc")["size"] == 20                  # the file's smaller side
+    assert evaluate_data(paper, method="median-cc", size=32)["size"] == 32
 
 
 def test_make_data_hdf5_rerun_keeps_other_settings_refused_overwrite_replaces(tmp_path):

@@ -42,7 +42,8 @@ DEFAULT_BG_TRAIN: dict[str, Any] = {
 def pretrain_background(data: str | Path, out_dir: str | Path, *, steps: int | None = None, resume: bool = False,
                         device: str = "auto", seed: int | None = None, max_minutes: float | None = None,
                         model_config: Mapping[str, Any] | None = None,
-                        train_config: Mapping[str, Any] | None = None, quiet: bool | None = None) -> TrainResult:
+                        train_config: Mapping[str, Any] | None = None, quiet: bool | None = None,
+                        size: int | None = None) -> TrainResult:
     """Pretrain a ``loci-background`` module on the moving-shapes folder `data` into `out_dir`;
     returns the :class:`mc_core.training.TrainResult`. `model_config` holds
     :class:`~mc_loci.models.background.BackgroundConfig` options, `train_config`
@@ -73,7 +74,7 @@ def pretrain_background(data: str | Path, out_dir: str | Path, *, steps: int | N
     except (TypeError, ValueError) as exc:
         raise UsageError(f"bad background model config: {exc}") from None
 
-    ds = open_data(data)
+    ds = open_data(data, size=size)
     check_clip_frames(ds, tcfg["clip_frames"])
     arrays = ds.arrays()
     arrays = {"rgb": arrays["rgb"], "depth": arrays["depth"]}  # no masks: trained without them

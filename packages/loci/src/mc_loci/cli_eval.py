@@ -47,8 +47,8 @@ def bg_checkpoint_option(f):
               help="moving-shapes data folder, or a Loci-Segmented HDF5 file, with true masks.")
 @click.option("--checkpoint", type=click.Path(), default=None, help="Model checkpoint (for a trained model).")
 @click.option("--size", type=click.IntRange(min=16, max=4096), default=None,
-              help="HDF5 data: resize frames to SIZE x SIZE (default: the file's side when square, else the "
-                   "smaller side). Must match a trained model's input size.")
+              help="HDF5 data: resize frames to SIZE x SIZE (default: the size the --checkpoint model was "
+                   "trained on; without one, the file's side when square, else the smaller side).")
 @methods_option
 @bg_checkpoint_option
 @set_option
@@ -93,7 +93,7 @@ def eval_cmd(data, checkpoint, size, methods, bg_checkpoint, overrides, out_json
               help="Instead of --video: a data folder or Loci-Segmented HDF5 file; segments its video --index.")
 @click.option("--index", type=click.IntRange(min=0), default=0, show_default=True, help="The video of --data.")
 @click.option("--size", type=click.IntRange(min=16, max=4096), default=None,
-              help="HDF5 --data: resize frames to SIZE x SIZE (as eval).")
+              help="HDF5 --data: resize frames to SIZE x SIZE (default as eval: the --checkpoint model's size).")
 @click.option("--out-gif", required=True, type=click.Path(dir_okay=False), help="Overlay GIF to write.")
 @click.option("--checkpoint", type=click.Path(), default=None, help="Model checkpoint (for a trained model).")
 @method_option

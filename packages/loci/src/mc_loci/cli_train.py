@@ -15,6 +15,9 @@ def _limit_threads() -> None:
 
 @click.command("train")
 @click.option("--data", required=True, type=click.Path(), help="moving-shapes data folder or Loci-Segmented HDF5 file (from make-data).")
+@click.option("--size", type=click.IntRange(min=16, max=4096), default=None,
+              help="HDF5 --data: resize frames to SIZE x SIZE (default: the file's side when square, else the "
+                   "smaller side); eval then resizes to it by default.")
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False), help="Run folder (checkpoints, log).")
 @click.option("--steps", type=click.IntRange(min=1), default=300, show_default=True, help="Total training steps.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True, help="Clips per step.")
@@ -70,7 +73,7 @@ def _limit_threads() -> None:
 @training_options
 @seed_option(0)
 @quiet_option
-def train_cmd(data, out_dir, steps, batch_size, clip_frames, lr, num_slots, hidden, slot_dim, pixel_dim,
+def train_cmd(data, size, out_dir, steps, batch_size, clip_frames, lr, num_slots, hidden, slot_dim, pixel_dim,
               no_depth_input, unsupervised, mask_weight, appearance, background, bg_checkpoint, fg_evidence, bg_depth,
               recon_loss, sigma, usage_weight, recon_weight, ckpt_every, vis_every, device, resume, max_minutes, seed, quiet):
     """Train the slot-segmenter model on a moving-shapes data folder (mc's training loop, accelerate).
@@ -96,7 +99,7 @@ def train_cmd(data, out_dir, steps, batch_size, clip_frames, lr, num_slots, hidd
     _limit_threads()
     result = train(
         data, out_dir, steps=steps, resume=resume, device=device, seed=seed, max_minutes=max_minutes,
-        unsupervised=unsupervised, bg_checkpoint=bg_checkpoint, quiet=quiet or None,
+        unsupervised=unsupervised, bg_checkpoint=bg_checkpoint, quiet=quiet or None, size=size,
         model_config={"num_slots": num_slots, "hidden": hidden, "slot_dim": slot_dim, "pixel_dim": pixel_dim,
                       "depth_input": not no_depth_input, "appearance": appearance, "bg_depth": bg_depth,
                       "background": background, "fg_evidence": fg_evidence},
@@ -109,6 +112,9 @@ def train_cmd(data, out_dir, steps, batch_size, clip_frames, lr, num_slots, hidd
 
 @click.command("pretrain-bg")
 @click.option("--data", required=True, type=click.Path(), help="moving-shapes data folder or Loci-Segmented HDF5 file (from make-data).")
+@click.option("--size", type=click.IntRange(min=16, max=4096), default=None,
+              help="HDF5 --data: resize frames to SIZE x SIZE (default: the file's side when square, else the "
+                   "smaller side); eval then resizes to it by default.")
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False), help="Run folder (checkpoints, log).")
 @click.option("--steps", type=click.IntRange(min=1), default=600, show_default=True, help="Total training steps.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True, help="Clips per step.")
@@ -131,7 +137,7 @@ def train_cmd(data, out_dir, steps, batch_size, clip_frames, lr, num_slots, hidd
 @training_options
 @seed_option(0)
 @quiet_option
-def pretrain_bg_cmd(data, out_dir, steps, batch_size, clip_frames, lr, hidden, latent_channels, downsample,
+def pretrain_bg_cmd(data, size, out_dir, steps, batch_size, clip_frames, lr, hidden, latent_channels, downsample,
                     no_depth_input, no_temporal, ckpt_every, vis_every, device, resume, max_minutes, seed, quiet):
     """Pretrain the learned background module (loci-background) without true masks.
 
@@ -157,7 +163,7 @@ def pretrain_bg_cmd(data, out_dir, steps, batch_size, clip_frames, lr, hidden, l
     _limit_threads()
     result = pretrain_background(
         data, out_dir, steps=steps, resume=resume, device=device, seed=seed, max_minutes=max_minutes,
-        quiet=quiet or None,
+        quiet=quiet or None, size=size,
         model_config={"hidden": hidden, "latent_channels": latent_channels, "downsample": downsample,
                       "depth_input": not no_depth_input, "temporal": not no_temporal},
         train_config={"batch_size": batch_size, "clip_frames": clip_frames, "lr": lr, "ckpt_every": ckpt_every,

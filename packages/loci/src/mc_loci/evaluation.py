@@ -142,7 +142,8 @@ def evaluate_data(data: str | os.PathLike, *, method: str | Sequence[str] = "mod
                   size: int | None = None) -> dict[str, Any]:
     """Score a segmenter (:func:`mc_loci.segmenters.get_segmenter`: `method`, `checkpoint`,
     `bg_checkpoint`, `overrides`) on `data`, a moving-shapes folder or a Loci-Segmented HDF5 file
-    (frames resized to `size`, see :func:`mc_loci.data.open_data`); write the full result (per-video
+    (frames resized to `size`, by default to the side the checkpoint's model was trained on; see
+    :func:`mc_loci.data.open_eval_data`); write the full result (per-video
     and per-frame rows too) to `out_json` when given (never onto an input: checked before anything
     runs). Returns it.
 
@@ -152,7 +153,7 @@ def evaluate_data(data: str | os.PathLike, *, method: str | Sequence[str] = "mod
     from mc_core.atomic import write_json
     from mc_core.errors import UsageError
     from mc_core.paths import check_outputs
-    from mc_loci.data import open_data
+    from mc_loci.data import open_eval_data
     from mc_loci.segmenters import checkpoint_files, get_segmenter
 
     methods = [method] if isinstance(method, str) else list(method)
@@ -166,7 +167,7 @@ def evaluate_data(data: str | os.PathLike, *, method: str | Sequence[str] = "mod
     args = [_method_args(m, checkpoint, bg_checkpoint, several) for m in methods]
     if several and checkpoint is not None and not any(a[0] is not None for a in args):
         raise UsageError("checkpoint is given but no method is a trained model (add method 'model')")
-    ds = open_data(data, size=size)
+    ds = open_eval_data(data, size=size, checkpoint=checkpoint if any(a[0] is not None for a in args) else None)
     check_outputs([ds.root, *ds.input_files, *checkpoint_files(checkpoint), *checkpoint_files(bg_checkpoint)],
                   [out_json])
     results = []
@@ -176,6 +177,7 @@ def evaluate_data(data: str | os.PathLike, *, method: str | Sequence[str] = "mod
         if overrides:
             result["overrides"] = list(overrides)
         result["data"] = str(data)
+        result["size"] = ds.size
         if ck is not None:
             result["checkpoint"] = str(ck)
         if bg is not None:

@@ -47,9 +47,9 @@ def segment_file(video: str | os.PathLike | None, out_gif: str | os.PathLike, *,
     if (video is None) == (data is None):
         raise UsageError("give one of video or data")
     if data is not None:
-        from mc_loci.data import open_data
+        from mc_loci.data import open_eval_data
 
-        ds = open_data(data, size=size)
+        ds = open_eval_data(data, size=size, checkpoint=checkpoint)
         if not (isinstance(index, int) and 0 <= index < len(ds)):
             raise UsageError(f"index must be in 0..{len(ds) - 1} (the data set has {len(ds)} videos), got {index!r}")
         inputs, source = [ds.root, *ds.input_files], ds.paths[index]

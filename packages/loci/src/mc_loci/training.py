@@ -235,7 +235,7 @@ def train(data: str | Path, out_dir: str | Path, *, steps: int | None = None, re
           device: str = "auto", seed: int | None = None, max_minutes: float | None = None,
           unsupervised: bool = False, model_config: Mapping[str, Any] | None = None,
           train_config: Mapping[str, Any] | None = None, bg_checkpoint: str | Path | None = None,
-          quiet: bool | None = None) -> TrainResult:
+          quiet: bool | None = None, size: int | None = None) -> TrainResult:
     """Train a slot segmenter on the moving-shapes folder `data` into `out_dir`; returns the
     :class:`mc_core.training.TrainResult` (``result.checkpoint`` is the final checkpoint).
 
@@ -244,7 +244,8 @@ def train(data: str | Path, out_dir: str | Path, *, steps: int | None = None, re
     the true masks and fills the options left unset from :data:`UNSUPERVISED_RECIPE` /
     :data:`UNSUPERVISED_TRAIN`. With ``background="learned"``, `bg_checkpoint` is a pretrained
     ``loci-background`` checkpoint (``mc loci pretrain-bg``); its module is frozen inside the
-    segmenter and its weights are stored in the segmenter's checkpoints."""
+    segmenter and its weights are stored in the segmenter's checkpoints. `data` may be a
+    Loci-Segmented HDF5 file, its frames resized to `size` (:func:`mc_loci.data.open_data`)."""
     import torch
 
     from mc_core.checkpoint import fingerprint_files
@@ -293,7 +294,7 @@ def train(data: str | Path, out_dir: str | Path, *, steps: int | None = None, re
     except (TypeError, ValueError) as exc:
         raise UsageError(f"bad model config: {exc}") from None
 
-    ds = open_data(data)
+    ds = open_data(data, size=size)
     check_clip_frames(ds, tcfg["clip_frames"])
     arrays = prepare_arrays(ds, mcfg.background)
     if "masks" not in arrays and float(tcfg["mask_weight"]) > 0:

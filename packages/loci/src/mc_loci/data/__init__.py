@@ -23,3 +23,29 @@ def open_data(path: str | os.PathLike, *, size: int | None = None) -> Any:
         raise BadInputError(ds.root, f"frames are {ds.size}x{ds.size}, {size}x{size} asked (only HDF5 files are "
                                      "resized)")
     return ds
+
+
+def trained_size(checkpoint: str | os.PathLike | None) -> int | None:
+    """The frame side a checkpoint's model was trained on (its ``meta.size``), or None when unknown
+    (no checkpoint, or a config.json that does not say; the model loader reports damaged ones)."""
+    import json
+    from pathlib import Path
+
+    if checkpoint is None:
+        return None
+    try:
+        meta = json.loads((Path(checkpoint) / "config.json").read_text(encoding="utf-8")).get("meta", {})
+        size = meta.get("size") if isinstance(meta, dict) else None
+    except (OSError, ValueError, AttributeError):
+        return None
+    return size if isinstance(size, int) and not isinstance(size, bool) and 16 <= size <= 4096 else None
+
+
+def open_eval_data(path: str | os.PathLike, *, size: int | None, checkpoint: str | os.PathLike | None) -> Any:
+    """:func:`open_data` for scoring or segmenting with a model: an HDF5 file's frames are resized to
+    `size`, or by default to the side `checkpoint`'s model was trained on (:func:`trained_size`)."""
+    from mc_loci.data.loci_hdf5 import is_hdf5
+
+    if size is None and is_hdf5(path):
+        size = trained_size(checkpoint)
+    return open_data(path, size=size)
