@@ -339,3 +339,19 @@ def test_load_resume_checks_state_model_and_config(tmp_path):
         load_resume(last, expect_model="m", model_config={"width": 3})
     with pytest.raises(BadInputError, match="expected 'other'"):
         load_resume(last, expect_model="other", model_config={"width": 2})
+
+
+def test_lazy_exports_import_on_first_use(monkeypatch):
+    import sys
+    import types
+
+    from mc_core.lazy import lazy_exports
+
+    pkg = types.ModuleType("fake_pkg")
+    monkeypatch.setitem(sys.modules, "fake_pkg", pkg)
+    pkg.__getattr__, pkg.__dir__ = lazy_exports("fake_pkg", {"dumps": "json", "jload": "json:loads"})
+    assert "dumps" not in vars(pkg)
+    assert pkg.__getattr__("jload")("[1]") == [1]
+    assert "jload" in vars(pkg) and "dumps" in pkg.__dir__()
+    with pytest.raises(AttributeError, match="module 'fake_pkg' has no attribute 'nope'"):
+        pkg.__getattr__("nope")

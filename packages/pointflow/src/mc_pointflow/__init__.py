@@ -17,9 +17,9 @@ The public API, imported lazily (``import mc_pointflow`` loads neither torch nor
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from mc_core.lazy import lazy_exports
 from mc_pointflow.interface import FlowModel, Policy
 
 _EXPORTS = {
@@ -119,15 +119,4 @@ if TYPE_CHECKING:
     from mc_pointflow.verify import verify_buffer, verify_buffers
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mc_pointflow' has no attribute {name!r}")
-    module, _, attr = module.partition(":")
-    value = getattr(importlib.import_module(module), attr or name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

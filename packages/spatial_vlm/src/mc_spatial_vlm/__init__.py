@@ -13,8 +13,7 @@ The public API (imported lazily, so `import mc_spatial_vlm` stays light)::
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from mc_core.lazy import lazy_exports
 
 _EXPORTS = {
     "Predictor": "mc_spatial_vlm.interface",
@@ -50,11 +49,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'mc_spatial_vlm' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
