@@ -4,11 +4,16 @@ temporary files left behind. Prints counts per command.
 
     uv run python benchmarks/fault_injection.py                  # every command, 3 trials each
     uv run python benchmarks/fault_injection.py --trials 5 --kills 3 --only codec-compress
+    uv run python benchmarks/fault_injection.py --list           # the commands it covers
+
+The cases of this file cover codec, landcover and loci; `pointflow_faults.py` and
+`spatial_vlm_faults.py` hold those plugins' cases (run alone, or here with all the others).
 
 For each command: one uninterrupted reference run; then per trial, a fresh output folder, the
 command started and SIGKILLed after a random fraction of the reference's wall time, `--kills`
 times (each rerun is the command's own restart: the same command line, `--resume` for `train`),
-then one run to the end. Outputs are compared with the reference by content (arrays in npz,
+then one run to the end. A `train` restarts with `--resume` once a `last` checkpoint with training
+state exists (what its messages tell a user to do), else from scratch. Outputs are compared with the reference by content (arrays in npz,
 zarr and safetensors files; JSON without timestamps and timings; other files byte for byte).
 Stray processes are processes still alive in the killed command's process group; stray
 temporary files are hidden `.mc-tmp-` files and `*.tmp` left in the output folder after the
@@ -75,28 +80,70 @@ def setup_none(work: Path) -> None:
     pass
 
 
+def setup_landcover(work: Path) -> None:
+    r = run(mc("landcover", "prepare", "--out", work / "patches.npz", "--size", 16, "--seed", 0))
+    assert r.returncode == 0, r.stderr
+
+
+def resumable(argv: Callable[[Path, Path], list[str]]) -> Callable[[Path, Path], list[str]]:
+    """The restart of a `train`: `--resume` once `last` holds training state, else from scratch."""
+
+    def rerun(work: Path, out: Path) -> list[str]:
+        has_state = (out / "checkpoints" / "last" / "state.safetensors").exists()
+        return argv(work, out) + (["--resume"] if has_state else [])
+
+    return rerun
+
+
+def codec_train(w: Path, o: Path) -> list[str]:
+    return mc("codec", "train", "--data-root", w / "masks", "--out-dir", o, "--epochs", 2, "--hidden-dim", 16,
+              "--embed-dim", 4, "--batch-size", 32, "--seed", 0, "--no-2d-context")
+
+
+def landcover_train(w: Path, o: Path) -> list[str]:
+    return mc("landcover", "train", "--config", "tiny", "--data", w / "patches.npz", "--out-dir", o,
+              "--steps", 60, "--seed", 0, "--set", "train.ckpt_every=10", "--set", "train.vis_every=0")
+
+
+def loci_train(w: Path, o: Path) -> list[str]:
+    return mc("loci", "train", "--data", w / "videos", "--out-dir", o, "--steps", 40, "--batch-size", 2,
+              "--clip-frames", 2, "--hidden", 8, "--slot-dim", 8, "--pixel-dim", 4, "--num-slots", 3,
+              "--seed", 0)
+
+
 CASES = [
     Case("codec-compress", setup_masks,
          lambda w, o: mc("codec", "compress", w / "masks", o / "mcz", "--jobs", 2)),
-    Case("codec-train", setup_masks,
-         lambda w, o: mc("codec", "train", "--data-root", w / "masks", "--out-dir", o, "--epochs", 2,
-                         "--hidden-dim", 16, "--embed-dim", 4, "--batch-size", 32, "--seed", 0),
-         rerun=lambda w, o: mc("codec", "train", "--data-root", w / "masks", "--out-dir", o, "--epochs", 2,
-                               "--hidden-dim", 16, "--embed-dim", 4, "--batch-size", 32, "--seed", 0,
-                               "--resume"),
+    Case("codec-train", setup_masks, codec_train, rerun=resumable(codec_train),
          compare=["checkpoints/final/model.safetensors"]),
     Case("landcover-prepare", setup_none,
          lambda w, o: mc("landcover", "prepare", "--out", o / "patches.npz", "--size", 16, "--stride", 2,
                          "--seed", 0),
          compare=["patches.npz"]),
+    Case("landcover-train", setup_landcover, landcover_train, rerun=resumable(landcover_train),
+         compare=["checkpoints/final/model.safetensors"]),
     Case("loci-make-data", setup_none,
          lambda w, o: mc("loci", "make-data", "--out-dir", o / "videos", "--videos", 400, "--frames", 8,
                          "--size", 32, "--seed", 3)),
+    Case("loci-train", setup_loci, loci_train, rerun=resumable(loci_train),
+         compare=["checkpoints/final/model.safetensors"]),
     Case("pointflow-collect-demos", setup_none,
          lambda w, o: mc("pointflow", "collect-demos", "--task", "reach_target", "--episodes", 24,
                          "--out-dir", o / "demos", "--steps", 12, "--image-size", 32, "--n-points", 256,
                          "--seed", 0)),
 ]
+PLUGIN_CASE_MODULES = ("pointflow_faults", "spatial_vlm_faults")
+
+
+def all_cases() -> list[Case]:
+    """This file's cases and those of the plugins' own fault scripts."""
+    import importlib
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    cases = list(CASES)
+    for name in PLUGIN_CASE_MODULES:
+        cases += importlib.import_module(name).CASES
+    return cases
 
 
 # -- comparing outputs ------------------------------------------------------------------------
@@ -109,8 +156,9 @@ def _strip(obj):
     return obj
 
 
-def digest(path: Path) -> str:
-    """A content digest that ignores what legitimately differs between runs."""
+def digest(path: Path, out: Path | None = None) -> str:
+    """A content digest that ignores what legitimately differs between runs (in JSON: timings,
+    and the run's own output folder, written as OUT)."""
     h = hashlib.sha256()
     if path.suffix == ".npz":
         import numpy as np
@@ -126,7 +174,10 @@ def digest(path: Path) -> str:
             h.update(k.encode() + t[k].tobytes())
     elif path.suffix == ".json":
         try:
-            h.update(json.dumps(_strip(json.loads(path.read_text())), sort_keys=True).encode())
+            text = path.read_text()
+            if out is not None:
+                text = text.replace(json.dumps(str(out))[1:-1], "OUT")
+            h.update(json.dumps(_strip(json.loads(text)), sort_keys=True).encode())
         except (json.JSONDecodeError, UnicodeDecodeError):
             h.update(path.read_bytes())
     else:
@@ -139,7 +190,7 @@ def snapshot(out: Path, globs: list[str]) -> dict[str, str]:
     for g in globs:
         for p in sorted(out.glob(g)):
             if p.is_file() and p.name not in SKIP_FILES and ".mc-tmp-" not in p.name:
-                files[str(p.relative_to(out))] = digest(p)
+                files[str(p.relative_to(out))] = digest(p, out)
     return files
 
 
@@ -221,25 +272,36 @@ def run_case(case: Case, trials: int, kills: int, rng: random.Random, keep: bool
             shutil.rmtree(base, ignore_errors=True)
 
 
-def main() -> None:
+COLUMNS = ["case", "reference_s", "files", "trials", "kills", "identical", "different", "failed_rerun",
+           "stray_processes", "stray_temporaries"]
+
+
+def main(cases: list[Case] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=3)
     ap.add_argument("--kills", type=int, default=2, help="SIGKILLs per trial before the final run")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", nargs="*", help="case names to run")
+    ap.add_argument("--list", action="store_true", help="print the case names and exit")
     ap.add_argument("--keep", action="store_true", help="keep the work folders")
     args = ap.parse_args()
+    cases = all_cases() if cases is None else cases
+    if args.list:
+        print("\n".join(c.name for c in cases))
+        return
+    unknown = set(args.only or []) - {c.name for c in cases}
+    if unknown:
+        ap.error(f"unknown case(s): {', '.join(sorted(unknown))} (see --list)")
     rng = random.Random(args.seed)
-    cases = [c for c in CASES if not args.only or c.name in args.only]
-    cols = ["case", "reference_s", "files", "trials", "kills", "identical", "different", "failed_rerun",
-            "stray_processes", "stray_temporaries"]
-    print("  ".join(f"{c:>17}" for c in cols))
+    print("  ".join(f"{c:>17}" for c in COLUMNS))
     for case in cases:
+        if args.only and case.name not in args.only:
+            continue
         res = run_case(case, args.trials, args.kills, rng, args.keep)
         if "error" in res:
             print(f"{case.name:>17}  error: {res['error']}")
         else:
-            print("  ".join(f"{res[c]!s:>17}" for c in cols), flush=True)
+            print("  ".join(f"{res[c]!s:>17}" for c in COLUMNS), flush=True)
 
 
 if __name__ == "__main__":

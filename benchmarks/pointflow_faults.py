@@ -13,8 +13,6 @@ the command's messages tell a user to do); compared: the final weights.
 
 from __future__ import annotations
 
-import argparse
-import random
 import shlex
 import shutil
 import sys
@@ -66,25 +64,5 @@ CASES = [
 ]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--trials", type=int, default=3)
-    ap.add_argument("--kills", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--only", nargs="*")
-    args = ap.parse_args()
-    rng = random.Random(args.seed)
-    rows = [fi.run_case(c, args.trials, args.kills, rng, keep=False) for c in CASES
-            if not args.only or c.name in args.only]
-    cols = ["case", "reference_s", "files", "trials", "kills", "identical", "different", "failed_rerun",
-            "stray_processes", "stray_temporaries"]
-    print("  ".join(f"{c:>18s}" for c in cols))
-    for r in rows:
-        if "error" in r:
-            print(f"{r['case']}: {r['error']}")
-            continue
-        print("  ".join(f"{str(r[c]):>18s}" for c in cols))
-
-
 if __name__ == "__main__":
-    main()
+    fi.main(CASES)

@@ -15,28 +15,11 @@ compared: the output JSON.
 
 from __future__ import annotations
 
-import argparse
-import hashlib
-import random
-import re
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fault_injection as fi  # noqa: E402  (the shared kill-and-compare machinery)
-
-_digest = fi.digest
-
-
-def digest(path: Path) -> str:
-    """As fault_injection's, but task JSONs compare with their output folder written as OUT."""
-    if path.suffix == ".json" and path.parent.name == "tasks":
-        text = re.sub(r"/(?:ref|trial\d+)/tasks/", "/OUT/tasks/", path.read_text())
-        return hashlib.sha256(text.encode()).hexdigest()
-    return _digest(path)
-
-
-fi.digest = digest  # snapshot() looks it up at call time
 
 
 def setup_x3(work: Path) -> None:
@@ -64,27 +47,5 @@ CASES = [
 ]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--trials", type=int, default=3)
-    ap.add_argument("--kills", type=int, default=2, help="SIGKILLs per trial before the final run")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--only", nargs="*", help="case names to run")
-    ap.add_argument("--keep", action="store_true", help="keep the work folders")
-    args = ap.parse_args()
-    rng = random.Random(args.seed)
-    cols = ["case", "reference_s", "files", "trials", "kills", "identical", "different", "failed_rerun",
-            "stray_processes", "stray_temporaries"]
-    print("  ".join(f"{c:>17}" for c in cols))
-    for case in CASES:
-        if args.only and case.name not in args.only:
-            continue
-        res = fi.run_case(case, args.trials, args.kills, rng, args.keep)
-        if "error" in res:
-            print(f"{case.name:>17}  error: {res['error']}")
-        else:
-            print("  ".join(f"{res[c]!s:>17}" for c in cols), flush=True)
-
-
 if __name__ == "__main__":
-    main()
+    fi.main(CASES)
