@@ -123,53 +123,55 @@ def write_loci_hdf5(path: str | os.PathLike, videos: Iterable[Mapping[str, np.nd
     if not 1 <= int(jpeg_quality) <= 100:
         raise UsageError(f"jpeg_quality must be in 1..100, got {jpeg_quality}")
     vlen = h5py.vlen_dtype(np.dtype("uint8"))
+    opts = {"compression": "gzip", "compression_opts": 5}
+
+    def append(ds, rows) -> None:
+        rows = np.asarray(rows, dtype=ds.dtype).reshape((-1, *ds.shape[1:]))
+        n = ds.shape[0]
+        ds.resize(n + rows.shape[0], axis=0)
+        ds[n:] = rows
+
     with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
+        with h5py.File(tmp, "w") as f:  # one video at a time: memory is one video's, whatever the count
             size = None
-            rgb_list: list[np.ndarray] = []
-            depth_list: list[np.ndarray] = []
-            fg, inst, img_idx, inst_img, bboxes, seqs = [], [], [], [], [], []
             for video in videos:
                 rgb = np.asarray(video["rgb"])
                 masks = np.asarray(video["masks"])
                 depth = np.asarray(video["depth"])
                 if size is None:
-                    size = rgb.shape[1:3]
+                    size = h, w = rgb.shape[1:3]
+                    for key in ("rgb_images", "depth_images"):
+                        f.create_dataset(key, (0,), maxshape=(None,), dtype=vlen, chunks=(64,))
+                    for key in ("foreground_mask", "instance_masks"):
+                        f.create_dataset(key, (0, 1, h, w), maxshape=(None, 1, h, w), dtype=np.uint8,
+                                         chunks=(1, 1, h, w), **opts)
+                    for key, cols, dtype in (("image_instance_indices", 2, np.int64),
+                                             ("instance_masks_images", 1, np.int64),
+                                             ("instance_mask_bboxes", 4, np.uint8),
+                                             ("sequence_indices", 2, np.int64)):
+                        f.create_dataset(key, (0, cols), maxshape=(None, cols), dtype=dtype, chunks=(1024, cols),
+                                         **opts)
                 elif rgb.shape[1:3] != size:
                     raise UsageError(f"all videos of one file need one frame size, got {rgb.shape[1:3]} and {size}")
                 ids = np.unique(masks[masks != 0])
-                seqs.append([len(rgb_list), rgb.shape[0]])
+                first_frame = f["rgb_images"].shape[0]
+                append(f["sequence_indices"], [first_frame, rgb.shape[0]])
                 for t in range(rgb.shape[0]):
+                    frame = first_frame + t
                     frame_masks = masks[t][None] == ids[:, None, None]
-                    img_idx.append([len(inst), len(ids)])
-                    for m in frame_masks:
-                        inst.append(m.astype(np.uint8) * 255)
-                        inst_img.append([len(rgb_list)])
-                        bboxes.append(_bbox(m))
-                    fg.append((masks[t] != 0).astype(np.uint8) * 255)
-                    rgb_list.append(_jpeg(rgb[t], int(jpeg_quality)))
-                    depth_list.append(_png(np.clip(np.rint(depth[t] * 255), 0, 255).astype(np.uint8)))
+                    append(f["image_instance_indices"], [f["instance_masks"].shape[0], len(ids)])
+                    if len(ids):
+                        append(f["instance_masks"], frame_masks[:, None].astype(np.uint8) * 255)
+                        append(f["instance_masks_images"], [[frame]] * len(ids))
+                        append(f["instance_mask_bboxes"], [_bbox(m) for m in frame_masks])
+                    append(f["foreground_mask"], ((masks[t] != 0).astype(np.uint8) * 255)[None, None])
+                    for key, data in (("rgb_images", _jpeg(rgb[t], int(jpeg_quality))),
+                                      ("depth_images", _png(np.clip(np.rint(depth[t] * 255), 0, 255)
+                                                            .astype(np.uint8)))):
+                        f[key].resize(frame + 1, axis=0)
+                        f[key][frame] = data
             if size is None:
                 raise UsageError("no videos to write")
-            h, w = size
-            n = len(rgb_list)
-            for key, items in (("rgb_images", rgb_list), ("depth_images", depth_list)):
-                ds = f.create_dataset(key, (n,), maxshape=(None,), dtype=vlen)
-                for i, item in enumerate(items):
-                    ds[i] = item
-            opts = {"compression": "gzip", "compression_opts": 5}
-            f.create_dataset("foreground_mask", data=np.stack(fg)[:, None], maxshape=(None, 1, h, w),
-                             chunks=(1, 1, h, w), **opts)
-            inst_arr = np.stack(inst)[:, None] if inst else np.zeros((0, 1, h, w), np.uint8)
-            f.create_dataset("instance_masks", data=inst_arr, maxshape=(None, 1, h, w), chunks=(1, 1, h, w), **opts)
-            f.create_dataset("image_instance_indices", data=np.asarray(img_idx, np.int64).reshape(-1, 2),
-                             maxshape=(None, 2), **opts)
-            f.create_dataset("instance_masks_images", data=np.asarray(inst_img, np.int64).reshape(-1, 1),
-                             maxshape=(None, 1), **opts)
-            f.create_dataset("instance_mask_bboxes", data=np.asarray(bboxes, np.uint8).reshape(-1, 4),
-                             maxshape=(None, 4), **opts)
-            f.create_dataset("sequence_indices", data=np.asarray(seqs, np.int64).reshape(-1, 2),
-                             maxshape=(None, 2), **opts)
             meta = f.create_group("metadata")
             meta.attrs["dataset_name"] = name
             meta.attrs["type"] = split
