@@ -159,3 +159,17 @@ def test_loci_iou_matches_on_intersection_as_the_seed():
     pred[2:50] = 1
     s, n = loci_iou_counts(pred, target)
     assert n == 2 and s == pytest.approx(8 / 50)
+
+
+def test_loci_metrics_take_mask_stacks_as_the_seeds_files_hold_them():
+    from mc_loci.metrics import binary_masks, loci_fg_ari, loci_iou_counts
+
+    rng = np.random.default_rng(3)
+    target = rng.integers(0, 4, size=(2, 6, 6))
+    pred = rng.integers(0, 3, size=(2, 6, 6))
+    stack = binary_masks(target)                 # (M, T, H, W), one mask per id
+    assert stack.shape[0] == len(np.unique(target[target != 0]))
+    assert loci_fg_ari(pred, stack) == pytest.approx(loci_fg_ari(pred, target))
+    assert loci_iou_counts(pred[0], binary_masks(target[0])) == pytest.approx(loci_iou_counts(pred[0], target[0]))
+    with pytest.raises(UsageError, match="does not fit"):
+        loci_fg_ari(pred, stack[:, :1])
