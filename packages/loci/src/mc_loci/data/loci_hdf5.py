@@ -213,7 +213,8 @@ def _decode(data: np.ndarray, path: Path, key: str, index: int, mode: str) -> np
     except BadInputError:
         raise
     except Exception as exc:  # Pillow raises many kinds on damaged bytes
-        raise BadInputError(path, f"{key}[{index}]: not a decodable image ({type(exc).__name__}: {exc})") from None
+        why = "unknown image format" if type(exc).__name__ == "UnidentifiedImageError" else f"{type(exc).__name__}: {exc}"
+        raise BadInputError(path, f"{key}[{index}]: not a decodable image ({why})") from None
 
 
 def _resize(arr: np.ndarray, size: int, *, threshold: bool = False) -> np.ndarray:
