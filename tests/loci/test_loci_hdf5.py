@@ -217,6 +217,8 @@ def test_segment_reads_a_video_of_an_hdf5_file(world, tmp_path):
     want = get_segmenter("farthest-cc").segment({"rgb": v["rgb"], "depth": v["depth"]})
     np.testing.assert_array_equal(np.load(tmp_path / "s.npz")["ids"], want)
     assert "iou=" in r.stdout and "loci_fg_ari=" in r.stdout
+    r = invoke("loci", "segment", "--method", "median-cc", "--video", path, "--out-gif", tmp_path / "x.gif")
+    assert r.exit_code == 2 and r.stderr.startswith(f"error: {path}: is an HDF5 data set"), r.stderr
     for extra, problem in ((["--index", "3"], "index must be in 0..2"), (["--video", path], "give one of")):
         r = invoke("loci", "segment", "--method", "median-cc", "--data", path, *extra, "--out-gif", tmp_path / "x.gif")
         assert r.exit_code == 2 and problem in r.stderr and not (tmp_path / "x.gif").exists(), r.stderr

@@ -54,6 +54,11 @@ def segment_file(video: str | os.PathLike | None, out_gif: str | os.PathLike, *,
             raise UsageError(f"index must be in 0..{len(ds) - 1} (the data set has {len(ds)} videos), got {index!r}")
         inputs, source = [ds.root, *ds.input_files], ds.paths[index]
     else:
+        from mc_loci.data.loci_hdf5 import is_hdf5
+
+        if is_hdf5(video):
+            raise BadInputError(video, "is an HDF5 data set, not a video npz: give it as data (--data) with "
+                                       "index (--index)")
         inputs, source = [video], video
     check_outputs([*inputs, *checkpoint_files(checkpoint), *checkpoint_files(bg_checkpoint)], [out_gif, out_npz])
     if data is not None:
