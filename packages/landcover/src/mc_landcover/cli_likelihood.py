@@ -25,12 +25,15 @@ from mc_landcover.cli_options import (
               help="K random orders to average over (each map gets a fresh random order per pass).")
 @click.option("--batch-size", type=click.IntRange(min=1, max=65536), default=64, show_default=True)
 @click.option("--save-results", type=click.Path(dir_okay=False), default=None, help="Write results as JSON.")
+@click.option("--baselines/--no-baselines", default=True, show_default=True,
+              help="Also score the same maps with JPEG XL, WebP, xz and adaptive context models "
+                   "(per patch, primed on the train split of --data).")
 @device_option
 @seed_option(0)
 @verbose_option
 @quiet_option
-def eval_perplexity_cmd(config, checkpoint, data, n_maps, n_orders, batch_size, save_results, device, seed,
-                        verbose, quiet):
+def eval_perplexity_cmd(config, checkpoint, data, n_maps, n_orders, batch_size, save_results, baselines, device,
+                        seed, verbose, quiet):
     """Perplexity and bits per pixel of the model on test maps, in K random orders and raster order.
 
     Each order defines its own factorisation of p(x); the spread over the K random orders is
@@ -51,7 +54,7 @@ def eval_perplexity_cmd(config, checkpoint, data, n_maps, n_orders, batch_size, 
     data = resolve_data(data, config)
     check_outputs([data, checkpoint], [save_results], not_inside_inputs=True)
     res = eval_perplexity(checkpoint, data, config=config, n_maps=n_maps, n_orders=n_orders,
-                          batch_size=batch_size, seed=seed, device=device)
+                          batch_size=batch_size, seed=seed, device=device, baselines=baselines)
     ro, ra = res["random_orders"], res["raster_order"]
     click.echo(f"random orders (K={n_orders}): {ro['bits_per_pixel']:.4f} bits/pixel "
                f"(std over orders {ro['bits_per_pixel_std_over_orders']:.4f}, "
@@ -59,6 +62,10 @@ def eval_perplexity_cmd(config, checkpoint, data, n_maps, n_orders, batch_size, 
                f"perplexity {ro['perplexity']:.4f}")
     click.echo(f"raster order:     {ra['bits_per_pixel']:.4f} bits/pixel, perplexity {ra['perplexity']:.4f}")
     click.echo(f"maps: {res['n_maps']} of {res['pixels_per_map']} pixels")
+    for name, bpp in (res.get("baselines") or {}).items():
+        click.echo(f"baseline {name:24s} {bpp:.4f} bits/pixel")
+    if "ratio_to_best_primed" in res:
+        click.echo(f"model / {res['best_primed']}: {res['ratio_to_best_primed']:.3f}")
     if save_results:
         write_json(save_results, res)
     echo_verbose(verbose, res)

@@ -72,9 +72,15 @@ MAX_ORDERS = 1000  # random orders one evaluation averages over
 
 
 def eval_perplexity(checkpoint, data, *, config=None, n_maps: int | None = 1000, n_orders: int = 4,
-                    batch_size: int = 64, seed: int = 0, device: str = "auto") -> dict:
+                    batch_size: int = 64, seed: int = 0, device: str = "auto", baselines: bool = True) -> dict:
     """Bits per pixel and perplexity of the model in `checkpoint` on up to `n_maps` test maps of
     `data` (chosen at random with `seed`), in `n_orders` random orders and in raster order.
+
+    The result's ``bits_per_pixel`` is the model's (random orders, mean over orders); with
+    `baselines`, ``baselines`` maps each classical rival of :mod:`mc_landcover.analysis.baselines`
+    (codecs, adaptive context models, ``context-model-primed`` whose counts start from the train
+    split of `data`) to its bits per pixel on the same maps, and ``ratio_to_best_primed`` is the
+    model's figure over the best primed context model's.
 
     Needs only :class:`mc_landcover.interface.LandcoverLikelihood` of the model, so a simple
     third-party model (registered for the landcover task) works here.
@@ -95,5 +101,17 @@ def eval_perplexity(checkpoint, data, *, config=None, n_maps: int | None = 1000,
     rng = seed_everything(seed)
     maps = check_map_size(select_maps(load_maps(data, "test"), n_maps, None, rng, data), model, data)
     res = evaluate_perplexity(model, maps, n_orders, batch_size=batch_size, seed=seed, device=dev)
-    return {"data": str(data), "config": None if config is None else str(config), "checkpoint": str(checkpoint),
-            "seed": seed, **res}
+    out = {"data": str(data), "config": None if config is None else str(config), "checkpoint": str(checkpoint),
+           "seed": seed, "bits_per_pixel": res["random_orders"]["bits_per_pixel"], **res}
+    if baselines:
+        from mc_landcover.analysis.baselines import all_baselines
+
+        train = load_maps(data, "train", allow_empty=True)
+        train = train if train.size and train.shape[1:] == maps.shape[1:] else None
+        out["baselines"] = all_baselines(maps, train, num_classes=int(model.num_classes))
+        primed = {k: v for k, v in out["baselines"].items() if k.startswith("context-model-primed")}
+        if primed:
+            best = min(primed, key=primed.get)
+            out["best_primed"] = best
+            out["ratio_to_best_primed"] = out["bits_per_pixel"] / primed[best]
+    return out
