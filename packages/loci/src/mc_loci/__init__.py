@@ -15,9 +15,9 @@ The public API, imported lazily (``import mc_loci`` stays light; torch loads on 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from mc_core.lazy import lazy_exports
 from mc_loci.interface import VideoSegmenter, requires_checkpoint
 
 __all__ = [
@@ -89,14 +89,4 @@ if TYPE_CHECKING:
     from mc_loci.training import train
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mc_loci' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
