@@ -97,6 +97,21 @@ def test_eval_inpaint_randar_and_visualize(setup, tmp_path):
     assert (tmp_path / "r_panels.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_eval_inpaint_confident_first_decoding(setup, tmp_path):
+    cfg, ck = setup["trained"]
+    out = tmp_path / "c.json"
+    code, text = run("eval-inpaint", "--config", cfg, "--checkpoint", ck, "--data", setup["data"], "--n-images", 8,
+                     "--mask-type", "interior", "--mask-ratio", 0.5, "--decode", "confident", "--pixels-per-step", 8,
+                     "--save-results", out, "--quiet")
+    assert code == 0, text
+    rec = json.loads(out.read_text())
+    assert rec["decode"] == "confident" and rec["pixels_per_step"] == 8
+    assert rec["metrics"]["accuracy"]["mean"] > 0.6
+    code, text = run("eval-inpaint", "--config", cfg, "--checkpoint", ck, "--data", setup["data"],
+                     "--decode", "sideways")
+    assert code == 2 and "sideways" in text
+
+
 def test_mh_chain_targets_fixed_order_joint():
     """With --mh the chain's stationary law is p(x; raster order): check on all 16 states of a 2x2
     binary model. Plain Gibbs with the same model's conditionals lands elsewhere (they are not the

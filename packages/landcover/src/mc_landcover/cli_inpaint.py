@@ -43,6 +43,11 @@ def echo_metrics(method: str, res: dict) -> None:
               help="Fraction of pixels hidden, strictly between 0 and 1.")
 @click.option("--temperature", type=TEMPERATURE, default=1.0, show_default=True)
 @click.option("--top-k", type=click.IntRange(min=1), default=None)
+@click.option("--decode", type=click.Choice(["marginal", "confident"]), default="marginal", show_default=True,
+              help="randar's fill: each hidden pixel's argmax given the known ones in one pass (marginal), or "
+                   "the most confident pixels first, each step conditioned on those decoded before (confident).")
+@click.option("--pixels-per-step", type=click.IntRange(min=1, max=1 << 20), default=16, show_default=True,
+              help="Pixels fixed per pass with --decode confident.")
 @click.option("--potts-model", type=click.Path(dir_okay=False), default=None,
               help="JSON of a fitted Potts model: read when it exists, else fitted and written there.")
 @click.option("--save-results", type=click.Path(dir_okay=False), default=None, help="Write metrics as JSON.")
@@ -54,7 +59,7 @@ def echo_metrics(method: str, res: dict) -> None:
 @verbose_option
 @quiet_option
 def eval_inpaint_cmd(config, checkpoint, data, method, n_images, size, mask_type, mask_ratio, temperature,
-                     top_k, potts_model, save_results, visualize, visualize_out, device, seed, verbose, quiet):
+                     top_k, decode, pixels_per_step, potts_model, save_results, visualize, visualize_out, device, seed, verbose, quiet):
     """Inpaint hidden pixels of test maps and score the fill over the hidden pixels.
 
     Reports argmax and sampled accuracy, log loss (nats, bits), per-class and macro F1 and the
@@ -80,7 +85,7 @@ def eval_inpaint_cmd(config, checkpoint, data, method, n_images, size, mask_type
     run = eval_inpaint(data, method=method, checkpoint=checkpoint, config=config, n_images=n_images, size=size,
                        mask_type=mask_type, mask_ratio=mask_ratio, temperature=temperature, top_k=top_k,
                        potts_model=potts_model, seed=seed, device=device, save_results=save_results,
-                       panels=panels)
+                       panels=panels, decode=decode, pixels_per_step=pixels_per_step)
     echo_metrics(method, run.record["metrics"])
     if panels:
         click.echo(f"panels: {panels}")
@@ -100,6 +105,11 @@ def eval_inpaint_cmd(config, checkpoint, data, method, n_images, size, mask_type
 @click.option("--size", type=click.IntRange(min=2), default=None)
 @click.option("--temperature", type=TEMPERATURE, default=1.0, show_default=True)
 @click.option("--top-k", type=click.IntRange(min=1), default=None)
+@click.option("--decode", type=click.Choice(["marginal", "confident"]), default="marginal", show_default=True,
+              help="randar's fill: each hidden pixel's argmax given the known ones in one pass (marginal), or "
+                   "the most confident pixels first, each step conditioned on those decoded before (confident).")
+@click.option("--pixels-per-step", type=click.IntRange(min=1, max=1 << 20), default=16, show_default=True,
+              help="Pixels fixed per pass with --decode confident.")
 @click.option("--out-dir", type=click.Path(file_okay=False), default="inpaint_sweep", show_default=True)
 @click.option("--overwrite", is_flag=True, help="Redo runs whose JSON already exists (default: skip them).")
 @device_option
@@ -107,7 +117,7 @@ def eval_inpaint_cmd(config, checkpoint, data, method, n_images, size, mask_type
 @verbose_option
 @quiet_option
 def inpaint_sweep_cmd(config, checkpoint, data, ratios, mask_types, methods, n_images, size, temperature,
-                      top_k, out_dir, overwrite, device, seed, verbose, quiet):
+                      top_k, decode, pixels_per_step, out_dir, overwrite, device, seed, verbose, quiet):
     """Inpainting accuracy over mask ratios, for both mask types, the model and the baselines.
 
     Writes one JSON per run (`<method>_<mask-type>_<ratio>.json`) and one summary per mask type
@@ -129,7 +139,7 @@ def inpaint_sweep_cmd(config, checkpoint, data, ratios, mask_types, methods, n_i
     summaries = inpaint_sweep(resolve_data(data, config), out_dir, ratios=ratios, mask_types=mask_types,
                               methods=methods, checkpoint=checkpoint, config=config, n_images=n_images, size=size,
                               temperature=temperature, top_k=top_k, overwrite=overwrite, seed=seed, device=device,
-                              on_run=show)
+                              decode=decode, pixels_per_step=pixels_per_step, on_run=show)
     click.echo(f"results in {out_dir}/")
     echo_verbose(verbose, summaries)
 

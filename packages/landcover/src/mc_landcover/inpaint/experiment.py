@@ -72,12 +72,14 @@ def _load_fill_model(checkpoint, config, device):
     return load_landcover_model(checkpoint, config=config, device=dev, protocol=LandcoverModel), dev
 
 
-def _fill_and_score(method, maps, hidden, rng, *, model, potts, prior, device, temperature, top_k, seed):
+def _fill_and_score(method, maps, hidden, rng, *, model, potts, prior, device, temperature, top_k, seed,
+                    decode="marginal", pixels_per_step=16):
     from mc_landcover.inpaint.run import evaluate
     from mc_landcover.legend import NAMES, NUM_CLASSES
 
     return evaluate(method, maps, hidden, NUM_CLASSES, rng, class_names=list(NAMES), model=model, potts=potts,
-                    prior=prior, device=device, temperature=temperature, top_k=top_k, seed=seed)
+                    prior=prior, device=device, temperature=temperature, top_k=top_k, seed=seed, decode=decode,
+                    pixels_per_step=pixels_per_step)
 
 
 def _check_method(method: str) -> None:
@@ -90,9 +92,12 @@ def eval_inpaint(data: str | os.PathLike, *, method: str = "randar", checkpoint:
                  mask_type: str = "interior", mask_ratio: float = 0.25, temperature: float = 1.0,
                  top_k: int | None = None, potts_model: str | os.PathLike | None = None, seed: int = 0,
                  device: str = "auto", save_results: str | os.PathLike | None = None,
-                 panels: str | os.PathLike | None = None) -> InpaintRun:
+                 panels: str | os.PathLike | None = None, decode: str = "marginal",
+                 pixels_per_step: int = 16) -> InpaintRun:
     """Hide `mask_ratio` of `n_images` test maps of `data` and fill them with `method` (the model in
     `checkpoint` for "randar", else a baseline); the record holds the metrics over the hidden pixels.
+    `decode` / `pixels_per_step`: how "randar" decodes its filled map (see
+    :mod:`mc_landcover.inpaint.randar_fill`).
 
     Writes the record as JSON to `save_results` and the truth / masked / filled panels as PNG to
     `panels` when given (checked, before anything is written, not to be an input)."""
@@ -118,8 +123,10 @@ def eval_inpaint(data: str | os.PathLike, *, method: str = "randar", checkpoint:
     hidden = make_masks(maps.shape[0], maps.shape[1], maps.shape[2], mask_type, mask_ratio, rng)
     potts = load_or_fit_potts(data, potts_model) if method == "potts" else None
     infill, res = _fill_and_score(method, maps, hidden, rng, model=model, potts=potts, prior=prior,
-                                  device=dev or "cpu", temperature=temperature, top_k=top_k, seed=seed)
-    record = {"method": method, "mask_type": mask_type, "mask_ratio": mask_ratio, "size": int(maps.shape[1]),
+                                  device=dev or "cpu", temperature=temperature, top_k=top_k, seed=seed,
+                                  decode=decode, pixels_per_step=pixels_per_step)
+    record = {"method": method, "decode": decode if method == "randar" else None,
+              "pixels_per_step": pixels_per_step if method == "randar" and decode == "confident" else None, "mask_type": mask_type, "mask_ratio": mask_ratio, "size": int(maps.shape[1]),
               "n_images": int(maps.shape[0]), "seed": seed, "data": str(data),
               "config": None if config is None else str(config),
               "checkpoint": None if checkpoint is None else str(checkpoint), "temperature": temperature,
@@ -143,8 +150,8 @@ def inpaint_sweep(data: str | os.PathLike, out_dir: str | os.PathLike, *, ratios
                   mask_types: Sequence[str] = ("interior", "random"), methods: Sequence[str] = METHODS,
                   checkpoint: str | os.PathLike | None = None, config: str | os.PathLike | None = None,
                   n_images: int = 100, size: int | None = None, temperature: float = 1.0, top_k: int | None = None,
-                  overwrite: bool = False, seed: int = 0, device: str = "auto",
-                  on_run: Callable[[dict[str, Any]], None] | None = None) -> dict[str, list[dict[str, Any]]]:
+                  overwrite: bool = False, seed: int = 0, device: str = "auto", decode: str = "marginal",
+                  pixels_per_step: int = 16, on_run: Callable[[dict[str, Any]], None] | None = None) -> dict[str, list[dict[str, Any]]]:
     """Every method at every (mask type, ratio) on the same maps and masks; one JSON per run in
     `out_dir` (existing ones are read back unless `overwrite`) and `sweep_<mask type>.json`.
 
@@ -198,8 +205,9 @@ def inpaint_sweep(data: str | os.PathLike, out_dir: str | os.PathLike, *, ratios
                 else:
                     frng = np.random.default_rng([seed, mt_i, r_i, METHODS.index(method)])
                     _, res = _fill_and_score(method, maps, hidden, frng, model=model, potts=potts, prior=prior,
-                                             device=dev or "cpu", temperature=temperature, top_k=top_k, seed=seed)
-                    record = {"method": method, "mask_type": mt, "mask_ratio": ratio,
+                                             device=dev or "cpu", temperature=temperature, top_k=top_k, seed=seed,
+                                             decode=decode, pixels_per_step=pixels_per_step)
+                    record = {"method": method, "decode": decode if method == "randar" else None, "mask_type": mt, "mask_ratio": ratio,
                               "size": int(maps.shape[1]), "n_images": int(maps.shape[0]), "seed": seed,
                               "data": str(data), "config": None if config is None else str(config),
                               "checkpoint": None if checkpoint is None else str(checkpoint),

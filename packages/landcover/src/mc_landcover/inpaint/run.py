@@ -15,7 +15,7 @@ METHODS = ("randar", "mode", "nearest", "potts")
 
 def fill(method: str, maps: np.ndarray, hidden: np.ndarray, num_classes: int, rng: np.random.Generator,
          *, model=None, potts=None, prior=None, device="cpu", temperature=1.0, top_k=None, seed=0,
-         potts_sweeps: int = 60, batch_size: int = 32) -> Infill:
+         potts_sweeps: int = 60, batch_size: int = 32, decode: str = "marginal", pixels_per_step: int = 16) -> Infill:
     if method == "mode":
         return mode_fill(maps, hidden, num_classes, rng, prior=prior)
     if method == "nearest":
@@ -32,7 +32,7 @@ def fill(method: str, maps: np.ndarray, hidden: np.ndarray, num_classes: int, rn
         if model is None:
             raise UsageError("method randar needs a model (a checkpoint)")
         return randar_fill(model, maps, hidden, device=device, temperature=temperature, top_k=top_k,
-                           seed=seed, batch_size=batch_size)
+                           seed=seed, batch_size=batch_size, decode=decode, pixels_per_step=pixels_per_step)
     raise UsageError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
 
 
