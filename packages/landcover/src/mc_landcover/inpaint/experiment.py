@@ -126,7 +126,8 @@ def eval_inpaint(data: str | os.PathLike, *, method: str = "randar", checkpoint:
                                   device=dev or "cpu", temperature=temperature, top_k=top_k, seed=seed,
                                   decode=decode, pixels_per_step=pixels_per_step)
     record = {"method": method, "decode": decode if method == "randar" else None,
-              "pixels_per_step": pixels_per_step if method == "randar" and decode == "confident" else None, "mask_type": mask_type, "mask_ratio": mask_ratio, "size": int(maps.shape[1]),
+              "pixels_per_step": pixels_per_step if method == "randar" and decode == "confident" else None,
+              "mask_type": mask_type, "mask_ratio": mask_ratio, "size": int(maps.shape[1]),
               "n_images": int(maps.shape[0]), "seed": seed, "data": str(data),
               "config": None if config is None else str(config),
               "checkpoint": None if checkpoint is None else str(checkpoint), "temperature": temperature,
@@ -171,7 +172,10 @@ def inpaint_sweep(data: str | os.PathLike, out_dir: str | os.PathLike, *, ratios
         raise UsageError("ratios, mask_types and methods must not be empty")
     methods = list(methods)
     # the files this sweep may write (the folder itself may hold the data: only these are checked)
-    written = [sweep_run_path(out_dir, m, mt, r) for mt in mask_types for r in ratios for m in methods]
+    def tag(m: str) -> str:  # a confident-first randar run is kept apart from a marginal one
+        return f"randar-confident{pixels_per_step}" if m == "randar" and decode == "confident" else m
+
+    written = [sweep_run_path(out_dir, tag(m), mt, r) for mt in mask_types for r in ratios for m in methods]
     written += [Path(out_dir) / f"sweep_{mt}.json" for mt in mask_types] + [Path(out_dir) / "potts_model.json"]
     check_outputs([data, checkpoint], written, not_inside_inputs=True)
     if "randar" in methods and checkpoint is None:
@@ -199,7 +203,7 @@ def inpaint_sweep(data: str | os.PathLike, out_dir: str | os.PathLike, *, ratios
             hidden = make_masks(maps.shape[0], maps.shape[1], maps.shape[2], mt, ratio,
                                 np.random.default_rng([seed, mt_i, r_i]))
             for method in methods:
-                path = sweep_run_path(out, method, mt, ratio)
+                path = sweep_run_path(out, tag(method), mt, ratio)
                 if path.exists() and not overwrite:
                     record = _read_json(path)
                 else:
@@ -207,7 +211,8 @@ def inpaint_sweep(data: str | os.PathLike, out_dir: str | os.PathLike, *, ratios
                     _, res = _fill_and_score(method, maps, hidden, frng, model=model, potts=potts, prior=prior,
                                              device=dev or "cpu", temperature=temperature, top_k=top_k, seed=seed,
                                              decode=decode, pixels_per_step=pixels_per_step)
-                    record = {"method": method, "decode": decode if method == "randar" else None, "mask_type": mt, "mask_ratio": ratio,
+                    record = {"method": method, "decode": decode if method == "randar" else None,
+                              "pixels_per_step": pixels_per_step if tag(method) != method else None, "mask_type": mt, "mask_ratio": ratio,
                               "size": int(maps.shape[1]), "n_images": int(maps.shape[0]), "seed": seed,
                               "data": str(data), "config": None if config is None else str(config),
                               "checkpoint": None if checkpoint is None else str(checkpoint),

@@ -103,3 +103,36 @@ def evaluate_infill(truth: np.ndarray, hidden: np.ndarray, probs: np.ndarray, ar
         "macro_f1": float(np.nanmean(f1)) if np.isfinite(f1).any() else float("nan"),
         "f1_per_class": {names[c]: (None if np.isnan(f1[c]) else float(f1[c])) for c in range(num_classes)},
     }
+
+
+def paired_difference(truth: np.ndarray, hidden: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray,
+                      num_classes: int, *, level: float = 0.95, n_boot: int = 1000, seed: int = 0) -> dict:
+    """Fill a minus fill b on the same images and masks: accuracy (per-image differences, Student-t
+    interval) and pooled macro F1 (the images resampled with replacement, `n_boot` times, percentile
+    interval)."""
+    if n_boot < 10:
+        raise ValueError(f"n_boot must be at least 10, got {n_boot}")
+    truth, hidden = np.asarray(truth, np.int64), np.asarray(hidden, bool)
+    keep = hidden.reshape(len(truth), -1).any(1)
+    truth, hidden, pred_a, pred_b = truth[keep], hidden[keep], np.asarray(pred_a)[keep], np.asarray(pred_b)[keep]
+    acc = [inpaint_accuracy(pred_a[i], truth[i], hidden[i]) - inpaint_accuracy(pred_b[i], truth[i], hidden[i])
+           for i in range(len(truth))]
+    t_px = [truth[i][hidden[i]] for i in range(len(truth))]
+    a_px = [pred_a[i][hidden[i]] for i in range(len(truth))]
+    b_px = [pred_b[i][hidden[i]] for i in range(len(truth))]
+
+    def macro(idx, preds):
+        f1 = f1_per_class(np.concatenate([preds[i] for i in idx]), np.concatenate([t_px[i] for i in idx]),
+                          num_classes)
+        return float(np.nanmean(f1)) if np.isfinite(f1).any() else float("nan")
+
+    allidx = np.arange(len(truth))
+    diff = macro(allidx, a_px) - macro(allidx, b_px)
+    rng = np.random.default_rng(seed)
+    boots = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, len(truth), len(truth))
+        boots.append(macro(idx, a_px) - macro(idx, b_px))
+    lo, hi = np.nanpercentile(boots, [50 * (1 - level), 50 * (1 + level)])
+    return {"accuracy": mean_interval(acc, level),
+            "macro_f1": {"mean": diff, "low": float(lo), "high": float(hi), "n": len(truth)}}
