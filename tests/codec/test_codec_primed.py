@@ -100,6 +100,10 @@ def test_malformed_prior_files(tmp_path):
     np.savez(tmp_path / "none.npz", vocab_size=np.int64(3))
     with pytest.raises(BadInputError, match="no 4-neighbour"):
         load_context_prior(tmp_path / "none.npz")
+    from mc_codec.primed import write_checkpoint_priors
+
+    (tmp_path / "ck" / "best").mkdir(parents=True)
+    assert write_checkpoint_priors(tmp_path / "ck", tmp_path, [], 70000) is None  # keys beyond 64 bits
     ok = ContextPrior(3, {4: (np.array([1, 7]), np.array([2, 3]))})
     assert load_context_prior(ok.save(tmp_path / "ok.npz")).raw[4][1].tolist() == [2, 3]
 
@@ -132,10 +136,11 @@ def test_train_defaults_to_2d_context_and_stores_the_prior(data, tmp_path):
     assert json.loads((best / "config.json").read_text())["config"]["model"]["use_2d"] is True
     assert load_context_prior(best / "context_prior.npz").images == len(
         (tmp_path / "dflt" / "splits" / "train.txt").read_text().split())
-    r = _mc("train", *common, "--out-dir", str(tmp_path / "flat"), "--no-2d-context")
+    r = _mc("train", *common, "--out-dir", str(tmp_path / "flat"), "--no-2d-context", "--no-context-prior")
     assert r.returncode == 0, r.stderr
     cfg = json.loads((tmp_path / "flat" / "checkpoints" / "best" / "config.json").read_text())
     assert cfg["config"]["model"]["use_2d"] is False
+    assert not list((tmp_path / "flat" / "checkpoints").rglob("context_prior.npz"))
 
     # a corrupt prior beside the weights: matrix refuses it in one line naming the file
     prior = best / "context_prior.npz"

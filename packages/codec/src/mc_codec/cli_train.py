@@ -113,12 +113,15 @@ def _model_args(arch: str, flags: dict, extra: tuple[str, ...]) -> dict:
 @click.option("--model-arg", "model_arg", multiple=True, metavar="KEY=VALUE",
               help="Another constructor argument of the model (any arch), e.g. --model-arg prior=0.5.")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="torch CPU threads.")
+@click.option("--context-prior/--no-context-prior", default=True, show_default=True,
+              help="After training, store the primed context-model counts of the training split with "
+                   "the checkpoints (context_prior.npz; the matrix's context-model-primed rows).")
 @training_options
 @seed_option(0)
 @quiet_option
 def train_cmd(data_root, subdir, out_dir, epochs, batch_size, lr, arch, use_2d_context, row_cache_dir,
               splits_dir, by_sequence, vocab_size, hidden_dim, embed_dim, timesteps, vocab_dim, ffn_dim,
-              layers, model_arg, threads, device, resume, max_minutes, seed, quiet):
+              layers, model_arg, threads, context_prior, device, resume, max_minutes, seed, quiet):
     """Train a next-token model of row-RLE tokens (ideal code length = its loss).
 
     Runs mc-core's training loop: --resume continues exactly, --max-minutes stops cleanly,
@@ -140,7 +143,8 @@ def train_cmd(data_root, subdir, out_dir, epochs, batch_size, lr, arch, use_2d_c
                       model_args=_model_args(arch, flags, model_arg), epochs=epochs, batch_size=batch_size,
                       lr=lr, use_2d=use_2d_context, splits_dir=splits_dir, by_sequence=by_sequence,
                       vocab_size=vocab_size, row_cache_dir=row_cache_dir, seed=seed, threads=threads,
-                      device=device, resume=resume, max_minutes=max_minutes, quiet=quiet or None)
+                      device=device, resume=resume, max_minutes=max_minutes, quiet=quiet or None,
+                      context_prior=context_prior)
     what = "val bits/pixel" if "val_bpp" in res.final_metrics else "train bits/token (no val split)"
     best = "-" if res.best is None else f"{res.best:.4f}"
     click.echo(f"best {what}: {best}; {res.steps} steps ({res.stopped}); checkpoints in "

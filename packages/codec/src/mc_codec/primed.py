@@ -240,11 +240,12 @@ def checkpoint_prior(checkpoint_dir: str | os.PathLike) -> ContextPrior | None:
 def write_checkpoint_priors(checkpoints_dir: str | os.PathLike, folder: str | os.PathLike,
                             rel_paths: list[str], vocab_size: int) -> ContextPrior | None:
     """Fit the prior on the masks `folder/rel_paths` and store it in every checkpoint folder
-    (``last``, ``best``, ``final``) under `checkpoints_dir`; None when there is none."""
+    (``last``, ``best``, ``final``) under `checkpoints_dir`; None when there is none, or when the
+    vocabulary is too large for 64-bit 4-neighbour keys (above about 5000 classes)."""
     from mc_codec.data.masks import read_mask
 
     targets = [d for d in (Path(checkpoints_dir) / n for n in ("last", "best", "final")) if d.is_dir()]
-    if not targets:
+    if not targets or not _fits(int(vocab_size), 4):  # no checkpoint, or keys beyond 64 bits
         return None
     prior = fit_context_prior((read_mask(Path(folder) / r) for r in rel_paths), vocab_size)
     for d in targets:

@@ -129,7 +129,7 @@ def train_codec(data_root: str | os.PathLike, out_dir: str | os.PathLike, *, sub
                 splits_dir: str | os.PathLike | None = None, by_sequence: bool = False,
                 vocab_size: int | None = None, row_cache_dir: str | os.PathLike | None = None,
                 seed: int = 0, threads: int = 1, device: str = "auto", resume: bool = False,
-                max_minutes: float | None = None, quiet: bool | None = None):
+                max_minutes: float | None = None, quiet: bool | None = None, context_prior: bool = True):
     """Train codec model `arch` (any registered for task "codec") on the masks under
     `data_root/subdir`; returns :class:`mc_core.training.TrainResult` (``best`` is the lowest
     validation bits per pixel, or mean training bits per token without a validation split).
@@ -139,7 +139,8 @@ def train_codec(data_root: str | os.PathLike, out_dir: str | os.PathLike, *, sub
 
     After training, the counts of the primed context models (:mod:`mc_codec.primed`) over the
     training split are stored in every checkpoint folder (``context_prior.npz``), so the codec
-    matrix of that checkpoint reports the ``context-model-primed`` baselines."""
+    matrix of that checkpoint reports the ``context-model-primed`` baselines (`context_prior`
+    False skips that: it reads every training mask once more)."""
     import torch
 
     from mc_codec.cache import cache_use_2d
@@ -221,7 +222,7 @@ def train_codec(data_root: str | os.PathLike, out_dir: str | os.PathLike, *, sub
     result = fit(task, settings)
     from accelerate import PartialState
 
-    if PartialState().is_main_process:
+    if context_prior and PartialState().is_main_process:
         from mc_codec.primed import write_checkpoint_priors
 
         write_checkpoint_priors(out / "checkpoints", folder, splits["train"], int(vocab_size))

@@ -39,12 +39,13 @@ def map_with_model(fn: Callable[[Any, Any], Any], items: list, model, jobs: int 
 
 
 def _init_worker(checkpoint: str) -> None:
+    from mc_core.procs import die_with_parent
+
+    die_with_parent()  # first, before the slow imports: a kill -9 of the command leaves no workers behind
     import torch
 
     from mc_codec.coding.api import load_model
-    from mc_core.procs import die_with_parent
 
-    die_with_parent()  # a kill -9 of the command leaves no workers behind
     torch.set_num_threads(1)
     _WORKER["model"] = load_model(checkpoint)
 
