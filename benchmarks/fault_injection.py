@@ -15,7 +15,8 @@ times (each rerun is the command's own restart: the same command line, `--resume
 then one run to the end. A `train` restarts with `--resume` once a `last` checkpoint with training
 state exists (what its messages tell a user to do), else from scratch. Outputs are compared with the reference by content (arrays in npz,
 zarr and safetensors files; JSON without timestamps and timings; other files byte for byte).
-Stray processes are processes still alive in the killed command's process group; stray
+Stray processes are processes still alive in the killed command's process group 10 s after the
+kill; stray
 temporary files are hidden `.mc-tmp-` files and `*.tmp` left in the output folder after the
 final run.
 """
@@ -245,8 +246,9 @@ def run_case(case: Case, trials: int, kills: int, rng: random.Random, keep: bool
                     os.kill(proc.pid, signal.SIGKILL)  # the main process only, as `kill -9 <pid>`
                     counts["kills"] += 1
                 proc.wait()
-                time.sleep(1.5)  # workers notice their parent's death
-                left = stray_processes(proc.pid)
+                deadline = time.time() + 10  # workers get 10 s to notice their parent's death
+                while (left := stray_processes(proc.pid)) and time.time() < deadline:
+                    time.sleep(0.25)
                 if left:
                     counts["stray_processes"] += len(left)
                     for pid in left:
