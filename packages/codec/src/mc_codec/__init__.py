@@ -5,6 +5,8 @@
     >>> assert (mc_codec.decode(data) == mask).all()
     >>> result = mc_codec.train_codec("data", "runs/codec", epochs=5, use_2d=True)
     >>> codec = mc_codec.load_model(result.checkpoint)   # any registered CodecModel
+    >>> prior = mc_codec.checkpoint_prior(result.checkpoint)  # primed context-model baselines
+    >>> prior.bits(mask, 8)                               # ideal bits, 8 neighbours
 
 Heavy libraries (torch) load on first use, so importing the package stays cheap.
 """
@@ -30,6 +32,10 @@ _EXPORTS = {
     "codec_matrix": "mc_codec.matrix",
     "cache_rows": "mc_codec.cache",
     "context_model_bits": "mc_codec.context_model",
+    "ContextPrior": "mc_codec.primed",
+    "fit_context_prior": "mc_codec.primed",
+    "load_context_prior": "mc_codec.primed",
+    "checkpoint_prior": "mc_codec.primed",
 }
 
 
