@@ -171,3 +171,11 @@ def test_metrics_rows_are_means_with_the_rate_used_and_a_short_run_is_logged(tmp
     assert res.history[0]["lr"] == pytest.approx(0.1)  # StepLR halves after 25 steps: not yet
     short = fit(make_task(), TrainSettings(out_dir=tmp_path / "b", steps=3, log_every=50, quiet=True))
     assert [r["step"] for r in short.history] == [3] and short.final_loss is not None
+
+
+def test_checkpoint_files_go_into_every_checkpoint(tmp_path):
+    task = make_task()
+    task.checkpoint_files = lambda d: (d / "counts.txt").write_text("42")
+    fit(task, TrainSettings(out_dir=tmp_path, steps=4, ckpt_every=2, quiet=True))
+    for kind in ("last", "best", "final"):
+        assert (tmp_path / "checkpoints" / kind / "counts.txt").read_text() == "42"

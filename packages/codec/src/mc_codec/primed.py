@@ -237,17 +237,25 @@ def checkpoint_prior(checkpoint_dir: str | os.PathLike) -> ContextPrior | None:
     return _CACHE[key]
 
 
+def fit_train_prior(folder: str | os.PathLike, rel_paths: list[str], vocab_size: int) -> ContextPrior | None:
+    """The prior fitted on the masks `folder/rel_paths`; None when the vocabulary is too large
+    for 64-bit 4-neighbour keys (above about 5000 classes)."""
+    from mc_codec.data.masks import read_mask
+
+    if not _fits(int(vocab_size), 4):
+        return None
+    return fit_context_prior((read_mask(Path(folder) / r) for r in rel_paths), vocab_size)
+
+
 def write_checkpoint_priors(checkpoints_dir: str | os.PathLike, folder: str | os.PathLike,
                             rel_paths: list[str], vocab_size: int) -> ContextPrior | None:
     """Fit the prior on the masks `folder/rel_paths` and store it in every checkpoint folder
-    (``last``, ``best``, ``final``) under `checkpoints_dir`; None when there is none, or when the
-    vocabulary is too large for 64-bit 4-neighbour keys (above about 5000 classes)."""
-    from mc_codec.data.masks import read_mask
-
+    (``last``, ``best``, ``final``) under `checkpoints_dir` (for checkpoints made without it);
+    None when there is none."""
     targets = [d for d in (Path(checkpoints_dir) / n for n in ("last", "best", "final")) if d.is_dir()]
-    if not targets or not _fits(int(vocab_size), 4):  # no checkpoint, or keys beyond 64 bits
+    prior = fit_train_prior(folder, rel_paths, vocab_size) if targets else None
+    if prior is None:
         return None
-    prior = fit_context_prior((read_mask(Path(folder) / r) for r in rel_paths), vocab_size)
     for d in targets:
         prior.save(d / PRIOR_FILE)
     return prior

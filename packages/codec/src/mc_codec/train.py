@@ -213,17 +213,18 @@ def train_codec(data_root: str | os.PathLike, out_dir: str | os.PathLike, *, sub
                      "batch_size": int(batch_size), "lr": float(lr), "arch": arch,
                      "use_2d_context": bool(use_2d), "seed": int(seed),
                      "row_cache_dir": None if row_cache_dir is None else str(row_cache_dir)}}
+    prior_files = None
+    if context_prior:  # the primed counts go into every checkpoint as it is written
+        from mc_codec.primed import PRIOR_FILE, fit_train_prior
+
+        prior = fit_train_prior(folder, splits["train"], int(vocab_size))
+        if prior is not None:
+            prior_files = lambda d: prior.save(d / PRIOR_FILE)
     task = TrainTask(model=model, model_name=arch, config=config,
                      make_optimizer=lambda m: torch.optim.AdamW(m.parameters(), lr=lr, weight_decay=1e-4),
-                     loss=loss, evaluate=evaluate, best_key="val_bpp", meta=meta)
+                     loss=loss, evaluate=evaluate, best_key="val_bpp", meta=meta,
+                     checkpoint_files=prior_files)
     settings = TrainSettings(out_dir=out, steps=int(epochs) * spe, device=device, resume=resume,
                              max_minutes=max_minutes, seed=seed, ckpt_every=spe, eval_every=spe,
                              log_every=max(1, min(50, spe // 4)), desc=f"train {arch}", quiet=quiet)
-    result = fit(task, settings)
-    from accelerate import PartialState
-
-    if context_prior and PartialState().is_main_process:
-        from mc_codec.primed import write_checkpoint_priors
-
-        write_checkpoint_priors(out / "checkpoints", folder, splits["train"], int(vocab_size))
-    return result
+    return fit(task, settings)

@@ -18,7 +18,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,8 +53,12 @@ def save_checkpoint(
     config: dict[str, Any],
     meta: dict[str, Any] | None = None,
     training_state: dict[str, Any] | None = None,
+    extra_files: Callable[[Path], None] | None = None,
 ) -> Path:
-    """Write a checkpoint directory atomically (it appears complete or not at all)."""
+    """Write a checkpoint directory atomically (it appears complete or not at all).
+
+    `extra_files(folder)` may add a plugin's own files (e.g. primed counts) to the folder before
+    it is published, so they appear with the weights or not at all."""
     from safetensors.torch import save_file
 
     target = Path(path)
@@ -74,6 +78,8 @@ def save_checkpoint(
         write_json(tmp / CONFIG_FILE, info)
         if training_state is not None:
             save_state(tmp / STATE_FILE, training_state)
+        if extra_files is not None:
+            extra_files(tmp)
     return target
 
 

@@ -131,6 +131,7 @@ class TrainTask:
     best_key: str = "loss"
     meta: dict[str, Any] = field(default_factory=dict)
     after_step: Callable[[Any, int], None] | None = None
+    checkpoint_files: Callable[[Path], None] | None = None  # adds a plugin's files to every checkpoint
     every: list[tuple[int, Callable[[Any, int], None]]] = field(default_factory=list)
     may_differ: frozenset[str] = RESUME_MAY_DIFFER
 
@@ -284,7 +285,7 @@ def fit(task: TrainTask, settings: TrainSettings) -> TrainResult:
         meta = {**task.meta, "step": step, "parameters": n_params, "train_seconds": seconds(),
                 **{f"eval_{k}": float(v) for k, v in (metrics or {}).items()}}
         save_checkpoint(ck_root / kind, raw.state_dict(), model=task.model_name, config=task.config,
-                        meta=meta, training_state=tstate)
+                        meta=meta, training_state=tstate, extra_files=task.checkpoint_files)
         if kind == "last":
             last_saved = step
 
