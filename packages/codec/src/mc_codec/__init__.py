@@ -13,8 +13,7 @@ Heavy libraries (torch) load on first use, so importing the package stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from mc_core.lazy import lazy_exports
 
 # public name -> module that defines it (imported on first use)
 _EXPORTS = {
@@ -53,14 +52,6 @@ def decode(data: bytes, model=None, **kwargs):
     return _decode(data, model, **kwargs)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'mc_codec' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
-
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = ["decode", "encode", *_EXPORTS]
