@@ -105,8 +105,9 @@ def token_source(folder: str | os.PathLike, rel_paths: list[str], use_2d: bool,
                  row_cache_dir: str | os.PathLike | None = None):
     """Tokens of the images `rel_paths`: from the row cache when `row_cache_dir` is given (made
     by `mc codec cache`), else derived from the PNGs under `folder`."""
-    if row_cache_dir:
-        from mc_codec.cache import CacheSource
+    from mc_core import registries
 
-        return CacheSource(row_cache_dir, rel_paths, use_2d=use_2d)
-    return MaskSource(folder, rel_paths, use_2d)
+    datasets = registries().datasets  # the registered token sources: row-cache, mask-folder
+    if row_cache_dir:
+        return datasets.create("row-cache", cache_dir=row_cache_dir, rel_paths=rel_paths, use_2d=use_2d)
+    return datasets.create("mask-folder", folder=folder, rel_paths=rel_paths, use_2d=use_2d)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from mc_loci.metrics import fg_ari, loci_fg_ari, loci_iou_counts, matched_iou
+from mc_loci.metrics import loci_iou_counts
 
 
 def _frame_targets(video: Mapping[str, Any]) -> list[np.ndarray]:
@@ -34,6 +34,11 @@ def score_video(pred: np.ndarray, masks: np.ndarray, instance_masks: Sequence[np
     holds the per-frame values; ``empty_frames`` counts frames without true foreground (their
     ``fg_ari`` is NaN and left out of the mean; Loci-Segmented's ``loci_fg_ari`` scores them 1, as
     its code does; they add no object to ``iou``)."""
+    from mc_core import registries
+
+    metrics = registries().metrics  # the registered metrics: fg-ari, loci-fg-ari, matched-iou
+    fg_ari, loci_fg_ari, matched_iou = (metrics.get(n) for n in ("fg-ari", "loci-fg-ari", "matched-iou"))
+
     def mean(values):
         vals = [v for v in values if not np.isnan(v)]
         return float(np.mean(vals)) if vals else float("nan")

@@ -12,13 +12,14 @@ def open_data(path: str | os.PathLike, *, size: int | None = None) -> Any:
     to `size`) or a moving-shapes folder (:class:`~.moving_shapes.MovingShapes`; `size` must be None or
     its size). Both offer ``len``, ``ds[i]`` (a video), ``arrays()``, ``frames``, ``size``, ``paths``,
     ``video_names`` and ``input_files``."""
+    from mc_core import registries
     from mc_core.errors import BadInputError
-    from mc_loci.data.loci_hdf5 import LociHDF5, is_hdf5
-    from mc_loci.data.moving_shapes import MovingShapes
+    from mc_loci.data.loci_hdf5 import is_hdf5
 
+    datasets = registries().datasets  # the registered data sets: loci-hdf5, moving-shapes
     if is_hdf5(path):
-        return LociHDF5(path, size=size)
-    ds = MovingShapes(path)
+        return datasets.create("loci-hdf5", path=path, size=size)
+    ds = datasets.create("moving-shapes", root=path)
     if size is not None and int(size) != ds.size:
         raise BadInputError(ds.root, f"frames are {ds.size}x{ds.size}, {size}x{size} asked (only HDF5 files are "
                                      "resized)")
