@@ -19,6 +19,9 @@ def mc_register_models(registry):
     # a config (see the README)
     registry.register("slot-segmenter", "mc_loci.models.slot_segmenter:SlotSegmenter",
                       "Slot-Attention video segmenter with per-slot mask/RGB/depth and a background component")
+    registry.register("loci-s", "mc_loci.models.loci_segmented:LociSegmented",
+                      "Loci-Segmented: Gestalt/position/priority slots, cascaded decoders, hyper-network encoder, "
+                      "background module, predictor (trained by the stage commands / `mc loci pipeline`)")
     registry.register("loci-background", "mc_loci.models.background:BackgroundModule",
                       "Learned dynamic background: per-frame background RGB/depth under objects and a "
                       "foreground logit, pretrained without masks (`mc loci pretrain-bg`)")
