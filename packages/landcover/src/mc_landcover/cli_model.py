@@ -16,7 +16,11 @@ from mc_landcover.cli_options import TEMPERATURE, checkpoint_option
 @click.option("--elevation", type=click.Path(dir_okay=False), default=None,
               help="Optional elevation raster (DEM), resampled bilinearly onto the class grid as channel 1.")
 @click.option("--size", type=click.IntRange(min=2), default=32, show_default=True, help="Patch side in pixels.")
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Output npz [default: data_<size>.npz].")
+@click.option("--out", type=click.Path(), default=None,
+              help="Output npz, or zarr store with --format zarr [default: data_<size>.npz / .zarr].")
+@click.option("--format", "fmt", type=click.Choice(["auto", "npz", "zarr"]), default="auto", show_default=True,
+              help="npz (the seed's format) or one chunked zarr v3 store that sharded writers fill in place "
+                   "and `train` reads lazily; auto: zarr when --out ends in .zarr.")
 @click.option("--test-fraction", type=FiniteFloat(min=0.0, max=1.0, max_open=True), default=0.1, show_default=True,
               help="Fraction of spatial blocks held out for testing.")
 @click.option("--stride", type=click.IntRange(min=1), default=None, help="Step between patches [default: --size].")
@@ -27,10 +31,11 @@ from mc_landcover.cli_options import TEMPERATURE, checkpoint_option
               help="PNG preview of sample patches [default: <out>_preview.png].")
 @shard_options
 @click.option("--overwrite", is_flag=True,
-              help="With --num-shards > 1: redo this shard even if its part file is already complete.")
+              help="With --num-shards > 1 (npz) or --format zarr: redo this shard even if its part file or its "
+                   "block rows are already complete.")
 @seed_option(0)
 @quiet_option
-def prepare_cmd(raster, elevation, size, out, test_fraction, stride, block, max_patches, preview,
+def prepare_cmd(raster, elevation, size, out, fmt, test_fraction, stride, block, max_patches, preview,
                 num_shards, shard_index, overwrite, seed, quiet):
     """Cut square NLCD patches into a train/test npz, reading the raster window by window.
 
@@ -44,21 +49,31 @@ def prepare_cmd(raster, elevation, size, out, test_fraction, stride, block, max_
     skipped on a rerun); `mc landcover prepare-merge --out OUT --num-shards N` then writes the
     same npz an unsharded run would.
 
+    With --format zarr (or --out X.zarr) every shard writes its rows of blocks (I, I+N, ...)
+    straight into the one store: no merge; a rerun skips the block rows already done; a block row
+    counts as done only once its done-marker is written, so a killed writer loses nothing but the
+    row it was cutting. `train --data X.zarr` reads it lazily.
+
     \b
     Example:
       mc landcover prepare --size 16 --out data_16.npz
       mc landcover prepare --raster nlcd_2021_land_cover_l48_20230630.img --size 32 --out data_32.npz
       mc landcover prepare --raster nlcd.img --size 32 --out data_32.npz \\
           --num-shards 64 --shard-index $SLURM_ARRAY_TASK_ID
+      mc landcover prepare --raster nlcd.img --size 32 --out nlcd_32.zarr \\
+          --num-shards 64 --shard-index $SLURM_ARRAY_TASK_ID
     """
-    from mc_landcover.data.prepare import prepare
+    from mc_landcover.data.prepare import patch_format, prepare
 
     if preview and num_shards > 1:
         raise click.UsageError("--preview goes with `mc landcover prepare-merge` when --num-shards > 1")
-    click.echo(json.dumps(prepare(raster, out=out or f"data_{size}.npz", size=size, elevation=elevation,
+    if preview and patch_format(out or "", fmt) == "zarr":
+        raise click.UsageError("--preview is not written with --format zarr")
+    out = out or f"data_{size}.{'zarr' if fmt == 'zarr' else 'npz'}"
+    click.echo(json.dumps(prepare(raster, out=out, size=size, elevation=elevation,
                                   test_fraction=test_fraction, stride=stride, block=block, max_patches=max_patches,
                                   preview=preview, num_shards=num_shards, shard_index=shard_index,
-                                  overwrite=overwrite, seed=seed)))
+                                  overwrite=overwrite, seed=seed, format=fmt)))
 
 
 @click.command("prepare-merge")
@@ -120,8 +135,9 @@ def import_npz_cmd(src, out, classes, drop_unknown, preview, quiet):
 @click.command("train")
 @click.option("--config", default="tiny", show_default=True,
               help="YAML config: a path or a shipped name (tiny, randar_nlcd_16, randar_nlcd_32).")
-@click.option("--data", type=click.Path(dir_okay=False), default=None,
-              help="npz from `prepare` [default: the config's data.path; tiny: the embedded sample].")
+@click.option("--data", type=click.Path(), default=None,
+              help="npz or zarr store from `prepare` (a store is read lazily, a few chunks a step) "
+                   "[default: the config's data.path; tiny: the embedded sample].")
 @click.option("--out-dir", type=click.Path(file_okay=False), default=None,
               help="Where checkpoints, pictures and the log go [default: runs/<config name>].")
 @click.option("--max-steps", "--steps", "max_steps", type=click.IntRange(min=1, max=10**9), default=None,

@@ -154,14 +154,16 @@ def train(config: str | os.PathLike | dict = "tiny", *, data: str | os.PathLike 
           overrides: list[str] | None = None, quiet: bool | None = None) -> dict[str, Any]:
     """Train the model of `config` (a YAML path, a shipped name or a dict) on `data` and return
     the run's summary (``checkpoint`` is ``<out_dir>/checkpoints/final``); see the module docstring."""
+    from dataclasses import replace
+
     import torch
 
-    from mc_core.checkpoint import fingerprint_files
     from mc_core.config import apply_overrides, merge
     from mc_core.factory import create_model
     from mc_core.training import TrainSettings, TrainTask, fit
     from mc_landcover.config_files import config_path, load_config
-    from mc_landcover.data.patches import load_patches
+    from mc_landcover.data.patches import open_patches, patches_fingerprint
+    from mc_landcover.data.sampler import epoch_batch_lazy
     from mc_landcover.interface import TrainableLandcoverModel
     from mc_landcover.legend import legend_dict
     from mc_landcover.loading import TASK
@@ -190,14 +192,14 @@ def train(config: str | os.PathLike | dict = "tiny", *, data: str | os.PathLike 
     out = Path(out_dir or f"runs/{cfg_name}")
 
     data_path = resolve_data(cfg, data, out, int(model.size))
-    train_maps = load_patches(data_path, "train")
-    test_maps = load_patches(data_path, "test")
+    train_maps = open_patches(data_path, "train")  # an array (npz) or a lazy view (zarr store)
+    test_maps = open_patches(data_path, "test")
     if len(train_maps) == 0:
         raise BadInputError(data_path, "the training split is empty")
     if train_maps.shape[-1] != model.size:
         raise BadInputError(data_path, f"patches are {train_maps.shape[-1]}x{train_maps.shape[-1]} but the "
                                        f"config's model.size is {model.size}")
-    data_sha256 = fingerprint_files([data_path])
+    data_sha256 = patches_fingerprint(data_path)
     cfg["data"] = {**(cfg.get("data") or {}), "sha256": data_sha256}  # resume refuses other data
     bs = int(tcfg["batch_size"])
     total = int(tcfg["max_steps"])
@@ -205,11 +207,16 @@ def train(config: str | os.PathLike | dict = "tiny", *, data: str | os.PathLike 
     warmup = int(tcfg["warmup_steps"])
     n_vis, gen_steps, tseed = int(tcfg["n_vis"]), int(tcfg["gen_steps"]), int(tcfg["seed"])
 
+    pick_batch = epoch_batch if isinstance(train_maps, np.ndarray) else epoch_batch_lazy  # flat memory
+
     def loss(m, ctx):
         raw = ctx.accelerator.unwrap_model(m) if ctx.accelerator is not None else m
-        idx = epoch_batch(len(train_maps), bs, ctx.num_processes, ctx.rank, ctx.step, tseed)
+        idx = pick_batch(len(train_maps), bs, ctx.num_processes, ctx.rank, ctx.step, tseed)
         x = torch.as_tensor(train_maps[idx]).long().to(ctx.device)
-        order = raw.training_order(len(x), ctx.generator()).to(ctx.device)
+        # the orders of the whole global batch, this process's rows: as one process would draw them
+        lo = ctx.rank * len(x)
+        order = raw.training_order(len(x) * ctx.num_processes, replace(ctx, rank=0).generator())[lo:lo + len(x)]
+        order = order.to(ctx.device)
         tokens = x.flatten(1).gather(1, order)
         logits = m(tokens, order)
         nats = torch.nn.functional.cross_entropy(logits.reshape(-1, raw.num_classes).float(), tokens.reshape(-1))

@@ -8,6 +8,7 @@ are dropped. Codes map to indices through the package's NLCD legend.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,18 +144,23 @@ class ExtractedBlocks:
     elevation: np.ndarray | None  # (K, size, size) float32 metres, with an elevation raster
 
 
+def held_out_blocks(height: int, width: int, block: int, test_fraction: float, seed: int) -> np.ndarray:
+    """(n_blocks,) bool, blocks in row-major order: which are held out (the npz `prepare`'s split)."""
+    n_blocks = math.ceil(height / block) * math.ceil(width / block)
+    rng = np.random.default_rng(seed)
+    n_test = int(round(test_fraction * n_blocks))
+    if test_fraction > 0 and n_test == 0 and n_blocks > 1:
+        n_test = 1
+    if n_test >= n_blocks and n_blocks > 0 and test_fraction > 0:
+        n_test = n_blocks - 1
+    is_test = np.zeros(n_blocks, dtype=bool)
+    is_test[rng.permutation(n_blocks)[:n_test]] = True
+    return is_test
+
+
 def split_blocks(height: int, width: int, block: int, test_fraction: float, seed: int):
     """The blocks tiling the raster and which of them are held out for testing (seeded)."""
-    blocks = list(block_windows(height, width, block))
-    rng = np.random.default_rng(seed)
-    n_test = int(round(test_fraction * len(blocks)))
-    if test_fraction > 0 and n_test == 0 and len(blocks) > 1:
-        n_test = 1
-    if n_test >= len(blocks) and len(blocks) > 0 and test_fraction > 0:
-        n_test = len(blocks) - 1
-    is_test = np.zeros(len(blocks), dtype=bool)
-    is_test[rng.permutation(len(blocks))[:n_test]] = True
-    return blocks, is_test
+    return list(block_windows(height, width, block)), held_out_blocks(height, width, block, test_fraction, seed)
 
 
 def extract_blocks(settings: PrepareSettings, *, num_shards: int = 1, shard_index: int = 0,

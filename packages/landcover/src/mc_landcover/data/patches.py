@@ -114,3 +114,24 @@ class NLCDPatches:
     @property
     def size(self) -> int:
         return int(self.maps.shape[-1])
+
+
+def open_patches(path: str | os.PathLike, split: str = "train"):
+    """The (N, H, W) class maps of one split: the array of an npz, or a lazy view of a zarr store
+    written by `prepare --format zarr` (indexing it reads only the chunks asked for)."""
+    from mc_landcover.data.zarr_store import ZarrPatches, is_zarr_store
+
+    _check_split(split)
+    if Path(path).is_dir():
+        if not is_zarr_store(path):
+            raise BadInputError(path, "a folder that is not a zarr patch store (no zarr.json)")
+        return ZarrPatches(path, split)
+    return load_patches(path, split)
+
+
+def patches_fingerprint(path: str | os.PathLike) -> str:
+    """The data hash of a patch set: of the npz file, or of a zarr store's metadata and done markers."""
+    from mc_core.checkpoint import fingerprint_files
+    from mc_landcover.data.zarr_store import is_zarr_store, store_fingerprint
+
+    return store_fingerprint(path) if is_zarr_store(path) else fingerprint_files([path])

@@ -13,7 +13,7 @@ from typing import Any
 
 from mc_core.errors import UsageError
 
-__all__ = ["import_npz", "prepare", "prepare_merge", "preview_path", "write_patches"]
+__all__ = ["FORMATS", "import_npz", "patch_format", "prepare", "prepare_merge", "preview_path", "write_patches"]
 
 
 def preview_path(out: str | os.PathLike, preview: str | os.PathLike | None = None) -> Path:
@@ -41,6 +41,18 @@ def write_patches(prepared, out: str | os.PathLike, preview: str | os.PathLike |
             **{k: prepared.info[k] for k in ("size", "stride", "block", "dropped_patches")}, **extra}
 
 
+FORMATS = ("auto", "npz", "zarr")
+
+
+def patch_format(out: str | os.PathLike, format: str = "auto") -> str:
+    """"npz" or "zarr": `format`, or for "auto" what the name of `out` says (.zarr: zarr)."""
+    if format not in FORMATS:
+        raise UsageError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+    if format == "auto":
+        return "zarr" if Path(out).suffix == ".zarr" else "npz"
+    return format
+
+
 def _clean_stale(*targets: str | os.PathLike | None) -> None:
     from mc_core.atomic import remove_stale_temporaries
 
@@ -52,9 +64,13 @@ def _clean_stale(*targets: str | os.PathLike | None) -> None:
 def prepare(raster: str | os.PathLike | None = None, *, out: str | os.PathLike, size: int = 32,
             elevation: str | os.PathLike | None = None, test_fraction: float = 0.1, stride: int | None = None,
             block: int | None = None, max_patches: int | None = None, preview: str | os.PathLike | None = None,
-            num_shards: int = 1, shard_index: int = 0, overwrite: bool = False, seed: int = 0) -> dict[str, Any]:
+            num_shards: int = 1, shard_index: int = 0, overwrite: bool = False, seed: int = 0,
+            format: str = "auto") -> dict[str, Any]:
     """Cut square patches of `raster` (default: the shipped NLCD sample) into the npz `out`; with
-    `num_shards` > 1, only shard `shard_index`'s blocks into its part file (see `data.shards`)."""
+    `num_shards` > 1, only shard `shard_index`'s blocks into its part file (see `data.shards`).
+
+    `format` "zarr" (or "auto" with an `out` ending in .zarr) writes one chunked zarr store instead,
+    which every shard fills in place (see `data.zarr_store`); there is nothing to merge."""
     from mc_core.paths import check_outputs
     from mc_core.progress import info
     from mc_core.shards import check_shard
@@ -65,6 +81,15 @@ def prepare(raster: str | os.PathLike | None = None, *, out: str | os.PathLike, 
     settings = prepare_settings(raster, size=size, stride=stride, block=block, test_fraction=test_fraction,
                                 seed=seed, elevation=elevation, max_patches=max_patches)
     inputs = [settings.raster, elevation]
+    fmt = patch_format(out, format)
+    if fmt == "zarr":
+        from mc_landcover.data.zarr_store import prepare_zarr
+
+        if preview:
+            raise UsageError("--preview is not written with --format zarr")
+        check_outputs(inputs, [out])
+        return prepare_zarr(settings, out, num_shards=num_shards, shard_index=shard_index, overwrite=overwrite,
+                            progress_desc=f"prepare {shard_index + 1}/{num_shards}")
     if num_shards == 1:
         check_outputs(inputs, [out, preview_path(out, preview)])
         _clean_stale(out)
