@@ -179,3 +179,17 @@ def test_checkpoint_files_go_into_every_checkpoint(tmp_path):
     fit(task, TrainSettings(out_dir=tmp_path, steps=4, ckpt_every=2, quiet=True))
     for kind in ("last", "best", "final"):
         assert (tmp_path / "checkpoints" / kind / "counts.txt").read_text() == "42"
+
+
+@pytest.mark.parametrize("steps,expected", [(10, [4, 8, 10]), (8, [4, 8])])
+def test_every_callbacks_run_every_n_steps_and_once_at_the_last(tmp_path, steps, expected):
+    task, seen = make_task(), []
+    task.every = [(4, lambda model, step: seen.append(step))]
+    fit(task, TrainSettings(out_dir=tmp_path, steps=steps, quiet=True))
+    assert seen == expected
+    # a resumed run that has nothing left to do calls nothing
+    seen.clear()
+    task2 = make_task()
+    task2.every = [(4, lambda model, step: seen.append(step))]
+    fit(task2, TrainSettings(out_dir=tmp_path, steps=steps, resume=True, quiet=True))
+    assert seen == []

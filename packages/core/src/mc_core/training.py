@@ -132,7 +132,7 @@ class TrainTask:
     meta: dict[str, Any] = field(default_factory=dict)
     after_step: Callable[[Any, int], None] | None = None
     checkpoint_files: Callable[[Path], None] | None = None  # adds a plugin's files to every checkpoint
-    every: list[tuple[int, Callable[[Any, int], None]]] = field(default_factory=list)
+    every: list[tuple[int, Callable[[Any, int], None]]] = field(default_factory=list)  # (N, fn): every N steps and the last
     may_differ: frozenset[str] = RESUME_MAY_DIFFER
 
 
@@ -325,6 +325,8 @@ def fit(task: TrainTask, settings: TrainSettings) -> TrainResult:
                    quiet=settings.quiet if main else True)
     stopped = "steps"
     metrics: dict[str, float] = {}
+    start_step = step
+    every_ran: dict[int, int] = {}
     for s in bar:
         ctx = StepContext(step=s, seed=int(settings.seed), rank=accelerator.process_index,
                           num_processes=accelerator.num_processes, device=accelerator.device,
@@ -352,9 +354,10 @@ def fit(task: TrainTask, settings: TrainSettings) -> TrainResult:
         if step % settings.log_every == 0 or step == total:
             log_row(lr_used)
             bar.set_postfix(loss=f"{history[-1]['loss']:.4f}")
-        for every, fn in task.every:
-            if every and step % every == 0 and step < total and main:
+        for i, (every, fn) in enumerate(task.every):
+            if every and step % every == 0 and main:
                 fn(raw, step)
+                every_ran[i] = step
         metrics = {}
         if settings.eval_every and step % settings.eval_every == 0 and step < total:
             metrics = evaluate()
@@ -369,6 +372,9 @@ def fit(task: TrainTask, settings: TrainSettings) -> TrainResult:
                  f"continue with --resume")
             break
     bar.close()
+    for i, (every, fn) in enumerate(task.every):  # the last step too (a time budget, or total % every)
+        if every and main and step > start_step and every_ran.get(i) != step:
+            fn(raw, step)
     accelerator.wait_for_everyone()
     final_metrics = evaluate()
     if pending:  # steps since the last row (a time budget, or a run shorter than log_every)
